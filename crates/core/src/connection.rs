@@ -1,0 +1,643 @@
+//! A connection to one node: its base URL, one pooled HTTP client shared by
+//! every client made from it, timeouts, and the token it sends.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use serde::Deserialize;
+
+use crate::endpoints::{Endpoint, Output, Verb};
+use crate::error::{failure_message, truncate, Error, HttpFailure, RpcFailure, ERROR_BODY_LIMIT};
+use crate::request::{prepare, ArgValue, Prepared};
+
+/// Connect timeout used when none is given.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Whole-request timeout used when none is given.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Settings of a connection.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// Whether a node wants a token (node-api.md 2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    None,
+    Required,
+}
+
+impl AuthMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMode::None => "none",
+            AuthMode::Required => "required",
+        }
+    }
+}
+
+/// A successful answer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// Keys to descend into the decoded body for what the call returns.
+    pub select: &'static [&'static str],
+}
+
+/// A connection; cheap to clone (the clones share one HTTP pool).
+#[derive(Clone, Debug)]
+pub struct Connection {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    base: url::Url,
+    api_url: String,
+    node_name: Option<String>,
+    http: reqwest::Client,
+    config: Config,
+    access_token: RwLock<Option<String>>,
+    rpc_id: AtomicU64,
+}
+
+impl Connection {
+    /// A connection to the node at `api_url` (http or https).
+    pub fn new(api_url: &str, node_name: Option<String>, config: Config) -> Result<Self, Error> {
+        let base = crate::ids::http_url("api_url", api_url.trim())?;
+        if base.query().is_some() || base.fragment().is_some() {
+            return Err(Error::invalid(
+                "api_url",
+                "expected a URL without a query or fragment",
+            ));
+        }
+        if !base.username().is_empty() || base.password().is_some() {
+            return Err(Error::invalid(
+                "api_url",
+                "credentials in the URL are not supported",
+            ));
+        }
+        if let Some(name) = &node_name {
+            crate::ids::text("node_name", name, 1024)?;
+        }
+        if config.timeout.is_zero() || config.connect_timeout.is_zero() {
+            return Err(Error::invalid(
+                "timeout",
+                "expected a positive number of seconds",
+            ));
+        }
+        crate::runtime::install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("calimero-client-py/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(config.connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| Error::Internal(format!("could not build the HTTP client: {e}")))?;
+        let api_url = base.as_str().trim_end_matches('/').to_owned();
+        Ok(Connection {
+            inner: Arc::new(Inner {
+                base,
+                api_url,
+                node_name,
+                http,
+                config,
+                access_token: RwLock::new(None),
+                rpc_id: AtomicU64::new(1),
+            }),
+        })
+    }
+
+    /// The base URL, without a trailing slash.
+    pub fn api_url(&self) -> &str {
+        &self.inner.api_url
+    }
+
+    pub fn node_name(&self) -> Option<&str> {
+        self.inner.node_name.as_deref()
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Sets (or clears) the access token sent as `Authorization: Bearer`.
+    pub fn set_access_token(&self, token: Option<String>) {
+        if let Ok(mut slot) = self.inner.access_token.write() {
+            *slot = token;
+        }
+    }
+
+    fn access_token(&self) -> Option<String> {
+        self.inner.access_token.read().ok().and_then(|t| t.clone())
+    }
+
+    /// Validates the arguments of an endpoint and builds its request, with
+    /// no I/O: a bad argument fails here.
+    pub fn prepare(
+        &self,
+        endpoint: &Endpoint,
+        args: &[Option<ArgValue>],
+    ) -> Result<Prepared, Error> {
+        let id = self.inner.rpc_id.fetch_add(1, Ordering::Relaxed);
+        prepare(endpoint, args, id)
+    }
+
+    /// Sends a prepared request and checks the answer.
+    pub async fn send(&self, prepared: Prepared) -> Result<Reply, Error> {
+        let url = self.url(&prepared.path, &prepared.query)?;
+        let method = prepared.verb.as_str();
+        let reply = self
+            .execute(method, url.clone(), prepared.body, true)
+            .await?;
+        if let Some((rpc_method, app_method)) = prepared.rpc {
+            check_rpc(&reply.body, rpc_method, app_method, &url)?;
+        }
+        Ok(Reply {
+            select: prepared.output.select(),
+            ..reply
+        })
+    }
+
+    /// Prepares and sends in one step.
+    pub async fn invoke(
+        &self,
+        endpoint: &Endpoint,
+        args: &[Option<ArgValue>],
+    ) -> Result<Reply, Error> {
+        let prepared = self.prepare(endpoint, args)?;
+        self.send(prepared).await
+    }
+
+    /// The escape hatch: any method on any path below the base URL, with an
+    /// optional JSON body. `path` may carry a query string.
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        json: Option<serde_json::Value>,
+    ) -> Result<Reply, Error> {
+        let (method, url) = self.raw_target(method, path)?;
+        let body = json
+            .map(|v| serde_json::to_vec(&v))
+            .transpose()
+            .map_err(|e| Error::invalid("json", e.to_string()))?;
+        self.execute(method, url, body, true).await
+    }
+
+    /// Validates a raw method and path and resolves the URL (no I/O).
+    pub fn raw_target(&self, method: &str, path: &str) -> Result<(&'static str, url::Url), Error> {
+        let verb = match method.to_ascii_uppercase().as_str() {
+            "GET" => Verb::Get,
+            "POST" => Verb::Post,
+            "PUT" => Verb::Put,
+            "DELETE" => Verb::Delete,
+            "HEAD" => Verb::Head,
+            _ => {
+                return Err(Error::invalid(
+                    "method",
+                    format!("expected one of GET, POST, PUT, DELETE, HEAD, got {method:?}"),
+                ))
+            }
+        };
+        Ok((verb.as_str(), self.raw_url(path)?))
+    }
+
+    /// Probes the node (node-api.md 2.1): an unauthenticated `GET
+    /// /admin-api/contexts` answers 401 (or 403) when a token is required
+    /// and 2xx when not. Any other answer, or no answer, raises.
+    pub async fn detect_auth_mode(&self) -> Result<AuthMode, Error> {
+        let url = self.url("/admin-api/contexts", &[("limit", "1".into())])?;
+        match self.execute("GET", url, None, false).await {
+            Ok(_) => Ok(AuthMode::None),
+            Err(Error::Http(h)) if h.status == 401 || h.status == 403 => Ok(AuthMode::Required),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn url(&self, path: &str, query: &[(&'static str, String)]) -> Result<url::Url, Error> {
+        // Appended to the base path, so a reverse-proxy prefix survives;
+        // `path` segments are already percent-encoded by the builder.
+        let mut url = self.inner.base.clone();
+        let joined = format!(
+            "{}/{}",
+            url.path().trim_end_matches('/'),
+            path.trim_start_matches('/')
+        );
+        url.set_path(&joined);
+        if !query.is_empty() {
+            let mut pairs = url.query_pairs_mut();
+            for (k, v) in query {
+                pairs.append_pair(k, v);
+            }
+        }
+        Ok(url)
+    }
+
+    /// `path` (relative to the base URL, with an optional query) as a URL.
+    /// Refuses absolute URLs, `.`/`..` segments and control characters, so a
+    /// raw request cannot leave the node's base path.
+    fn raw_url(&self, path: &str) -> Result<url::Url, Error> {
+        if path
+            .chars()
+            .any(|c| c.is_control() || c == '\\' || c == ' ')
+        {
+            return Err(Error::invalid(
+                "path",
+                "control characters, spaces and backslashes are not allowed",
+            ));
+        }
+        if path.contains("://") || path.starts_with("//") {
+            return Err(Error::invalid(
+                "path",
+                "expected a path relative to the node URL, not a URL",
+            ));
+        }
+        let (p, q) = match path.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path, None),
+        };
+        if p.split('/').any(|s| {
+            s == "."
+                || s == ".."
+                || s.eq_ignore_ascii_case("%2e%2e")
+                || s.eq_ignore_ascii_case("%2e")
+        }) {
+            return Err(Error::invalid(
+                "path",
+                "'.' and '..' segments are not allowed",
+            ));
+        }
+        if p.trim_matches('/').is_empty() {
+            return Err(Error::invalid(
+                "path",
+                "expected a path such as /admin-api/health",
+            ));
+        }
+        let mut url = self.url(p, &[])?;
+        url.set_query(q.filter(|q| !q.is_empty()));
+        Ok(url)
+    }
+
+    async fn execute(
+        &self,
+        method: &'static str,
+        url: url::Url,
+        body: Option<Vec<u8>>,
+        with_token: bool,
+    ) -> Result<Reply, Error> {
+        let shown_url = redact(&url);
+        let verb = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let mut request = self
+            .inner
+            .http
+            .request(verb, url)
+            .timeout(self.inner.config.timeout);
+        if with_token {
+            if let Some(token) = self.access_token() {
+                let mut value =
+                    HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                        Error::invalid("access_token", "contains characters a header cannot carry")
+                    })?;
+                value.set_sensitive(true);
+                request = request.header(AUTHORIZATION, value);
+            }
+        }
+        if let Some(body) = body {
+            request = request.header(CONTENT_TYPE, "application/json").body(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| transport_error(method, &shown_url, &e))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| transport_error(method, &shown_url, &e))?;
+        if !(200..300).contains(&status) {
+            return Err(http_failure(status, &headers, &body, method, &shown_url));
+        }
+        Ok(Reply {
+            status,
+            headers,
+            body,
+            select: &[],
+        })
+    }
+}
+
+/// The URL as shown in errors: without any `token` query parameter.
+fn redact(url: &url::Url) -> String {
+    if url.query_pairs().any(|(k, _)| k == "token") {
+        let mut shown = url.clone();
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k == "token" {
+                    "REDACTED".into()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        shown.query_pairs_mut().clear().extend_pairs(kept);
+        return shown.to_string();
+    }
+    url.to_string()
+}
+
+fn transport_error(method: &str, url: &str, e: &reqwest::Error) -> Error {
+    // The innermost cause says the most ("Connection refused (os error 111)").
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        message = s.to_string();
+        source = s.source();
+    }
+    if e.is_timeout() {
+        Error::Timeout {
+            method: method.into(),
+            url: url.into(),
+            message,
+        }
+    } else {
+        Error::Network {
+            method: method.into(),
+            url: url.into(),
+            message,
+        }
+    }
+}
+
+fn http_failure(status: u16, headers: &HeaderMap, body: &[u8], method: &str, url: &str) -> Error {
+    let header_list = headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let text = String::from_utf8_lossy(&body[..body.len().min(ERROR_BODY_LIMIT)]).into_owned();
+    Error::Http(Box::new(HttpFailure {
+        status,
+        message: failure_message(status, body),
+        method: method.into(),
+        url: url.into(),
+        body: text,
+        headers: header_list,
+        auth_error: headers
+            .get("x-auth-error")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        retry_after: headers
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0),
+    }))
+}
+
+/// Only the `error` member of a JSON-RPC answer; the rest is skipped
+/// without being built.
+#[derive(Deserialize)]
+struct RpcProbe {
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+}
+
+/// Raises the JSON-RPC `error` member of an HTTP 200 answer.
+fn check_rpc(
+    body: &[u8],
+    rpc_method: &str,
+    app_method: Option<String>,
+    url: &url::Url,
+) -> Result<(), Error> {
+    let probe: RpcProbe = serde_json::from_slice(body).map_err(|e| Error::MalformedResponse {
+        method: "POST".into(),
+        url: url.to_string(),
+        message: format!("not a JSON-RPC response: {e}"),
+        body: truncate(&String::from_utf8_lossy(body), ERROR_BODY_LIMIT),
+    })?;
+    let Some(error) = probe.error.filter(|e| !e.is_null()) else {
+        return Ok(());
+    };
+    let error_type = error
+        .get("type")
+        .and_then(|t| t.as_str())
+        .map(str::to_owned);
+    let data = error.get("data").cloned();
+    let guest_error = data
+        .as_ref()
+        .and_then(|d| d.as_str())
+        .and_then(decode_guest_error);
+    let detail = match (&guest_error, &data) {
+        (Some(g), _) => format!("the method returned an error: {}", compact(g)),
+        (None, Some(serde_json::Value::String(s))) => s.clone(),
+        (None, Some(d)) if !d.is_null() => compact(d),
+        _ => String::new(),
+    };
+    let what = match &app_method {
+        Some(m) => format!("{rpc_method} of {m:?}"),
+        None => rpc_method.to_owned(),
+    };
+    let mut message = format!(
+        "JSON-RPC {what} failed: {}",
+        error_type.as_deref().unwrap_or("error")
+    );
+    if !detail.is_empty() {
+        message.push_str(": ");
+        message.push_str(&truncate(&detail, 2048));
+    }
+    Err(Error::Rpc(Box::new(RpcFailure {
+        rpc_method: rpc_method.into(),
+        app_method,
+        error_type,
+        data,
+        guest_error,
+        url: url.to_string(),
+        message,
+    })))
+}
+
+fn compact(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The application's own error, which the node sends as the Debug form of
+/// its bytes: `the method call returned an error: [123, 34, ...]`.
+pub fn decode_guest_error(message: &str) -> Option<serde_json::Value> {
+    let start = message.find('[')?;
+    let list = message[start..].trim_end();
+    if !list.ends_with(']') {
+        return None;
+    }
+    let bytes: Vec<u8> = serde_json::from_str(list).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    Some(serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+}
+
+impl Reply {
+    /// The body as JSON, for Rust callers.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
+        serde_json::from_slice(&self.body).map_err(|e| Error::MalformedResponse {
+            method: String::new(),
+            url: String::new(),
+            message: e.to_string(),
+            body: truncate(&String::from_utf8_lossy(&self.body), ERROR_BODY_LIMIT),
+        })
+    }
+}
+
+/// Whether this output kind is a JSON-RPC one.
+pub fn is_rpc(output: Output) -> bool {
+    !matches!(output, Output::Json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn(url: &str) -> Connection {
+        Connection::new(url, None, Config::default()).unwrap()
+    }
+
+    #[test]
+    fn base_paths_survive_joining() {
+        let c = conn("http://127.0.0.1:2528/prefix/");
+        assert_eq!(c.api_url(), "http://127.0.0.1:2528/prefix");
+        let u = c
+            .url("/admin-api/contexts/abc%20d", &[("limit", "3".into())])
+            .unwrap();
+        assert_eq!(
+            u.as_str(),
+            "http://127.0.0.1:2528/prefix/admin-api/contexts/abc%20d?limit=3"
+        );
+    }
+
+    #[test]
+    fn raw_paths_are_confined() {
+        let c = conn("http://node:2528");
+        assert_eq!(
+            c.raw_url("admin-api/health").unwrap().as_str(),
+            "http://node:2528/admin-api/health"
+        );
+        assert_eq!(
+            c.raw_url("/admin-api/contexts?limit=2").unwrap().as_str(),
+            "http://node:2528/admin-api/contexts?limit=2"
+        );
+        for bad in [
+            "../etc",
+            "/a/./b",
+            "http://evil/x",
+            "//evil/x",
+            "/a\nb",
+            "",
+            "/",
+            "/a/%2e%2e/b",
+        ] {
+            let err = c.raw_url(bad).unwrap_err();
+            assert!(err.to_string().starts_with("path:"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn bad_urls_are_refused() {
+        for bad in [
+            "",
+            "node:2528",
+            "ftp://node",
+            "http://",
+            "http://u:p@node",
+            "http://node?x=1",
+        ] {
+            let err = Connection::new(bad, None, Config::default()).unwrap_err();
+            assert!(err.to_string().starts_with("api_url:"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn guest_errors_are_decoded() {
+        let msg = "the method call returned an error: [123, 34, 100, 97, 116, 97, 34, 58, 34, 110, 111, 112, 101, 34, 44, 34, 107, 105, 110, 100, 34, 58, 34, 78, 111, 116, 70, 111, 117, 110, 100, 34, 125]";
+        assert_eq!(
+            decode_guest_error(msg),
+            Some(serde_json::json!({"data": "nope", "kind": "NotFound"}))
+        );
+        assert_eq!(decode_guest_error("guest panicked: boom"), None);
+        assert_eq!(
+            decode_guest_error("x: [104, 105]"),
+            Some(serde_json::Value::String("hi".into()))
+        );
+    }
+
+    #[test]
+    fn rpc_errors_are_raised_with_their_parts() {
+        let url = url::Url::parse("http://n/jsonrpc").unwrap();
+        assert!(check_rpc(
+            br#"{"jsonrpc":"2.0","id":1,"result":{"output":null}}"#,
+            "execute",
+            None,
+            &url
+        )
+        .is_ok());
+        let err = check_rpc(
+            br#"{"jsonrpc":"2.0","id":5,"error":{"type":"FunctionCallError","data":"method \"x\" not found"}}"#,
+            "execute",
+            Some("x".into()),
+            &url,
+        )
+        .unwrap_err();
+        let Error::Rpc(f) = err else {
+            panic!("not rpc")
+        };
+        assert_eq!(f.error_type.as_deref(), Some("FunctionCallError"));
+        assert_eq!(
+            f.message,
+            "JSON-RPC execute of \"x\" failed: FunctionCallError: method \"x\" not found"
+        );
+        let err = check_rpc(
+            br#"{"jsonrpc":"2.0","id":7,"error":{"type":"ContextNotFound"}}"#,
+            "execute",
+            None,
+            &url,
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "JSON-RPC execute failed: ContextNotFound");
+        assert!(matches!(
+            check_rpc(b"<html>", "execute", None, &url),
+            Err(Error::MalformedResponse { .. })
+        ));
+    }
+
+    #[test]
+    fn tokens_never_show_in_urls() {
+        let u = url::Url::parse("http://n/sse?token=secret&x=1").unwrap();
+        let shown = redact(&u);
+        assert!(!shown.contains("secret"));
+        assert!(shown.contains("x=1"));
+    }
+}

@@ -1,0 +1,236 @@
+//! Identifier and argument validation, done before any I/O.
+//!
+//! The node encodes ids differently per resource (node-api.md 0.1):
+//! contexts, applications, blobs and public keys are base58 strings of 32
+//! bytes; groups, namespaces, accounts, devices and app keys are 64 hex
+//! characters; aliases are `[A-Za-z0-9._-]{1,50}`.
+
+use crate::error::Error;
+
+/// Longest alias the node accepts (core: crates/primitives/src/alias.rs).
+pub const MAX_ALIAS_LEN: usize = 50;
+
+fn shown(value: &str) -> String {
+    let mut s: String = value.chars().take(60).collect();
+    if s.len() < value.len() {
+        s.push('…');
+    }
+    format!("{s:?}")
+}
+
+/// A base58 string that decodes to exactly 32 bytes.
+pub fn base58_32(argument: &str, value: &str) -> Result<[u8; 32], Error> {
+    let expected = "expected a base58 string of 32 bytes";
+    if value.is_empty() {
+        return Err(Error::invalid(
+            argument,
+            format!("{expected}, got an empty string"),
+        ));
+    }
+    if value.len() > 64 {
+        return Err(Error::invalid(
+            argument,
+            format!("{expected}, got {} characters", value.len()),
+        ));
+    }
+    let mut out = [0u8; 32];
+    match bs58::decode(value).onto(&mut out) {
+        Ok(32) => Ok(out),
+        Ok(n) => Err(Error::invalid(
+            argument,
+            format!("{expected}, got {} ({n} bytes)", shown(value)),
+        )),
+        Err(bs58::decode::Error::BufferTooSmall) => Err(Error::invalid(
+            argument,
+            format!("{expected}, got {} (more than 32 bytes)", shown(value)),
+        )),
+        Err(e) => Err(Error::invalid(
+            argument,
+            format!("{expected}, got {} ({e})", shown(value)),
+        )),
+    }
+}
+
+/// 64 hexadecimal characters (32 bytes).
+pub fn hex_32(argument: &str, value: &str) -> Result<[u8; 32], Error> {
+    let expected = "expected 64 hexadecimal characters (32 bytes)";
+    if value.len() != 64 {
+        return Err(Error::invalid(
+            argument,
+            format!(
+                "{expected}, got {} ({} characters)",
+                shown(value),
+                value.chars().count()
+            ),
+        ));
+    }
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(value, &mut out)
+        .map_err(|_| Error::invalid(argument, format!("{expected}, got {}", shown(value))))?;
+    Ok(out)
+}
+
+/// Either encoding of a 32-byte id (the node accepts both for context ids
+/// under groups, and for group member identities).
+pub fn base58_or_hex_32(argument: &str, value: &str) -> Result<[u8; 32], Error> {
+    if value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return hex_32(argument, value);
+    }
+    base58_32(argument, value).map_err(|_| {
+        Error::invalid(
+            argument,
+            format!(
+                "expected a base58 string of 32 bytes or 64 hexadecimal characters, got {}",
+                shown(value)
+            ),
+        )
+    })
+}
+
+/// An alias: 1 to 50 of `A-Z a-z 0-9 . _ -`.
+pub fn alias(argument: &str, value: &str) -> Result<(), Error> {
+    let ok_chars = value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if value.is_empty() || value.len() > MAX_ALIAS_LEN || !ok_chars {
+        return Err(Error::invalid(
+            argument,
+            format!(
+                "expected 1 to {MAX_ALIAS_LEN} characters of A-Z a-z 0-9 . _ -, got {}",
+                shown(value)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A non-empty string without control characters, at most `max` bytes.
+pub fn text(argument: &str, value: &str, max: usize) -> Result<(), Error> {
+    if value.is_empty() {
+        return Err(Error::invalid(argument, "expected a non-empty string"));
+    }
+    if value.len() > max {
+        return Err(Error::invalid(
+            argument,
+            format!("expected at most {max} bytes, got {}", value.len()),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            argument,
+            format!("control characters are not allowed, got {}", shown(value)),
+        ));
+    }
+    Ok(())
+}
+
+/// An http(s) URL of at most 2048 bytes (the node's own limits,
+/// core: crates/server/primitives/src/validation.rs).
+pub fn http_url(argument: &str, value: &str) -> Result<url::Url, Error> {
+    if value.len() > 2048 {
+        return Err(Error::invalid(
+            argument,
+            "expected a URL of at most 2048 bytes",
+        ));
+    }
+    let url = url::Url::parse(value).map_err(|e| {
+        Error::invalid(
+            argument,
+            format!("expected an http(s) URL, got {} ({e})", shown(value)),
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::invalid(
+            argument,
+            format!(
+                "expected an http or https URL, got scheme {:?}",
+                url.scheme()
+            ),
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::invalid(
+            argument,
+            format!("expected a URL with a host, got {}", shown(value)),
+        ));
+    }
+    Ok(url)
+}
+
+/// A path on the node's own disk: non-empty, at most 4096 bytes, no `..`.
+pub fn node_path(argument: &str, value: &str) -> Result<(), Error> {
+    text(argument, value, 4096)?;
+    if value.split(['/', '\\']).any(|c| c == "..") {
+        return Err(Error::invalid(argument, "'..' is not allowed in the path"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CTX: &str = "EMtpXdHZQLiqyPVVAzJWbnishYR1gPTvKKtWD3e2V6zo";
+    const NS: &str = "699c99ea0a2997fb0826b12f6689df76d58763d2fb794f9a2d147f2e580794d1";
+
+    #[test]
+    fn base58_ids() {
+        assert!(base58_32("context_id", CTX).is_ok());
+        assert!(base58_32("context_id", "11111111111111111111111111111111").is_ok());
+        for bad in [
+            "",
+            "abc",
+            "0OIl",
+            &"z".repeat(70),
+            NS,
+            "EMtpXdHZQLiqyPVVAzJWbnishYR1gPTvKKtWD3e2V6zoEMtp",
+        ] {
+            let err = base58_32("context_id", bad).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                msg.starts_with("context_id: expected a base58 string of 32 bytes"),
+                "{msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn hex_ids() {
+        assert!(hex_32("group_id", NS).is_ok());
+        assert!(hex_32("group_id", &NS.to_uppercase()).is_ok());
+        for bad in ["", "abc", CTX, &"g".repeat(64), &"a".repeat(66)] {
+            let msg = hex_32("group_id", bad).unwrap_err().to_string();
+            assert!(
+                msg.starts_with("group_id: expected 64 hexadecimal"),
+                "{msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn either_encoding() {
+        assert!(base58_or_hex_32("context_id", CTX).is_ok());
+        assert!(base58_or_hex_32("context_id", NS).is_ok());
+        assert!(base58_or_hex_32("context_id", "nope").is_err());
+    }
+
+    #[test]
+    fn aliases() {
+        assert!(alias("alias", "kv-store_1.0").is_ok());
+        assert!(alias("alias", &"a".repeat(50)).is_ok());
+        for bad in ["", "has space", "é", &"a".repeat(51), "a/b"] {
+            assert!(alias("alias", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn urls_and_paths() {
+        assert!(http_url("url", "https://example.com/app.wasm").is_ok());
+        assert!(http_url("url", "file:///x.wasm").is_err());
+        assert!(http_url("url", "not a url").is_err());
+        assert!(node_path("path", "/srv/app.wasm").is_ok());
+        assert!(node_path("path", "/srv/../etc/passwd").is_err());
+        assert!(node_path("path", "").is_err());
+        assert!(text("method", "get\n", 256).is_err());
+    }
+}

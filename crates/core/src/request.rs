@@ -1,0 +1,429 @@
+//! Turning an endpoint and its arguments into a request, with every
+//! argument validated first: nothing here does I/O, so a bad argument is an
+//! error before anything is sent.
+
+use serde_json::{Map, Value};
+
+use crate::endpoints::{Arg, Body, Endpoint, Kind, Loc, Output, Verb};
+use crate::error::Error;
+use crate::ids;
+
+/// An argument value as a binding hands it over.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArgValue {
+    Str(String),
+    UInt(u64),
+    Bool(bool),
+    Bytes(Vec<u8>),
+    Json(Value),
+}
+
+impl ArgValue {
+    fn type_name(&self) -> &'static str {
+        match self {
+            ArgValue::Str(_) => "a string",
+            ArgValue::UInt(_) => "an integer",
+            ArgValue::Bool(_) => "a bool",
+            ArgValue::Bytes(_) => "bytes",
+            ArgValue::Json(_) => "a JSON value",
+        }
+    }
+}
+
+/// A request ready to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prepared {
+    pub verb: Verb,
+    /// Path relative to the connection's base URL, segments percent-encoded.
+    pub path: String,
+    /// Query pairs, unencoded.
+    pub query: Vec<(&'static str, String)>,
+    /// JSON body, serialised.
+    pub body: Option<Vec<u8>>,
+    pub output: Output,
+    /// For JSON-RPC: (rpc method, application method).
+    pub rpc: Option<(&'static str, Option<String>)>,
+}
+
+/// Characters escaped in a path segment: everything but RFC 3986 unreserved.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Validates `args` (one per `endpoint.args`, `None` when absent) and builds
+/// the request. `rpc_id` is the JSON-RPC id to use, if the endpoint is one.
+pub fn prepare(
+    endpoint: &Endpoint,
+    args: &[Option<ArgValue>],
+    rpc_id: u64,
+) -> Result<Prepared, Error> {
+    if args.len() != endpoint.args.len() {
+        return Err(Error::Internal(format!(
+            "{} takes {} arguments, got {}",
+            endpoint.name,
+            endpoint.args.len(),
+            args.len()
+        )));
+    }
+    let mut path_values: Vec<(&str, String)> = Vec::new();
+    let mut query = Vec::new();
+    let mut body = Map::new();
+    let mut app_method = None;
+
+    for (spec, value) in endpoint.args.iter().zip(args) {
+        let wire = match value {
+            None if spec.required => {
+                return Err(Error::invalid(spec.name, "is required, got None"));
+            }
+            None => match spec.default {
+                Some(d) => {
+                    Some(serde_json::from_str(d).map_err(|e| Error::Internal(e.to_string()))?)
+                }
+                None => None,
+            },
+            Some(v) => encode(spec, v)?,
+        };
+        let Some(wire) = wire else { continue };
+        if spec.name == "method" && matches!(endpoint.body, Body::JsonRpc("execute")) {
+            app_method = wire.as_str().map(str::to_owned);
+        }
+        match spec.loc {
+            Loc::Path => path_values.push((spec.name, scalar_text(&wire))),
+            Loc::Query(key) => query.push((key, scalar_text(&wire))),
+            Loc::Body(key) => {
+                body.insert(key.to_owned(), wire);
+            }
+            Loc::Nowhere => {}
+        }
+    }
+
+    let mut path = String::new();
+    for segment in endpoint.path.split('/').filter(|s| !s.is_empty()) {
+        path.push('/');
+        match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(name) => {
+                let value = path_values
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.as_str())
+                    .ok_or_else(|| {
+                        Error::Internal(format!("{}: no value for {{{name}}}", endpoint.name))
+                    })?;
+                path.extend(percent_encoding::utf8_percent_encode(value, SEGMENT));
+            }
+            None => path.push_str(segment),
+        }
+    }
+
+    let (body, rpc) = match endpoint.body {
+        Body::Empty => (None, None),
+        Body::Json => (Some(Value::Object(body)), None),
+        Body::JsonRpc(method) => {
+            let mut envelope = Map::new();
+            envelope.insert("jsonrpc".into(), Value::from("2.0"));
+            envelope.insert("id".into(), Value::from(rpc_id));
+            envelope.insert("method".into(), Value::from(method));
+            envelope.insert("params".into(), Value::Object(body));
+            (Some(Value::Object(envelope)), Some((method, app_method)))
+        }
+    };
+    let body = body
+        .map(|b| serde_json::to_vec(&b))
+        .transpose()
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(Prepared {
+        verb: endpoint.verb,
+        path,
+        query,
+        body,
+        output: endpoint.output,
+        rpc,
+    })
+}
+
+fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn wrong_type(spec: &Arg, expected: &str, got: &ArgValue) -> Error {
+    Error::invalid(
+        spec.name,
+        format!("expected {expected}, got {}", got.type_name()),
+    )
+}
+
+/// Validates one argument and gives its wire value (`None`: not sent).
+fn encode(spec: &Arg, value: &ArgValue) -> Result<Option<Value>, Error> {
+    let name = spec.name;
+    let string = |expected: &str| match value {
+        ArgValue::Str(s) => Ok(s.as_str()),
+        other => Err(wrong_type(spec, expected, other)),
+    };
+    Ok(Some(match spec.kind {
+        Kind::Base58Id => {
+            let s = string("a base58 id string")?;
+            ids::base58_32(name, s)?;
+            Value::from(s)
+        }
+        Kind::IgnoredBase58Id => {
+            let s = string("a base58 id string")?;
+            if !s.is_empty() {
+                ids::base58_32(name, s)?;
+            }
+            return Ok(None);
+        }
+        Kind::HexId => {
+            let s = string("a hex id string")?;
+            ids::hex_32(name, s)?;
+            Value::from(s)
+        }
+        Kind::Base58OrHexId => {
+            let s = string("an id string")?;
+            ids::base58_or_hex_32(name, s)?;
+            Value::from(s)
+        }
+        Kind::Hash => {
+            let s = string("a hash string")?;
+            let bytes = ids::base58_or_hex_32(name, s)?;
+            Value::from(bs58::encode(bytes).into_string())
+        }
+        Kind::Alias => {
+            let s = string("an alias string")?;
+            ids::alias(name, s)?;
+            Value::from(s)
+        }
+        Kind::Name => {
+            let s = string("a string")?;
+            ids::text(name, s, 256)?;
+            Value::from(s)
+        }
+        Kind::Url => {
+            let s = string("a URL string")?;
+            ids::http_url(name, s)?;
+            Value::from(s)
+        }
+        Kind::NodePath => {
+            let s = string("a path string")?;
+            ids::node_path(name, s)?;
+            Value::from(s)
+        }
+        Kind::UInt => match value {
+            ArgValue::UInt(n) => Value::from(*n),
+            other => return Err(wrong_type(spec, "a non-negative integer", other)),
+        },
+        Kind::Bool => match value {
+            ArgValue::Bool(b) => Value::from(*b),
+            other => return Err(wrong_type(spec, "True or False", other)),
+        },
+        Kind::Json => match value {
+            ArgValue::Json(v) => v.clone(),
+            ArgValue::Str(s) => Value::from(s.as_str()),
+            ArgValue::UInt(n) => Value::from(*n),
+            ArgValue::Bool(b) => Value::from(*b),
+            ArgValue::Bytes(b) => bytes_value(b),
+        },
+        Kind::JsonText => match value {
+            ArgValue::Str(s) => serde_json::from_str(s)
+                .map_err(|e| Error::invalid(name, format!("a string must be JSON text ({e})")))?,
+            ArgValue::Json(v) => v.clone(),
+            other => {
+                return Err(wrong_type(
+                    spec,
+                    "a JSON string or a JSON-serialisable value",
+                    other,
+                ))
+            }
+        },
+        Kind::Bytes => match value {
+            ArgValue::Bytes(b) => bytes_value(b),
+            ArgValue::Str(s) => bytes_value(s.as_bytes()),
+            ArgValue::Json(v) => bytes_value(
+                &serde_json::to_vec(v).map_err(|e| Error::invalid(name, e.to_string()))?,
+            ),
+            other => {
+                return Err(wrong_type(
+                    spec,
+                    "bytes, a string or a JSON-serialisable value",
+                    other,
+                ))
+            }
+        },
+    }))
+}
+
+/// `Vec<u8>` as the node's serde expects it: a JSON array of integers.
+fn bytes_value(bytes: &[u8]) -> Value {
+    Value::Array(bytes.iter().map(|b| Value::from(*b)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::endpoints::find;
+
+    const CTX: &str = "EMtpXdHZQLiqyPVVAzJWbnishYR1gPTvKKtWD3e2V6zo";
+    const APP: &str = "Bk7VpFJNGuxTLFuvKT86HWNy82K14VosaFQGYPjVa4rG";
+    const NS: &str = "699c99ea0a2997fb0826b12f6689df76d58763d2fb794f9a2d147f2e580794d1";
+
+    fn s(v: &str) -> Option<ArgValue> {
+        Some(ArgValue::Str(v.into()))
+    }
+
+    fn prep(name: &str, args: &[Option<ArgValue>]) -> Result<Prepared, Error> {
+        prepare(find(name).expect("endpoint").1, args, 7)
+    }
+
+    fn body(p: &Prepared) -> Value {
+        serde_json::from_slice(p.body.as_ref().expect("body")).expect("json")
+    }
+
+    #[test]
+    fn path_arguments_fill_the_template() {
+        let p = prep("get_context_storage", &[s(CTX)]).unwrap();
+        assert_eq!(p.path, format!("/admin-api/contexts/{CTX}/storage"));
+        assert_eq!(p.verb, Verb::Get);
+        assert!(p.body.is_none());
+    }
+
+    #[test]
+    fn query_arguments_only_when_given() {
+        let p = prep("list_contexts", &[None, Some(ArgValue::UInt(5))]).unwrap();
+        assert_eq!(p.query, vec![("limit", "5".to_string())]);
+    }
+
+    #[test]
+    fn bodies_carry_defaults_and_skip_absent_values() {
+        let p = prep(
+            "create_context",
+            &[s(APP), s(NS), None, None, None, None, None],
+        )
+        .unwrap();
+        assert_eq!(
+            body(&p),
+            serde_json::json!({"applicationId": APP, "groupId": NS, "initializationParams": []})
+        );
+        let p = prep(
+            "create_context",
+            &[
+                s(APP),
+                s(NS),
+                Some(ArgValue::Json(serde_json::json!({"a": 1}))),
+                None,
+                None,
+                None,
+                s("n"),
+            ],
+        )
+        .unwrap();
+        let b = body(&p);
+        assert_eq!(
+            b["initializationParams"],
+            serde_json::json!(br#"{"a":1}"#.to_vec())
+        );
+        assert_eq!(b["name"], "n");
+    }
+
+    #[test]
+    fn json_object_body_is_sent_even_when_empty() {
+        let p = prep("delete_context", &[s(CTX)]).unwrap();
+        assert_eq!(body(&p), serde_json::json!({}));
+        let p = prep("resync_context", &[s(CTX), None]).unwrap();
+        assert_eq!(body(&p), serde_json::json!({"force": false}));
+    }
+
+    #[test]
+    fn jsonrpc_envelopes() {
+        let p = prep(
+            "execute_function",
+            &[s(CTX), s("set"), s(r#"{"key":"k","value":"v"}"#), s("")],
+        )
+        .unwrap();
+        assert_eq!(
+            body(&p),
+            serde_json::json!({"jsonrpc": "2.0", "id": 7, "method": "execute",
+                "params": {"contextId": CTX, "method": "set", "argsJson": {"key": "k", "value": "v"}}})
+        );
+        assert_eq!(p.rpc, Some(("execute", Some("set".to_string()))));
+        let err = prep(
+            "execute_function",
+            &[s(CTX), s("set"), s("{not json"), None],
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("args: a string must be JSON text"),
+            "{err}"
+        );
+        let err = prep("execute_function", &[s(CTX), s("set"), None, s("bad")]).unwrap_err();
+        assert!(err.to_string().starts_with("executor_public_key:"), "{err}");
+    }
+
+    #[test]
+    fn hashes_are_sent_as_base58() {
+        let hex = "f07a47880292357fc5b3749977dcb51fed7f1cbfd6947beec9e9d0c9807fdf73";
+        let p = prep(
+            "install_application",
+            &[s("https://example.com/a.wasm"), s(hex), None, None, None],
+        )
+        .unwrap();
+        let b = body(&p);
+        let expected = bs58::encode(hex::decode(hex).unwrap()).into_string();
+        assert_eq!(b["hash"], Value::from(expected));
+        assert_eq!(b["metadata"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn bad_arguments_name_themselves() {
+        let cases: Vec<(&str, Vec<Option<ArgValue>>, &str)> = vec![
+            ("get_context", vec![s("nope")], "context_id:"),
+            ("get_context", vec![None], "context_id: is required"),
+            (
+                "get_context",
+                vec![Some(ArgValue::UInt(1))],
+                "context_id: expected a base58 id string, got an integer",
+            ),
+            (
+                "get_namespace",
+                vec![s(CTX)],
+                "namespace_id: expected 64 hexadecimal",
+            ),
+            (
+                "install_application",
+                vec![s("file:///x"), None, None, None, None],
+                "url:",
+            ),
+            (
+                "install_dev_application",
+                vec![s("/a/../b"), None, None, None],
+                "path:",
+            ),
+            (
+                "resync_context",
+                vec![s(CTX), s("yes")],
+                "force: expected True or False",
+            ),
+        ];
+        for (name, args, prefix) in cases {
+            let err = prep(name, &args).unwrap_err();
+            assert!(
+                matches!(err, Error::InvalidArgument { .. }),
+                "{name}: {err:?}"
+            );
+            assert!(err.to_string().starts_with(prefix), "{name}: {err}");
+        }
+    }
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        let p = prep("list_package_versions", &[s("com.example/kv store")]).unwrap();
+        assert_eq!(
+            p.path,
+            "/admin-api/packages/com.example%2Fkv%20store/versions"
+        );
+    }
+}

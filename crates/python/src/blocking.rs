@@ -1,0 +1,43 @@
+//! Running a core future from a synchronous Python call: on the shared
+//! runtime, with the GIL released for the whole wait, and Ctrl-C still
+//! honoured (DESIGN.md rule 5).
+
+use std::future::Future;
+use std::time::Duration;
+
+use calimero_client_core::runtime::runtime;
+use calimero_client_core::Error;
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+
+use crate::errors::to_pyerr;
+
+/// How often a waiting call wakes to let Python run its signal handlers.
+const SIGNAL_CHECK: Duration = Duration::from_millis(50);
+
+/// Drives `fut` to completion without the GIL. Every `SIGNAL_CHECK` the
+/// wait wakes, takes the GIL and runs pending signal handlers; if one
+/// raises (KeyboardInterrupt), the future is dropped, which cancels the
+/// request and closes its connection, and the exception propagates.
+pub fn wait<T, F>(py: Python<'_>, fut: F) -> PyResult<T>
+where
+    F: Future<Output = Result<T, Error>> + Send,
+    T: Send,
+{
+    let rt = runtime().map_err(|e| to_pyerr(py, e))?;
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(PyRuntimeError::new_err(
+            "a blocking call cannot run on the client's own runtime thread; use AsyncClient",
+        ));
+    }
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        let step = py.detach(|| {
+            rt.block_on(async { tokio::time::timeout(SIGNAL_CHECK, fut.as_mut()).await })
+        });
+        match step {
+            Ok(result) => return result.map_err(|e| to_pyerr(py, e)),
+            Err(_elapsed) => py.check_signals()?,
+        }
+    }
+}

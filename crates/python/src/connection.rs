@@ -1,0 +1,203 @@
+//! `ConnectionInfo`: one node, one pooled HTTP client, shared by every
+//! client made from it.
+
+use std::time::Duration;
+
+use calimero_client_core::connection::Reply;
+use calimero_client_core::{Config, Connection, ENDPOINTS};
+use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString, PyTuple};
+
+use crate::blocking::wait;
+use crate::convert::{json_to_py, py_to_json, to_arg};
+use crate::errors::to_pyerr;
+
+/// A connection to one Calimero node.
+///
+/// Made by `calimero.create_connection(api_url, node_name=None)`. Holds the
+/// node's base URL, the name its tokens are cached under, the timeouts, and
+/// one pooled HTTP client that every `Client` made from it shares.
+#[pyclass(module = "calimero", name = "ConnectionInfo", frozen)]
+pub struct PyConnectionInfo {
+    pub(crate) conn: Connection,
+}
+
+fn seconds(argument: &str, value: Option<f64>, default: Duration) -> PyResult<Duration> {
+    match value {
+        None => Ok(default),
+        Some(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
+        Some(s) => Err(PyValueError::new_err(format!(
+            "{argument}: expected a number of seconds above 0 and at most 86400, got {s}"
+        ))),
+    }
+}
+
+/// Decodes a reply body and descends into the keys the endpoint selects.
+pub(crate) fn reply_to_py(py: Python<'_>, reply: &Reply) -> PyResult<Py<PyAny>> {
+    if reply.body.is_empty() {
+        return Ok(py.None());
+    }
+    let mut value = json_to_py(py, &reply.body).map_err(|e| {
+        to_pyerr(
+            py,
+            calimero_client_core::Error::MalformedResponse {
+                method: String::new(),
+                url: String::new(),
+                message: format!("the body is not JSON: {e}"),
+                body: String::from_utf8_lossy(&reply.body[..reply.body.len().min(4096)])
+                    .into_owned(),
+            },
+        )
+    })?;
+    for key in reply.select {
+        value = match value.cast::<PyDict>() {
+            Ok(d) => d.get_item(key)?.unwrap_or_else(|| py.None().into_bound(py)),
+            Err(_) => py.None().into_bound(py),
+        };
+    }
+    Ok(value.unbind())
+}
+
+#[pymethods]
+impl PyConnectionInfo {
+    #[new]
+    #[pyo3(signature = (api_url, node_name=None, *, timeout=None, connect_timeout=None))]
+    fn new(
+        api_url: &Bound<'_, PyAny>,
+        node_name: Option<&Bound<'_, PyAny>>,
+        timeout: Option<f64>,
+        connect_timeout: Option<f64>,
+    ) -> PyResult<Self> {
+        let api_url = api_url
+            .cast::<PyString>()
+            .map_err(|_| PyTypeError::new_err("api_url: expected str"))?
+            .to_cow()?
+            .into_owned();
+        let node_name = match node_name {
+            None => None,
+            Some(n) if n.is_none() => None,
+            Some(n) => Some(
+                n.cast::<PyString>()
+                    .map_err(|_| PyTypeError::new_err("node_name: expected str or None"))?
+                    .to_cow()?
+                    .into_owned(),
+            ),
+        };
+        let defaults = Config::default();
+        let config = Config {
+            timeout: seconds("timeout", timeout, defaults.timeout)?,
+            connect_timeout: seconds("connect_timeout", connect_timeout, defaults.connect_timeout)?,
+        };
+        let conn = Connection::new(&api_url, node_name, config)
+            .map_err(|e| Python::attach(|py| to_pyerr(py, e)))?;
+        Ok(PyConnectionInfo { conn })
+    }
+
+    /// The node's base URL (no trailing slash).
+    #[getter]
+    fn api_url(&self) -> &str {
+        self.conn.api_url()
+    }
+
+    /// The name tokens are cached under, or None.
+    #[getter]
+    fn node_name(&self) -> Option<&str> {
+        self.conn.node_name()
+    }
+
+    /// The whole-request timeout, in seconds.
+    #[getter]
+    fn timeout(&self) -> f64 {
+        self.conn.config().timeout.as_secs_f64()
+    }
+
+    /// The connect timeout, in seconds.
+    #[getter]
+    fn connect_timeout(&self) -> f64 {
+        self.conn.config().connect_timeout.as_secs_f64()
+    }
+
+    /// Probes the node: `AuthMode("required")` when it refuses a request
+    /// without a token, `AuthMode("none")` when it answers. Raises
+    /// ClientError when the node cannot be reached or answers otherwise.
+    fn detect_auth_mode(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let conn = self.conn.clone();
+        let mode = wait(py, async move { conn.detect_auth_mode().await })?;
+        let auth_mode = py.import("calimero")?.getattr("AuthMode")?;
+        Ok(auth_mode.call1((mode.as_str(),))?.unbind())
+    }
+
+    /// `GET path` (relative to the node URL), decoded from JSON.
+    fn get(&self, py: Python<'_>, path: &str) -> PyResult<Py<PyAny>> {
+        self.request(py, "GET", path, None)
+    }
+
+    /// Any request below the node URL: `method` is GET, POST, PUT, DELETE or
+    /// HEAD; `path` may carry a query string; `json` is sent as the body.
+    /// Returns the decoded JSON answer, the text of a non-JSON one, or None
+    /// for an empty one. Failures raise the ClientError subclass of their
+    /// status.
+    #[pyo3(signature = (method, path, json=None))]
+    fn request(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        path: &str,
+        json: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let body = json.map(|j| py_to_json("json", j)).transpose()?;
+        let (verb, _) = self
+            .conn
+            .raw_target(method, path)
+            .map_err(|e| to_pyerr(py, e))?;
+        let conn = self.conn.clone();
+        let path = path.to_owned();
+        let reply = wait(py, async move { conn.request(verb, &path, body).await })?;
+        if reply.body.is_empty() {
+            return Ok(py.None());
+        }
+        match json_to_py(py, &reply.body) {
+            Ok(v) => Ok(v.unbind()),
+            Err(_) => Ok(PyString::new(py, &String::from_utf8_lossy(&reply.body))
+                .into_any()
+                .unbind()),
+        }
+    }
+
+    /// Calls endpoint `index` of the table with `args` (one per argument,
+    /// in table order). Used by the generated `Client` methods.
+    fn _invoke(
+        &self,
+        py: Python<'_>,
+        index: usize,
+        args: &Bound<'_, PyTuple>,
+    ) -> PyResult<Py<PyAny>> {
+        let endpoint = ENDPOINTS
+            .get(index)
+            .ok_or_else(|| PyIndexError::new_err(format!("no endpoint {index}")))?;
+        let mut values = Vec::with_capacity(endpoint.args.len());
+        for (spec, obj) in endpoint.args.iter().zip(args.iter()) {
+            values.push(to_arg(spec, &obj)?);
+        }
+        values.resize(endpoint.args.len(), None);
+        let prepared = self
+            .conn
+            .prepare(endpoint, &values)
+            .map_err(|e| to_pyerr(py, e))?;
+        let conn = self.conn.clone();
+        let reply = wait(py, async move { conn.send(prepared).await })?;
+        reply_to_py(py, &reply)
+    }
+
+    fn __repr__(&self) -> String {
+        match self.conn.node_name() {
+            Some(n) => format!(
+                "ConnectionInfo(api_url={:?}, node_name={:?})",
+                self.conn.api_url(),
+                n
+            ),
+            None => format!("ConnectionInfo(api_url={:?})", self.conn.api_url()),
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! JSON <-> Python, without an intermediate tree on the way in: response
+//! bodies are decoded straight into Python objects by a serde visitor, so a
+//! large answer is built once. Values keep their JSON type: integers stay
+//! `int` (all of `u64` and `i64`), keys keep the node's spelling.
+
+use calimero_client_core::endpoints::{Arg, Kind};
+use calimero_client_core::ArgValue;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
+};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+
+/// How deep a Python value may nest when sent as JSON.
+const MAX_DEPTH: usize = 128;
+
+/// Decodes JSON text into Python objects.
+pub fn json_to_py<'py>(
+    py: Python<'py>,
+    body: &[u8],
+) -> Result<Bound<'py, PyAny>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = Seed(py).deserialize(&mut de)?;
+    de.end()?;
+    Ok(value)
+}
+
+/// A `serde_json::Value` as Python objects (small values: error details).
+pub fn value_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    let text = serde_json::to_vec(value).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    json_to_py(py, &text).map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+#[derive(Clone, Copy)]
+struct Seed<'py>(Python<'py>);
+
+impl<'de, 'py> DeserializeSeed<'de> for Seed<'py> {
+    type Value = Bound<'py, PyAny>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, 'py> Visitor<'de> for Seed<'py> {
+    type Value = Bound<'py, PyAny>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(self.0.None().into_bound(self.0))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        self.visit_unit()
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(PyBool::new(self.0, v).to_owned().into_any())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(v.into_pyobject(self.0).map_err(E::custom)?.into_any())
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(v.into_pyobject(self.0).map_err(E::custom)?.into_any())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(PyFloat::new(self.0, v).into_any())
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(PyString::new(self.0, v).into_any())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let list = PyList::empty(self.0);
+        while let Some(item) = seq.next_element_seed(self)? {
+            list.append(item).map_err(de::Error::custom)?;
+        }
+        Ok(list.into_any())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let dict = PyDict::new(self.0);
+        while let Some(key) = map.next_key_seed(self)? {
+            let value = map.next_value_seed(self)?;
+            dict.set_item(key, value).map_err(de::Error::custom)?;
+        }
+        Ok(dict.into_any())
+    }
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "object".to_owned())
+}
+
+/// A Python value as JSON: `None`, `bool`, `int` (64-bit), finite `float`,
+/// `str`, `dict` with `str` keys, `list` and `tuple`. `argument` names the
+/// parameter in errors.
+pub fn py_to_json(argument: &str, obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+    to_json(argument, obj, 0)
+}
+
+fn to_json(argument: &str, obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Value> {
+    if depth > MAX_DEPTH {
+        return Err(PyValueError::new_err(format!(
+            "{argument}: nested more than {MAX_DEPTH} levels deep"
+        )));
+    }
+    if obj.is_none() {
+        return Ok(Value::Null);
+    }
+    if let Ok(b) = obj.cast::<PyBool>() {
+        return Ok(Value::Bool(b.is_true()));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        if let Ok(v) = obj.extract::<i64>() {
+            return Ok(Value::from(v));
+        }
+        if let Ok(v) = obj.extract::<u64>() {
+            return Ok(Value::from(v));
+        }
+        return Err(PyValueError::new_err(format!(
+            "{argument}: integer {obj} does not fit in 64 bits"
+        )));
+    }
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        let v = f.value();
+        return serde_json::Number::from_f64(v)
+            .map(Value::Number)
+            .ok_or_else(|| {
+                PyValueError::new_err(format!("{argument}: {v} is not a finite number"))
+            });
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(Value::String(s.to_cow()?.into_owned()));
+    }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        let mut map = serde_json::Map::with_capacity(d.len());
+        for (k, v) in d.iter() {
+            let key = k.cast::<PyString>().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "{argument}: dict keys must be str, got {}",
+                    type_name(&k)
+                ))
+            })?;
+            map.insert(
+                key.to_cow()?.into_owned(),
+                to_json(argument, &v, depth + 1)?,
+            );
+        }
+        return Ok(Value::Object(map));
+    }
+    if let Ok(l) = obj.cast::<PyList>() {
+        return l
+            .iter()
+            .map(|v| to_json(argument, &v, depth + 1))
+            .collect::<PyResult<Vec<_>>>()
+            .map(Value::Array);
+    }
+    if let Ok(t) = obj.cast::<PyTuple>() {
+        return t
+            .iter()
+            .map(|v| to_json(argument, &v, depth + 1))
+            .collect::<PyResult<Vec<_>>>()
+            .map(Value::Array);
+    }
+    Err(PyTypeError::new_err(format!(
+        "{argument}: {} is not JSON-serialisable (use dict, list, str, int, float, bool or None)",
+        type_name(obj)
+    )))
+}
+
+fn bytes_of(obj: &Bound<'_, PyAny>) -> Option<Vec<u8>> {
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Some(b.as_bytes().to_vec());
+    }
+    if let Ok(b) = obj.cast::<PyByteArray>() {
+        return Some(b.to_vec());
+    }
+    None
+}
+
+/// A Python argument as the core takes it, checked against the argument's
+/// kind for its Python type (`TypeError`) and range (`ValueError`); the
+/// core then validates its content. `None` means absent.
+pub fn to_arg(spec: &Arg, obj: &Bound<'_, PyAny>) -> PyResult<Option<ArgValue>> {
+    if obj.is_none() {
+        return Ok(None);
+    }
+    let name = spec.name;
+    let wrong = |expected: &str| {
+        PyTypeError::new_err(format!(
+            "{name}: expected {expected}, got {}",
+            type_name(obj)
+        ))
+    };
+    Ok(Some(match spec.kind {
+        Kind::Base58Id
+        | Kind::HexId
+        | Kind::Base58OrHexId
+        | Kind::Hash
+        | Kind::Alias
+        | Kind::Name
+        | Kind::Url
+        | Kind::NodePath
+        | Kind::IgnoredBase58Id => {
+            let s = obj.cast::<PyString>().map_err(|_| wrong("str"))?;
+            ArgValue::Str(s.to_cow()?.into_owned())
+        }
+        Kind::UInt => {
+            if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
+                return Err(wrong("int"));
+            }
+            let v = obj.extract::<u64>().map_err(|_| {
+                PyValueError::new_err(format!(
+                    "{name}: expected a non-negative integer below 2**64, got {obj}"
+                ))
+            })?;
+            ArgValue::UInt(v)
+        }
+        Kind::Bool => {
+            let b = obj.cast::<PyBool>().map_err(|_| wrong("bool"))?;
+            ArgValue::Bool(b.is_true())
+        }
+        Kind::Json => ArgValue::Json(py_to_json(name, obj)?),
+        Kind::JsonText => match obj.cast::<PyString>() {
+            Ok(s) => ArgValue::Str(s.to_cow()?.into_owned()),
+            Err(_) => ArgValue::Json(py_to_json(name, obj)?),
+        },
+        Kind::Bytes => match (bytes_of(obj), obj.cast::<PyString>()) {
+            (Some(b), _) => ArgValue::Bytes(b),
+            (None, Ok(s)) => ArgValue::Str(s.to_cow()?.into_owned()),
+            (None, Err(_)) => ArgValue::Json(py_to_json(name, obj)?),
+        },
+    }))
+}

@@ -1,0 +1,117 @@
+//! PyO3 bindings: the extension module `calimero_client_py`, installed as
+//! `calimero.calimero_client_py` and re-exported by the `calimero` package.
+//!
+//! Thin by rule: it converts Python values, releases the GIL while the core
+//! works, and maps core errors to exceptions. It knows nothing of HTTP.
+
+mod blocking;
+mod connection;
+mod convert;
+mod errors;
+
+use calimero_client_core::endpoints::{Body, Kind, Loc, Output};
+use calimero_client_core::{cache, ENDPOINTS};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+/// The path of the token cache file of `node_name`:
+/// `~/.merobox/auth_cache/{slug}-{sha256(node_name)[:12]}.json`.
+#[pyfunction]
+fn get_token_cache_path(node_name: &str) -> PyResult<String> {
+    path_str(cache::token_cache_path(node_name))
+}
+
+/// The token cache directory, `~/.merobox/auth_cache`.
+#[pyfunction]
+fn get_token_cache_dir() -> PyResult<String> {
+    path_str(cache::token_cache_dir())
+}
+
+fn path_str(p: std::path::PathBuf) -> PyResult<String> {
+    p.into_os_string()
+        .into_string()
+        .map_err(|_| PyValueError::new_err("the token cache path is not valid UTF-8"))
+}
+
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Base58Id => "base58_id",
+        Kind::HexId => "hex_id",
+        Kind::Base58OrHexId => "base58_or_hex_id",
+        Kind::Hash => "hash",
+        Kind::Alias => "alias",
+        Kind::Name => "name",
+        Kind::Url => "url",
+        Kind::NodePath => "node_path",
+        Kind::UInt => "uint",
+        Kind::Bool => "bool",
+        Kind::Json => "json",
+        Kind::JsonText => "json_text",
+        Kind::Bytes => "bytes",
+        Kind::IgnoredBase58Id => "ignored_base58_id",
+    }
+}
+
+/// The endpoint table, as a list of dicts (name, area, verb, path, doc,
+/// output, body, args), in the order `_invoke` indexes it.
+#[pyfunction]
+fn endpoints(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
+    let list = PyList::empty(py);
+    for e in ENDPOINTS {
+        let d = PyDict::new(py);
+        d.set_item("name", e.name)?;
+        d.set_item("area", e.area)?;
+        d.set_item("verb", e.verb.as_str())?;
+        d.set_item("path", e.path)?;
+        d.set_item("doc", e.doc)?;
+        d.set_item(
+            "output",
+            match e.output {
+                Output::Json => "json",
+                Output::RpcEnvelope => "rpc_envelope",
+                Output::RpcResult => "rpc_result",
+                Output::RpcOutput => "rpc_output",
+            },
+        )?;
+        d.set_item(
+            "body",
+            match e.body {
+                Body::Empty => "none".to_owned(),
+                Body::Json => "json".to_owned(),
+                Body::JsonRpc(m) => format!("jsonrpc:{m}"),
+            },
+        )?;
+        let args = PyList::empty(py);
+        for a in e.args {
+            let ad = PyDict::new(py);
+            ad.set_item("name", a.name)?;
+            ad.set_item("kind", kind_name(a.kind))?;
+            ad.set_item("required", a.required)?;
+            ad.set_item("keyword_only", a.keyword_only)?;
+            ad.set_item("default", a.default)?;
+            let (loc, wire) = match a.loc {
+                Loc::Path => ("path", None),
+                Loc::Query(k) => ("query", Some(k)),
+                Loc::Body(k) => ("body", Some(k)),
+                Loc::Nowhere => ("none", None),
+            };
+            ad.set_item("location", loc)?;
+            ad.set_item("wire_name", wire)?;
+            args.append(ad)?;
+        }
+        d.set_item("args", args)?;
+        list.append(d)?;
+    }
+    Ok(list)
+}
+
+#[pymodule]
+fn calimero_client_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("VERSION", calimero_client_core::VERSION)?;
+    m.add_class::<connection::PyConnectionInfo>()?;
+    m.add_function(wrap_pyfunction!(get_token_cache_path, m)?)?;
+    m.add_function(wrap_pyfunction!(get_token_cache_dir, m)?)?;
+    m.add_function(wrap_pyfunction!(endpoints, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,68 @@
+"""Python SDK for Calimero nodes (``merod``).
+
+    import calimero
+
+    conn = calimero.create_connection("http://127.0.0.1:2528", node_name="node1")
+    client = calimero.create_client(conn)
+    print(client.list_contexts())
+
+The engine is a Rust library (``calimero.calimero_client_py``); this package
+re-exports its types and adds the Python-side pieces.
+"""
+
+from . import errors
+from ._types import AuthMode, JwtToken
+from .calimero_client_py import (
+    VERSION,
+    ConnectionInfo,
+    get_token_cache_dir,
+    get_token_cache_path,
+)
+from ._client import ENDPOINTS, Client, create_client, create_connection
+from .errors import (
+    AuthenticationError,
+    AuthRevokedError,
+    BadRequestError,
+    ClientError,
+    ConflictError,
+    HttpError,
+    MalformedResponseError,
+    NetworkError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTimeoutError,
+    RpcError,
+    ServerError,
+)
+
+__version__ = VERSION
+
+__all__ = [
+    "ENDPOINTS",
+    "VERSION",
+    "AuthMode",
+    "AuthRevokedError",
+    "AuthenticationError",
+    "BadRequestError",
+    "Client",
+    "ClientError",
+    "ConflictError",
+    "ConnectionInfo",
+    "HttpError",
+    "JwtToken",
+    "MalformedResponseError",
+    "NetworkError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "RpcError",
+    "ServerError",
+    "__version__",
+    "create_client",
+    "create_connection",
+    "errors",
+    "get_token_cache_dir",
+    "get_token_cache_path",
+]

@@ -1,0 +1,179 @@
+"""Exceptions raised by the client.
+
+Everything the node or the network does to a call raises a subclass of
+:class:`ClientError`; a bad argument raises :class:`ValueError` (or
+:class:`TypeError` for a wrong type) before anything is sent; an internal
+failure raises :class:`RuntimeError`.
+
+Every :class:`ClientError` carries what is known of the failed request:
+``status`` (int or None), ``message``, ``method``, ``url``, ``body`` (cut
+at 4 KiB), ``headers`` and, for authentication failures, ``auth_error``
+(the node's ``X-Auth-Error``). None of them ever holds a token. Errors
+pickle with all their attributes.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+__all__ = [
+    "AuthRevokedError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientError",
+    "ConflictError",
+    "HttpError",
+    "MalformedResponseError",
+    "NetworkError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "RpcError",
+    "ServerError",
+]
+
+_FIELDS = (
+    "status",
+    "method",
+    "url",
+    "body",
+    "headers",
+    "auth_error",
+    "retry_after",
+    "node_message",
+    "error_type",
+    "rpc_method",
+    "app_method",
+    "data",
+    "guest_error",
+)
+
+
+def _rebuild(cls: type[ClientError], message: str, fields: dict[str, Any]) -> ClientError:
+    return cls(message, **fields)
+
+
+class ClientError(Exception):
+    """A call failed at the node or on the way to it."""
+
+    status: int | None
+    message: str
+    method: str | None
+    url: str | None
+    body: str | None
+    headers: dict[str, str]
+    auth_error: str | None
+    retry_after: float | None
+    node_message: str | None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        method: str | None = None,
+        url: str | None = None,
+        body: str | None = None,
+        headers: dict[str, str] | None = None,
+        auth_error: str | None = None,
+        retry_after: float | None = None,
+        node_message: str | None = None,
+        error_type: str | None = None,
+        rpc_method: str | None = None,
+        app_method: str | None = None,
+        data: Any = None,
+        guest_error: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.method = method
+        self.url = url
+        self.body = body
+        self.headers = dict(headers) if headers else {}
+        self.auth_error = auth_error
+        self.retry_after = retry_after
+        self.node_message = node_message
+        self.error_type = error_type
+        self.rpc_method = rpc_method
+        self.app_method = app_method
+        self.data = data
+        self.guest_error = guest_error
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        parts = [repr(self.message)]
+        if self.status is not None:
+            parts.append(f"status={self.status}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        fields = {name: getattr(self, name) for name in _FIELDS}
+        return (_rebuild, (type(self), self.message, fields))
+
+
+class NetworkError(ClientError, builtins.ConnectionError):
+    """The node could not be reached, or the connection broke."""
+
+
+class RequestTimeoutError(ClientError, builtins.TimeoutError):
+    """The connect or request timeout ran out."""
+
+
+class MalformedResponseError(ClientError):
+    """The node's answer could not be decoded."""
+
+
+class HttpError(ClientError):
+    """The node answered with a failure status (``status``)."""
+
+
+class BadRequestError(HttpError):
+    """400, 413, 415 or 422: the node refused the request as malformed."""
+
+
+class AuthenticationError(HttpError):
+    """401: no token, a bad token, or an expired one (``auth_error``)."""
+
+
+class AuthRevokedError(AuthenticationError):
+    """The token was revoked, or a refresh token was reused: log in again."""
+
+
+class PermissionDeniedError(HttpError):
+    """403: the caller may not do this."""
+
+
+class NotFoundError(HttpError):
+    """404: no such resource (or no such route on this node)."""
+
+
+class ConflictError(HttpError):
+    """409: the resource already exists."""
+
+
+class RateLimitError(HttpError):
+    """429: too many requests; ``retry_after`` says how long to wait."""
+
+
+class ServerError(HttpError):
+    """5xx: the node failed."""
+
+
+class RpcError(ClientError):
+    """A JSON-RPC call failed: the node answered with an ``error`` member.
+
+    ``error_type`` (also ``type``) is the node's error type, such as
+    ``FunctionCallError`` or ``ContextNotFound``; ``data`` its detail;
+    ``guest_error`` the application's own error when the node sends it as
+    bytes (decoded, and parsed when it is JSON); ``app_method`` the
+    application method called.
+    """
+
+    @property
+    def type(self) -> str | None:
+        return self.error_type

@@ -11,6 +11,7 @@ re-exports its types and adds the Python-side pieces.
 """
 
 from . import errors
+from ._client import ENDPOINTS, Client, create_client, create_connection
 from ._types import AuthMode, JwtToken
 from .calimero_client_py import (
     VERSION,
@@ -18,7 +19,6 @@ from .calimero_client_py import (
     get_token_cache_dir,
     get_token_cache_path,
 )
-from ._client import ENDPOINTS, Client, create_client, create_connection
 from .errors import (
     AuthenticationError,
     AuthRevokedError,

@@ -43,10 +43,7 @@ def _make_method(index: int, endpoint: dict[str, Any]) -> Callable[..., Any]:
             params.append(f"{arg['name']}={_py_default(arg)!r}")
     call = "".join(f"{a['name']}, " for a in endpoint["args"])
     name = endpoint["name"]
-    source = (
-        f"def {name}({', '.join(params)}):\n"
-        f"    return self._invoke({index}, ({call}))\n"
-    )
+    source = f"def {name}({', '.join(params)}):\n    return self._invoke({index}, ({call}))\n"
     namespace: dict[str, Any] = {}
     exec(compile(source, f"<calimero endpoint {name}>", "exec"), namespace)
     method = namespace[name]

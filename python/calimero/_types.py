@@ -88,7 +88,10 @@ class JwtToken:
 
     def __repr__(self) -> str:
         refresh = "<set>" if self._refresh_token else None
-        return f"JwtToken(access_token=<hidden>, refresh_token={refresh}, expires_at={self._expires_at})"
+        return (
+            f"JwtToken(access_token=<hidden>, refresh_token={refresh}, "
+            f"expires_at={self._expires_at})"
+        )
 
     __str__ = __repr__
 

@@ -6,10 +6,11 @@ Everything the node or the network does to a call raises a subclass of
 failure raises :class:`RuntimeError`.
 
 Every :class:`ClientError` carries what is known of the failed request:
-``status`` (int or None), ``message``, ``method``, ``url``, ``body`` (cut
-at 4 KiB), ``headers`` and, for authentication failures, ``auth_error``
-(the node's ``X-Auth-Error``). None of them ever holds a token. Errors
-pickle with all their attributes.
+``status`` (int or None), ``message`` (the node's own message, such as
+``"Context not found"``; ``str(error)`` adds the method, URL and status),
+``method``, ``url``, ``body`` (cut at 4 KiB), ``headers`` and, for
+authentication failures, ``auth_error`` (the node's ``X-Auth-Error``).
+None of them ever holds a token. Errors pickle with all their attributes.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ _FIELDS = (
     "headers",
     "auth_error",
     "retry_after",
-    "node_message",
     "error_type",
     "rpc_method",
     "app_method",
@@ -51,8 +51,8 @@ _FIELDS = (
 )
 
 
-def _rebuild(cls: type[ClientError], message: str, fields: dict[str, Any]) -> ClientError:
-    return cls(message, **fields)
+def _rebuild(cls: type[ClientError], text: str, fields: dict[str, Any]) -> ClientError:
+    return cls(text, **fields)
 
 
 class ClientError(Exception):
@@ -66,12 +66,12 @@ class ClientError(Exception):
     headers: dict[str, str]
     auth_error: str | None
     retry_after: float | None
-    node_message: str | None
 
     def __init__(
         self,
-        message: str,
+        text: str,
         *,
+        message: str | None = None,
         status: int | None = None,
         method: str | None = None,
         url: str | None = None,
@@ -79,15 +79,15 @@ class ClientError(Exception):
         headers: dict[str, str] | None = None,
         auth_error: str | None = None,
         retry_after: float | None = None,
-        node_message: str | None = None,
         error_type: str | None = None,
         rpc_method: str | None = None,
         app_method: str | None = None,
         data: Any = None,
         guest_error: Any = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(text)
+        self._text = text
+        self.message = text if message is None else message
         self.status = status
         self.method = method
         self.url = url
@@ -95,7 +95,6 @@ class ClientError(Exception):
         self.headers = dict(headers) if headers else {}
         self.auth_error = auth_error
         self.retry_after = retry_after
-        self.node_message = node_message
         self.error_type = error_type
         self.rpc_method = rpc_method
         self.app_method = app_method
@@ -103,17 +102,18 @@ class ClientError(Exception):
         self.guest_error = guest_error
 
     def __str__(self) -> str:
-        return self.message
+        return self._text
 
     def __repr__(self) -> str:
-        parts = [repr(self.message)]
+        parts = [repr(self._text)]
         if self.status is not None:
             parts.append(f"status={self.status}")
         return f"{type(self).__name__}({', '.join(parts)})"
 
     def __reduce__(self) -> tuple[Any, ...]:
         fields = {name: getattr(self, name) for name in _FIELDS}
-        return (_rebuild, (type(self), self.message, fields))
+        fields["message"] = self.message
+        return (_rebuild, (type(self), self._text, fields))
 
 
 class NetworkError(ClientError, builtins.ConnectionError):

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use serde::Deserialize;
 
-use crate::endpoints::{Endpoint, Output, Verb};
+use crate::endpoints::{Endpoint, Verb};
 use crate::error::{failure_message, truncate, Error, HttpFailure, RpcFailure, ERROR_BODY_LIMIT};
 use crate::request::{prepare, ArgValue, Prepared};
 
@@ -58,6 +58,9 @@ pub struct Reply {
     pub body: Bytes,
     /// Keys to descend into the decoded body for what the call returns.
     pub select: &'static [&'static str],
+    /// The request's method and URL (without secrets), for error messages.
+    pub method: &'static str,
+    pub url: String,
 }
 
 /// A connection; cheap to clone (the clones share one HTTP pool).
@@ -341,6 +344,8 @@ impl Connection {
             headers,
             body,
             select: &[],
+            method,
+            url: shown_url,
         })
     }
 }
@@ -504,18 +509,19 @@ pub fn decode_guest_error(message: &str) -> Option<serde_json::Value> {
 impl Reply {
     /// The body as JSON, for Rust callers.
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
-        serde_json::from_slice(&self.body).map_err(|e| Error::MalformedResponse {
-            method: String::new(),
-            url: String::new(),
-            message: e.to_string(),
-            body: truncate(&String::from_utf8_lossy(&self.body), ERROR_BODY_LIMIT),
-        })
+        serde_json::from_slice(&self.body).map_err(|e| self.malformed(&e.to_string()))
     }
-}
 
-/// Whether this output kind is a JSON-RPC one.
-pub fn is_rpc(output: Output) -> bool {
-    !matches!(output, Output::Json)
+    /// A malformed-response error about this reply.
+    pub fn malformed(&self, message: &str) -> Error {
+        let cut = &self.body[..self.body.len().min(ERROR_BODY_LIMIT)];
+        Error::MalformedResponse {
+            method: self.method.into(),
+            url: self.url.clone(),
+            message: message.into(),
+            body: String::from_utf8_lossy(cut).into_owned(),
+        }
+    }
 }
 
 #[cfg(test)]

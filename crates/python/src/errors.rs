@@ -44,7 +44,7 @@ fn build(py: Python<'_>, kind: ErrorKind, err: &Error) -> PyResult<PyErr> {
             kw.set_item("headers", headers)?;
             kw.set_item("auth_error", &h.auth_error)?;
             kw.set_item("retry_after", h.retry_after)?;
-            kw.set_item("node_message", &h.message)?;
+            kw.set_item("message", &h.message)?;
         }
         Error::Network { method, url, .. } | Error::Timeout { method, url, .. } => {
             kw.set_item("method", method)?;

@@ -1,0 +1,404 @@
+//! The one error type, the one JSON response helper, and the extractors that
+//! reproduce the real node's rejection texts.
+//!
+//! core: crates/server/src/admin/service.rs (`ApiResponse`, `ApiError`,
+//! `parse_api_error`), crates/server/src/admin/handlers/validation.rs
+//! (`ValidatedJson`), crates/server/primitives/src/validation.rs.
+
+use std::fmt;
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::ids::{HexIdError, Id};
+use crate::state::AppState;
+use crate::Config;
+
+/// Every non-2xx answer the node gives, in the three shapes it uses.
+#[derive(Debug)]
+pub enum ApiError {
+    /// `{"error": message}` with `content-type: application/json`.
+    Json(StatusCode, String),
+    /// A plain-text body (`text/plain; charset=utf-8`), as axum rejections
+    /// and the install/uninstall handlers send.
+    Text(StatusCode, String),
+    /// No body at all.
+    Empty(StatusCode),
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::Json(StatusCode::BAD_REQUEST, message.into())
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::Json(StatusCode::NOT_FOUND, message.into())
+    }
+
+    /// What `parse_api_error` answers for any untyped failure.
+    pub fn internal() -> Self {
+        Self::Json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal server error".to_owned(),
+        )
+    }
+
+    /// A 500 with a plain-text body (`(StatusCode::INTERNAL_SERVER_ERROR, err.to_string())`).
+    pub fn internal_text(message: impl Into<String>) -> Self {
+        Self::Text(StatusCode::INTERNAL_SERVER_ERROR, message.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Json(status, message) => {
+                let body = serde_json::json!({ "error": message }).to_string();
+                with_content_type(status, body, "application/json")
+            }
+            Self::Text(status, message) => {
+                with_content_type(status, message, "text/plain; charset=utf-8")
+            }
+            Self::Empty(status) => status.into_response(),
+        }
+    }
+}
+
+fn with_content_type(status: StatusCode, body: String, content_type: &'static str) -> Response {
+    let mut response = (status, body).into_response();
+    let _ = response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// 200 with the payload serialised as-is (the node's `ApiResponse`: no
+/// automatic `data` envelope; each payload decides its own shape).
+///
+/// Payloads with several keys must be structs, not `json!` maps, so the
+/// field order matches the node's.
+pub fn json<T: Serialize>(payload: T) -> Response {
+    match serde_json::to_string(&payload) {
+        Ok(body) => json_text(body),
+        Err(_) => ApiError::internal().into_response(),
+    }
+}
+
+/// 200 with an already-serialised JSON body.
+pub fn json_text(body: String) -> Response {
+    with_content_type(StatusCode::OK, body, "application/json")
+}
+
+/// `{"data": payload}`, the envelope most admin responses use.
+pub fn data<T: Serialize>(payload: T) -> Response {
+    #[derive(Serialize)]
+    struct Data<T> {
+        data: T,
+    }
+    json(Data { data: payload })
+}
+
+pub type ApiResult = Result<Response, ApiError>;
+
+/// A base58 id taken from a path segment the real node extracts with a typed
+/// `Path<…Id>`: a bad value is axum 0.7's plain-text 400 (`Invalid URL: …`).
+pub fn path_id(raw: &str) -> Result<Id, ApiError> {
+    Id::parse_bs58(raw).map_err(|err| {
+        ApiError::Text(
+            StatusCode::BAD_REQUEST,
+            format!("Invalid URL: {}", Id::bs58_error_message(raw, &err)),
+        )
+    })
+}
+
+/// A 32-byte hex value, with the node's messages for "not hex" and for
+/// "wrong length" (`400 {"error": …}`).
+pub fn hex_id(raw: &str, not_hex: &str, wrong_length: &str) -> Result<Id, ApiError> {
+    Id::parse_hex(raw).map_err(|err| {
+        ApiError::bad_request(match err {
+            HexIdError::NotHex => not_hex,
+            HexIdError::Length => wrong_length,
+        })
+    })
+}
+
+/// A query string parsed the way axum 0.7's `Query` does (plain-text 400).
+pub fn query<T: DeserializeOwned>(raw: Option<&str>) -> Result<T, ApiError> {
+    serde_urlencoded::from_str(raw.unwrap_or_default()).map_err(|err| {
+        ApiError::Text(
+            StatusCode::BAD_REQUEST,
+            format!("Failed to deserialize query string: {err}"),
+        )
+    })
+}
+
+/// One request-validation failure (`calimero_server_primitives::validation::ValidationError`).
+#[derive(Debug, Clone)]
+pub enum ValidationError {
+    StringTooLong {
+        field: &'static str,
+        max: usize,
+        actual: usize,
+    },
+    PayloadTooLarge {
+        field: &'static str,
+        max: usize,
+        actual: usize,
+    },
+    EmptyField {
+        field: &'static str,
+    },
+    InvalidFormat {
+        field: &'static str,
+        reason: String,
+    },
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::StringTooLong { field, max, actual } => write!(
+                f,
+                "Field '{field}' exceeds maximum length of {max} characters (got {actual})"
+            ),
+            Self::PayloadTooLarge { field, max, actual } => write!(
+                f,
+                "Field '{field}' exceeds maximum size of {max} bytes (got {actual})"
+            ),
+            Self::EmptyField { field } => write!(f, "Field '{field}' is required but was empty"),
+            Self::InvalidFormat { field, reason } => {
+                write!(f, "Field '{field}' has invalid format: {reason}")
+            }
+        }
+    }
+}
+
+/// Joins validation errors the way the node does: one message alone, or
+/// `Validation errors: a; b`.
+pub fn join_validation_errors(errors: &[ValidationError]) -> String {
+    match errors {
+        [one] => one.to_string(),
+        many => format!(
+            "Validation errors: {}",
+            many.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    }
+}
+
+/// Requests that carry their own validation (`Validate` in core).
+pub trait Validate {
+    fn validate(&self, _config: &Config) -> Vec<ValidationError> {
+        Vec::new()
+    }
+}
+
+/// `ValidatedJson<T>`: JSON body errors and validation failures are all
+/// `400 {"error": …}`, with the node's prefixes.
+pub struct ValidatedJson<T>(pub T);
+
+impl<T> FromRequest<Arc<AppState>> for ValidatedJson<T>
+where
+    T: DeserializeOwned + Validate,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, ApiError> {
+        let Json(value) = Json::<T>::from_request(req, state)
+            .await
+            .map_err(|rejection| ApiError::bad_request(json_rejection_message(&rejection)))?;
+        let errors = value.validate(&state.config);
+        if errors.is_empty() {
+            Ok(Self(value))
+        } else {
+            Err(ApiError::bad_request(join_validation_errors(&errors)))
+        }
+    }
+}
+
+fn json_rejection_message(rejection: &JsonRejection) -> String {
+    match rejection {
+        JsonRejection::JsonDataError(e) => format!("Invalid JSON data: {}", e.body_text()),
+        JsonRejection::JsonSyntaxError(e) => format!("JSON syntax error: {}", e.body_text()),
+        JsonRejection::MissingJsonContentType(e) => e.body_text(),
+        JsonRejection::BytesRejection(e) => {
+            format!("Failed to read request body: {}", e.body_text())
+        }
+        _ => "Invalid JSON request".to_owned(),
+    }
+}
+
+pub mod validate {
+    //! Field checks shared by several requests.
+    //! core: crates/server/primitives/src/validation.rs (`helpers`).
+
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    use super::ValidationError;
+
+    pub const MAX_METADATA_SIZE: usize = 64 * 1024;
+    pub const MAX_INIT_PARAMS_SIZE: usize = 1024 * 1024;
+    pub const MAX_PACKAGE_NAME_LENGTH: usize = 128;
+    pub const MAX_VERSION_LENGTH: usize = 64;
+    pub const MAX_URL_LENGTH: usize = 2048;
+    pub const MAX_PATH_LENGTH: usize = 4096;
+    pub const MAX_METHOD_NAME_LENGTH: usize = 256;
+
+    pub fn bytes_size(
+        value: &[u8],
+        field: &'static str,
+        max: usize,
+        errors: &mut Vec<ValidationError>,
+    ) {
+        if value.len() > max {
+            errors.push(ValidationError::PayloadTooLarge {
+                field,
+                max,
+                actual: value.len(),
+            });
+        }
+    }
+
+    pub fn optional_string_length(
+        value: Option<&str>,
+        field: &'static str,
+        max: usize,
+        errors: &mut Vec<ValidationError>,
+    ) {
+        if let Some(value) = value {
+            if value.len() > max {
+                errors.push(ValidationError::StringTooLong {
+                    field,
+                    max,
+                    actual: value.len(),
+                });
+            }
+        }
+    }
+
+    pub fn safe_path(path: &str, field: &'static str, errors: &mut Vec<ValidationError>) {
+        use std::path::{Component, Path};
+
+        if path.len() > MAX_PATH_LENGTH {
+            errors.push(ValidationError::StringTooLong {
+                field,
+                max: MAX_PATH_LENGTH,
+                actual: path.len(),
+            });
+        } else if Path::new(path)
+            .components()
+            .any(|c| matches!(c, Component::ParentDir))
+        {
+            errors.push(ValidationError::InvalidFormat {
+                field,
+                reason: "path must not contain '..' traversal components".to_owned(),
+            });
+        }
+    }
+
+    /// Scheme and SSRF host checks; `allow_private` skips only the host check.
+    pub fn url(
+        value: &url::Url,
+        field: &'static str,
+        allow_private: bool,
+        errors: &mut Vec<ValidationError>,
+    ) {
+        let len = value.as_str().len();
+        if len > MAX_URL_LENGTH {
+            errors.push(ValidationError::StringTooLong {
+                field,
+                max: MAX_URL_LENGTH,
+                actual: len,
+            });
+            return;
+        }
+        if !matches!(value.scheme(), "http" | "https") {
+            errors.push(ValidationError::InvalidFormat {
+                field,
+                reason: format!(
+                    "unsupported URL scheme '{}'; only http and https are allowed",
+                    value.scheme()
+                ),
+            });
+            return;
+        }
+        match value.host() {
+            None => errors.push(ValidationError::InvalidFormat {
+                field,
+                reason: "URL has no host".to_owned(),
+            }),
+            Some(host) if !allow_private && host_is_blocked(&host) => {
+                errors.push(ValidationError::InvalidFormat {
+                    field,
+                    reason: "URL host is a loopback, private, link-local, or otherwise non-public address"
+                        .to_owned(),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// Loopback / private / link-local / unspecified / broadcast / CGNAT
+    /// addresses and `localhost` domains.
+    pub fn host_is_blocked(host: &url::Host<&str>) -> bool {
+        match host {
+            url::Host::Ipv4(ip) => ipv4_is_blocked(*ip),
+            url::Host::Ipv6(ip) => ipv6_is_blocked(*ip),
+            url::Host::Domain(domain) => {
+                let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+                domain == "localhost" || domain.ends_with(".localhost")
+            }
+        }
+    }
+
+    fn ipv4_is_blocked(ip: Ipv4Addr) -> bool {
+        let o = ip.octets();
+        let is_cgnat = o[0] == 100 && (o[1] & 0xc0) == 0x40;
+        ip.is_loopback()
+            || ip.is_private()
+            || ip.is_link_local()
+            || ip.is_unspecified()
+            || ip.is_broadcast()
+            || is_cgnat
+    }
+
+    fn ipv6_is_blocked(ip: Ipv6Addr) -> bool {
+        if ip.is_loopback() || ip.is_unspecified() {
+            return true;
+        }
+        if let Some(v4) = ip.to_ipv4_mapped() {
+            return ipv4_is_blocked(v4);
+        }
+        let first = ip.segments()[0];
+        (first & 0xfe00) == 0xfc00 || (first & 0xffc0) == 0xfe80
+    }
+
+    /// `validate_method_name` for JSON-RPC `execute`.
+    pub fn method_name(value: &str, field: &'static str, errors: &mut Vec<ValidationError>) {
+        if value.is_empty() {
+            errors.push(ValidationError::EmptyField { field });
+        } else if value.len() > MAX_METHOD_NAME_LENGTH {
+            errors.push(ValidationError::StringTooLong {
+                field,
+                max: MAX_METHOD_NAME_LENGTH,
+                actual: value.len(),
+            });
+        } else if let Some(c) = value.chars().find(char::is_ascii_control) {
+            errors.push(ValidationError::InvalidFormat {
+                field,
+                reason: format!(
+                    "contains control character '{}' which is not allowed",
+                    c.escape_default()
+                ),
+            });
+        }
+    }
+}

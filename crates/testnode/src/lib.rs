@@ -1,0 +1,122 @@
+//! An in-memory stand-in for the Calimero node `merod` 0.11.0-rc.25, for the
+//! SDK's tests and benchmarks.
+//!
+//! It answers like the real node (paths, status codes, envelopes, id
+//! encodings, error bodies) for the admin API and JSON-RPC, with every
+//! context behaving like core's kv-store app, and adds a test-control API
+//! under `/_testnode/` (reset, request log, fault injection).
+//!
+//! ```no_run
+//! # async fn run() -> std::io::Result<()> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let addr = listener.local_addr()?;
+//! tokio::spawn(calimero_testnode::serve(listener, Default::default()));
+//! println!("node at http://{addr}");
+//! # Ok(()) }
+//! ```
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tower_service::Service;
+
+mod error;
+mod ids;
+mod kv;
+mod middleware;
+mod routes;
+mod state;
+
+pub use middleware::ConnectionHandle;
+
+/// How the node behaves beyond the real one's defaults.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Let `install-application` fetch from loopback/private hosts (the real
+    /// node refuses them), so tests can serve a file from a local server.
+    pub allow_private_urls: bool,
+    /// Print one line per request to stderr.
+    pub verbose: bool,
+    /// The request log keeps at most this many entries (oldest dropped).
+    pub max_logged_requests: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            allow_private_urls: false,
+            verbose: false,
+            max_logged_requests: 100_000,
+        }
+    }
+}
+
+impl Config {
+    #[must_use]
+    pub fn allow_private_urls(mut self, allow: bool) -> Self {
+        self.allow_private_urls = allow;
+        self
+    }
+
+    #[must_use]
+    pub fn verbose(mut self, verbose: bool) -> Self {
+        self.verbose = verbose;
+        self
+    }
+}
+
+/// The whole service with fresh state. Serve it with [`serve`] to get real
+/// connection drops for `drop` faults; any other server works too.
+pub fn router(config: Config) -> Router {
+    routes::build(Arc::new(state::AppState::new(config)))
+}
+
+/// Serves the node on `listener` until the task is dropped. Each connection
+/// carries a [`ConnectionHandle`] so a `drop` fault can close it unanswered.
+pub async fn serve(listener: TcpListener, config: Config) -> io::Result<()> {
+    let app = router(config);
+    loop {
+        match listener.accept().await {
+            Ok((stream, _peer)) => {
+                drop(tokio::spawn(serve_connection(stream, app.clone())));
+            }
+            // Per-connection failures (reset before accept) are not fatal.
+            Err(err) if is_connection_error(&err) => {}
+            // Out of descriptors and the like: back off briefly.
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+fn is_connection_error(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
+async fn serve_connection(stream: TcpStream, app: Router) {
+    let _ = stream.set_nodelay(true);
+    let handle = ConnectionHandle::new();
+    let per_request = handle.clone();
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        let _ = req.extensions_mut().insert(per_request.clone());
+        let mut app = app.clone();
+        async move { app.call(req).await }
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::select! {
+        _ = connection => {}
+        // Dropping the connection future closes the socket without a reply.
+        () = handle.dropped() => {}
+    }
+}

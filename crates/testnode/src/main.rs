@@ -1,0 +1,156 @@
+//! `calimero-testnode [--host 127.0.0.1] [--port 0] [--allow-private-urls]
+//!  [--verbose] [--no-stdin-watch]`
+//!
+//! Binds, prints `listening on http://HOST:PORT` on stdout, then serves until
+//! SIGTERM/SIGINT or until stdin reaches EOF (so a test process that dies
+//! never leaks the node). Diagnostics go to stderr.
+
+use std::io::{Read, Write};
+
+use calimero_testnode::Config;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+const USAGE: &str = "usage: calimero-testnode [--host HOST] [--port PORT] [--allow-private-urls] \
+                     [--verbose] [--no-stdin-watch]";
+
+struct Args {
+    host: String,
+    port: u16,
+    config: Config,
+    watch_stdin: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        host: "127.0.0.1".to_owned(),
+        port: 0,
+        config: Config::default(),
+        watch_stdin: true,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => {
+                (flag.to_owned(), Some(value.to_owned()))
+            }
+            _ => (arg.clone(), None),
+        };
+        let mut value = |name: &str| {
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match flag.as_str() {
+            "--host" => args.host = value("--host")?,
+            "--port" => {
+                let raw = value("--port")?;
+                args.port = raw.parse().map_err(|_| format!("invalid port: {raw}"))?;
+            }
+            "--allow-private-urls" => args.config = args.config.allow_private_urls(true),
+            "--verbose" | "-v" => args.config = args.config.verbose(true),
+            "--no-stdin-watch" => args.watch_stdin = false,
+            "--help" | "-h" => return Err(USAGE.to_owned()),
+            other => return Err(format!("unknown argument: {other}\n{USAGE}")),
+        }
+    }
+    Ok(args)
+}
+
+/// Resolves when stdin reaches EOF (or cannot be read).
+fn stdin_closed() -> oneshot::Receiver<()> {
+    let (tx, rx) = oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("stdin-watch".to_owned())
+        .spawn(move || {
+            let mut buf = [0u8; 1024];
+            let mut stdin = std::io::stdin().lock();
+            while matches!(stdin.read(&mut buf), Ok(n) if n > 0) {}
+            let _ = tx.send(());
+        });
+    if let Err(err) = spawned {
+        eprintln!("calimero-testnode: cannot watch stdin: {err}");
+    }
+    rx
+}
+
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    // Connection tasks and the stdin thread are not waited for.
+    std::process::exit(run().await);
+}
+
+/// Serves until told to stop; returns the exit code.
+async fn run() -> i32 {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            return 2;
+        }
+    };
+    let listener = match TcpListener::bind((args.host.as_str(), args.port)).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            eprintln!(
+                "calimero-testnode: cannot bind {}:{}: {err}",
+                args.host, args.port
+            );
+            return 1;
+        }
+    };
+    let addr = match listener.local_addr() {
+        Ok(addr) => addr,
+        Err(err) => {
+            eprintln!("calimero-testnode: {err}");
+            return 1;
+        }
+    };
+    {
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "listening on http://{addr}");
+        let _ = stdout.flush();
+    }
+
+    let stdin_eof = async {
+        if args.watch_stdin {
+            let _ = stdin_closed().await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = calimero_testnode::serve(listener, args.config) => match result {
+            Ok(()) => 0,
+            Err(err) => {
+                eprintln!("calimero-testnode: {err}");
+                1
+            }
+        },
+        () = terminated() => 0,
+        () = stdin_eof => 0,
+    }
+}

@@ -1,0 +1,67 @@
+//! Route tables, one module per resource, assembled like the real node's
+//! `service_mounts.rs`: `/admin-api` (protected + public routes), `/jsonrpc`,
+//! plus this stand-in's `/_testnode` control API.
+//!
+//! Adding a resource (blobs, aliases, groups, events…): write a module with
+//! `pub fn routes() -> Router<Arc<AppState>>` and merge it into `protected`.
+//! Embedded auth: give `guarded` the auth layer (it already wraps the
+//! protected admin routes and `/jsonrpc`, not the public ones); `/auth/*`
+//! routes nest beside `/admin-api`.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::{middleware, Router};
+
+use crate::error::ApiError;
+use crate::middleware::{apply_faults, cors, log_requests, CONTROL_PREFIX};
+use crate::state::AppState;
+
+pub mod applications;
+pub mod contexts;
+pub mod control;
+pub mod groups;
+pub mod jsonrpc;
+pub mod namespaces;
+pub mod packages;
+pub mod system;
+
+pub type AppRouter = Router<Arc<AppState>>;
+
+/// Admin routes that the real node puts behind its auth guard.
+pub fn protected() -> AppRouter {
+    Router::new()
+        .merge(system::protected_routes())
+        .merge(applications::routes())
+        .merge(packages::routes())
+        .merge(contexts::routes())
+        .merge(namespaces::routes())
+        .merge(groups::routes())
+}
+
+/// The seam for embedded auth: routes passed through here are the ones the
+/// real node guards (JWT, `?token=`). Today it adds nothing.
+fn guarded(routes: AppRouter, _state: &Arc<AppState>) -> AppRouter {
+    routes
+}
+
+/// The whole service, state attached.
+pub fn build(state: Arc<AppState>) -> Router {
+    let admin = guarded(protected(), &state).merge(system::public_routes());
+    Router::new()
+        .nest("/admin-api", admin)
+        .merge(guarded(jsonrpc::routes(), &state))
+        .nest(CONTROL_PREFIX, control::routes())
+        // Unknown routes: 404 with an empty body, as the real node answers.
+        .fallback(|| async { ApiError::Empty(StatusCode::NOT_FOUND) })
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            apply_faults,
+        ))
+        .layer(middleware::from_fn(cors))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            log_requests,
+        ))
+        .with_state(state)
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The test command: Rust lints and tests, the wheel built and installed into
+# .venv, Python lints, and pytest against the bundled test node.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/env.sh
+
+step "Rust: fmt, clippy"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "Rust: tests (core and test node)"
+cargo test --locked -p calimero-client-core -p calimero-testnode
+
+step "Build the test node"
+cargo build --locked -p calimero-testnode
+export CALIMERO_TESTNODE_BIN="$PWD/target/debug/calimero-testnode"
+
+step "Build the abi3 wheel and install it"
+build_wheel
+python -m pip install -q --force-reinstall --no-deps dist/calimero_client_py-*.whl
+
+step "Python: ruff"
+ruff check python tests examples
+ruff format --check python tests examples
+
+step "Python: pytest"
+python -m pytest -q "$@"

@@ -1,0 +1,212 @@
+"""The package surface of the seeds: names, types, values, caches."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import inspect
+import pickle
+import re
+
+import pytest
+
+import calimero
+
+
+def test_version_is_the_distribution_version() -> None:
+    assert calimero.__version__ == importlib.metadata.version("calimero-client-py")
+    assert calimero.VERSION == calimero.__version__
+
+
+def test_importable_as_calimero_client_py() -> None:
+    import calimero_client_py
+
+    for name in calimero.__all__:
+        assert getattr(calimero_client_py, name) is getattr(calimero, name)
+    assert calimero_client_py.__version__ == calimero.__version__
+
+
+def test_seed_exports_exist() -> None:
+    for name in [
+        "ConnectionInfo",
+        "Client",
+        "JwtToken",
+        "ClientError",
+        "AuthMode",
+        "create_connection",
+        "create_client",
+        "get_token_cache_path",
+        "get_token_cache_dir",
+    ]:
+        assert name in calimero.__all__
+        assert hasattr(calimero, name)
+
+
+def test_auth_mode_values() -> None:
+    none, required = calimero.AuthMode("none"), calimero.AuthMode("required")
+    assert none.value == "none" and str(none) == "none"
+    assert required.value == "required" and str(required) == "required"
+    assert repr(required) == "AuthMode('required')"
+    assert required == calimero.AuthMode("required") == "required"
+    assert none != required
+    assert f"{none}" == "none"
+    with pytest.raises(ValueError):
+        calimero.AuthMode("maybe")
+
+
+def test_jwt_token_hides_its_secrets() -> None:
+    token = calimero.JwtToken("secret-access", "secret-refresh", expires_at=1)
+    assert token.access_token == "secret-access"
+    assert token.refresh_token == "secret-refresh"
+    assert token.expires_at == 1
+    assert token.is_expired()
+    for text in (repr(token), str(token)):
+        assert "secret" not in text
+    assert not calimero.JwtToken("a", expires_at=2**40).is_expired()
+    assert not calimero.JwtToken("not-a-jwt").is_expired()  # expiry unknown
+    with pytest.raises(ValueError, match="access_token"):
+        calimero.JwtToken("")
+    with pytest.raises(TypeError, match="expires_at"):
+        calimero.JwtToken("a", expires_at="soon")  # type: ignore[arg-type]
+
+
+def test_jwt_token_reads_exp_from_the_jwt() -> None:
+    # header {"alg":"HS256"}, claims {"exp": 1795305022}
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjE3OTUzMDUwMjJ9.c2ln"
+    assert calimero.JwtToken(jwt).expires_at == 1795305022
+
+
+def test_token_cache_paths_match_merobox(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    directory = calimero.get_token_cache_dir()
+    assert directory == str(tmp_path / ".merobox" / "auth_cache")
+    name = "https://my-node.example.com:8080"
+    digest = hashlib.sha256(name.encode()).hexdigest()[:12]
+    expected = f"{directory}/https___my-node.example.com_8080-{digest}.json"
+    assert calimero.get_token_cache_path(name) == expected
+    assert calimero.get_token_cache_path(name) == calimero.get_token_cache_path(name)
+    long_name = "n" * 200
+    assert calimero.get_token_cache_path(long_name).endswith(
+        "n" * 64 + "-" + hashlib.sha256(long_name.encode()).hexdigest()[:12] + ".json"
+    )
+
+
+def test_connection_info_properties() -> None:
+    conn = calimero.create_connection("http://127.0.0.1:2528/", node_name="node1")
+    assert conn.api_url == "http://127.0.0.1:2528"
+    assert conn.node_name == "node1"
+    assert conn.timeout == 60 and conn.connect_timeout == 10
+    assert repr(conn) == 'ConnectionInfo(api_url="http://127.0.0.1:2528", node_name="node1")'
+    conn = calimero.create_connection("https://node.example.com/prefix", timeout=2.5)
+    assert conn.api_url == "https://node.example.com/prefix"
+    assert conn.node_name is None and conn.timeout == 2.5
+
+
+@pytest.mark.parametrize(
+    "url", ["", "not a url", "node:2528", "ftp://node", "http://", "http://a b", "file:///x"]
+)
+def test_bad_urls_raise_value_error_naming_api_url(url: str) -> None:
+    with pytest.raises(ValueError, match="^api_url: "):
+        calimero.create_connection(url)
+
+
+def test_bad_connection_arguments() -> None:
+    with pytest.raises(TypeError, match="api_url"):
+        calimero.create_connection(2528)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="node_name"):
+        calimero.create_connection("http://n", node_name=5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="^timeout: "):
+        calimero.create_connection("http://n", timeout=0)
+    with pytest.raises(ValueError, match="^connect_timeout: "):
+        calimero.create_connection("http://n", connect_timeout=float("nan"))
+    with pytest.raises(TypeError, match="connection"):
+        calimero.create_client("http://n")  # type: ignore[arg-type]
+
+
+def test_client_shares_the_connection() -> None:
+    conn = calimero.create_connection("http://127.0.0.1:2528")
+    a, b = calimero.create_client(conn), calimero.Client(conn)
+    assert a.connection is conn and b.connection is conn
+    assert a.get_api_url() == "http://127.0.0.1:2528"
+
+
+def test_exceptions_form_one_tree_and_pickle() -> None:
+    e = calimero.errors
+    for cls in [
+        e.NetworkError,
+        e.RequestTimeoutError,
+        e.HttpError,
+        e.BadRequestError,
+        e.AuthenticationError,
+        e.AuthRevokedError,
+        e.PermissionDeniedError,
+        e.NotFoundError,
+        e.ConflictError,
+        e.RateLimitError,
+        e.ServerError,
+        e.RpcError,
+        e.MalformedResponseError,
+    ]:
+        assert issubclass(cls, calimero.ClientError)
+        assert issubclass(cls, Exception)
+    assert issubclass(e.NetworkError, ConnectionError)
+    assert issubclass(e.RequestTimeoutError, TimeoutError)
+    assert issubclass(e.AuthRevokedError, e.AuthenticationError)
+    err = e.NotFoundError("gone", status=404, method="GET", url="http://n/x", headers={"a": "b"})
+    back = pickle.loads(pickle.dumps(err))
+    assert type(back) is e.NotFoundError
+    assert (back.message, back.status, back.url, back.headers) == (
+        "gone",
+        404,
+        "http://n/x",
+        {"a": "b"},
+    )
+    rpc = pickle.loads(pickle.dumps(e.RpcError("x", error_type="ContextNotFound")))
+    assert rpc.type == "ContextNotFound"
+
+
+def test_every_endpoint_is_a_client_method_with_its_signature() -> None:
+    assert len(calimero.ENDPOINTS) >= 40
+    for endpoint in calimero.ENDPOINTS:
+        method = getattr(calimero.Client, endpoint["name"])
+        params = list(inspect.signature(method).parameters.values())[1:]
+        assert [p.name for p in params] == [a["name"] for a in endpoint["args"]]
+        for p, a in zip(params, endpoint["args"]):
+            assert (p.default is inspect.Parameter.empty) == a["required"], (endpoint["name"], p)
+            kw_only = p.kind is inspect.Parameter.KEYWORD_ONLY
+            assert kw_only == a["keyword_only"], (endpoint["name"], p)
+        assert endpoint["path"] in method.__doc__
+
+
+def test_official_client_signatures_are_kept() -> None:
+    """Code written for calimero-client-py 0.6.31 calls these unchanged."""
+    expected = {
+        "get_application": "(app_id)",
+        "list_applications": "()",
+        "list_application_versions": "(application_id)",
+        "get_context": "(context_id)",
+        "install_application": "(url, hash=None, metadata=None, *, package=None, version=None)",
+        "install_dev_application": "(path, metadata=None, *, package=None, version=None)",
+        "uninstall_application": "(app_id)",
+        "generate_context_identity": "()",
+        "get_peers_count": "()",
+        "create_context": "(application_id, group_id, params=None, service_name=None, *, "
+        "context_seed=None, identity_secret=None, name=None)",
+        "delete_context": "(context_id)",
+        "get_context_storage": "(context_id)",
+        "get_context_identities": "(context_id)",
+        "sync_context": "(context_id)",
+        "execute_function": "(context_id, method, args=None, executor_public_key=None)",
+        "update_context_application": "(context_id, application_id, executor_public_key)",
+        "sync_all_contexts": "()",
+        "resync_context": "(context_id, force=False)",
+        "get_node_identity": "()",
+        "join_context": "(context_id)",
+        "leave_context": "(context_id)",
+        "create_namespace": "(application_id, name=None, app_key=None)",
+        "get_namespace": "(namespace_id)",
+        "delete_namespace": "(namespace_id)",
+    }
+    for name, sig in expected.items():
+        got = re.sub(r"^\(self(, )?", "(", str(inspect.signature(getattr(calimero.Client, name))))
+        assert got == sig, name

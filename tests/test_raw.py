@@ -1,0 +1,72 @@
+"""ConnectionInfo: detect_auth_mode, get and the request escape hatch."""
+
+from __future__ import annotations
+
+import pytest
+
+import calimero
+from testnode import TestNode
+
+
+def test_detect_auth_mode_on_an_open_node(conn: calimero.ConnectionInfo, node: TestNode) -> None:
+    mode = conn.detect_auth_mode()
+    assert mode == calimero.AuthMode("none")
+    assert mode.value == "none"
+    probe = node.requests()[-1]
+    assert probe["path"] == "/admin-api/contexts"
+    assert "authorization" not in probe["headers"]
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_detect_auth_mode_required(
+    conn: calimero.ConnectionInfo, node: TestNode, status: int
+) -> None:
+    node.fault("/admin-api/contexts", "status", status=status, body="", times=1)
+    assert conn.detect_auth_mode() == calimero.AuthMode("required")
+
+
+def test_detect_auth_mode_raises_on_other_answers(
+    conn: calimero.ConnectionInfo, node: TestNode
+) -> None:
+    node.fault("/admin-api/contexts", "status", status=500, body="boom", times=1)
+    with pytest.raises(calimero.ServerError):
+        conn.detect_auth_mode()
+    dead = calimero.create_connection("http://127.0.0.1:1")
+    with pytest.raises(calimero.NetworkError):
+        dead.detect_auth_mode()
+
+
+def test_get_returns_decoded_json(conn: calimero.ConnectionInfo) -> None:
+    assert conn.get("/admin-api/health") == {"data": {"status": "alive"}}
+    assert conn.get("admin-api/contexts?limit=5") == {"data": {"contexts": []}}
+
+
+def test_request_sends_json_and_raises_by_status(
+    conn: calimero.ConnectionInfo, client: calimero.Client, node: TestNode, tmp_path
+) -> None:
+    from conftest import make_wasm
+
+    app = conn.request(
+        "POST",
+        "/admin-api/install-dev-application",
+        json={"path": str(make_wasm(tmp_path)), "metadata": []},
+    )
+    app_id = app["data"]["applicationId"]
+    assert client.get_application(app_id)["data"]["application"]["id"] == app_id
+    with pytest.raises(calimero.NotFoundError):
+        conn.request("GET", "/admin-api/contexts/11111111111111111111111111111111")
+    # an unknown route: 404 with an empty body, as on the real node
+    with pytest.raises(calimero.NotFoundError) as info:
+        conn.get("/admin-api/nope")
+    assert info.value.body == ""
+
+
+def test_request_validates_before_sending(conn: calimero.ConnectionInfo, node: TestNode) -> None:
+    for path in ["../x", "/a/../b", "http://evil/x", "//evil", "", "/a b"]:
+        with pytest.raises(ValueError, match="^path: "):
+            conn.get(path)
+    with pytest.raises(ValueError, match="^method: "):
+        conn.request("PATCH", "/admin-api/health")
+    with pytest.raises(TypeError, match="^json: "):
+        conn.request("POST", "/admin-api/health", json=object())
+    assert node.requests() == []

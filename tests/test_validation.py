@@ -1,0 +1,113 @@
+"""Every argument of every endpoint is validated before any I/O: a bad
+value raises ValueError or TypeError naming the argument, and the node
+receives nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import calimero
+from testnode import TestNode
+
+VALID = {
+    "base58_id": "EMtpXdHZQLiqyPVVAzJWbnishYR1gPTvKKtWD3e2V6zo",
+    "hex_id": "699c99ea0a2997fb0826b12f6689df76d58763d2fb794f9a2d147f2e580794d1",
+    "base58_or_hex_id": "EMtpXdHZQLiqyPVVAzJWbnishYR1gPTvKKtWD3e2V6zo",
+    "hash": "699c99ea0a2997fb0826b12f6689df76d58763d2fb794f9a2d147f2e580794d1",
+    "alias": "my-alias",
+    "name": "some-name",
+    "url": "https://example.com/app.wasm",
+    "node_path": "/srv/app.wasm",
+    "uint": 1,
+    "bool": True,
+    "json": {"a": 1},
+    "json_text": {"a": 1},
+    "bytes": b"x",
+    "ignored_base58_id": "",
+}
+
+# (bad value, expected exception) per kind.
+BAD: dict[str, list[tuple[Any, type[Exception]]]] = {
+    "base58_id": [
+        ("", ValueError),
+        ("0OIl", ValueError),
+        ("abc", ValueError),
+        (VALID["hex_id"], ValueError),
+        ("z" * 5000, ValueError),
+        (42, TypeError),
+        (b"EMtp", TypeError),
+        ("é", ValueError),
+    ],
+    "hex_id": [
+        ("", ValueError),
+        ("xyz", ValueError),
+        (VALID["base58_id"], ValueError),
+        ("g" * 64, ValueError),
+        (1.5, TypeError),
+    ],
+    "base58_or_hex_id": [("", ValueError), ("nope", ValueError), ([], TypeError)],
+    "hash": [("", ValueError), ("zz", ValueError), (3, TypeError)],
+    "alias": [("", ValueError), ("a b", ValueError), ("a" * 51, ValueError), (None, ValueError)],
+    "name": [("", ValueError), ("a\x00b", ValueError), ("x" * 300, ValueError), (5, TypeError)],
+    "url": [("", ValueError), ("file:///x", ValueError), ("nope", ValueError), (5, TypeError)],
+    "node_path": [("", ValueError), ("/a/../b", ValueError), (5, TypeError)],
+    "uint": [
+        (-1, ValueError),
+        (2**64, ValueError),
+        ("1", TypeError),
+        (True, TypeError),
+        (1.0, TypeError),
+    ],
+    "bool": [("yes", TypeError), (1, TypeError)],
+    "json": [(object(), TypeError), ({1: 2}, TypeError), (float("nan"), ValueError)],
+    "json_text": [("{bad", ValueError), (object(), TypeError), (2**70, ValueError)],
+    "bytes": [(object(), TypeError)],
+    "ignored_base58_id": [("bad", ValueError), (5, TypeError)],
+}
+
+
+def cases() -> list[Any]:
+    out = []
+    for endpoint in calimero.ENDPOINTS:
+        for position, arg in enumerate(endpoint["args"]):
+            for bad, exc in BAD[arg["kind"]]:
+                if bad is None and not arg["required"]:
+                    continue
+                out.append(
+                    pytest.param(
+                        endpoint,
+                        position,
+                        bad,
+                        exc,
+                        id=f"{endpoint['name']}-{arg['name']}-{bad!r:.20}",
+                    )
+                )
+    return out
+
+
+@pytest.mark.parametrize(("endpoint", "position", "bad", "exc"), cases())
+def test_bad_argument_is_refused_before_io(
+    client: calimero.Client, node: TestNode, endpoint: dict, position: int, bad: Any, exc: type
+) -> None:
+    kwargs = {a["name"]: VALID[a["kind"]] for a in endpoint["args"] if a["required"]}
+    name = endpoint["args"][position]["name"]
+    kwargs[name] = bad
+    with pytest.raises(exc) as info:
+        getattr(client, endpoint["name"])(**kwargs)
+    assert str(info.value).startswith(f"{name}: "), str(info.value)
+    assert node.requests() == []
+
+
+def test_required_none_names_the_argument(client: calimero.Client, node: TestNode) -> None:
+    with pytest.raises(ValueError, match="^context_id: is required, got None"):
+        client.get_context(None)  # type: ignore[arg-type]
+    assert node.requests() == []
+
+
+def test_missing_arguments_are_python_type_errors(client: calimero.Client) -> None:
+    with pytest.raises(TypeError, match="context_id"):
+        client.get_context()  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        client.list_contexts(1, 2)  # type: ignore[misc]  # offset/limit are keyword-only

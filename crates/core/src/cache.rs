@@ -68,3 +68,65 @@ mod tests {
         );
     }
 }
+
+/// The tokens a cache file holds. merobox writes more fields (`node_url`,
+/// `auth_method`, `username`, ...); only `access_token` is required.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct CachedTokens {
+    pub access_token: String,
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+}
+
+/// Reads the cache file of `node_name`. A missing, empty, unreadable or
+/// malformed file reads as no tokens: it never fails a call.
+pub fn read_cached_tokens(node_name: &str) -> Option<CachedTokens> {
+    read_tokens_file(&token_cache_path(node_name))
+}
+
+/// Reads tokens from a cache file (see [`read_cached_tokens`]).
+pub fn read_tokens_file(path: &std::path::Path) -> Option<CachedTokens> {
+    let text = std::fs::read(path).ok()?;
+    let tokens: CachedTokens = serde_json::from_slice(&text).ok()?;
+    (!tokens.access_token.is_empty()).then_some(tokens)
+}
+
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+
+    #[test]
+    fn merobox_files_are_read_and_bad_ones_ignored() {
+        let dir = std::env::temp_dir().join(format!("calimero-cache-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("t.json");
+        std::fs::write(
+            &file,
+            br#"{"access_token":"a","node_url":"http://n","auth_method":"user_password","refresh_token":"r","expires_at":5,"username":"admin"}"#,
+        )
+        .unwrap();
+        let t = read_tokens_file(&file).unwrap();
+        assert_eq!(
+            (
+                t.access_token.as_str(),
+                t.refresh_token.as_deref(),
+                t.expires_at
+            ),
+            ("a", Some("r"), Some(5))
+        );
+        for bad in [
+            &b""[..],
+            b"{",
+            b"[]",
+            br#"{"refresh_token":"r"}"#,
+            br#"{"access_token":""}"#,
+        ] {
+            std::fs::write(&file, bad).unwrap();
+            assert_eq!(read_tokens_file(&file), None);
+        }
+        assert_eq!(read_tokens_file(&dir.join("missing.json")), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

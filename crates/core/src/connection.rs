@@ -114,6 +114,11 @@ impl Connection {
             .build()
             .map_err(|e| Error::Internal(format!("could not build the HTTP client: {e}")))?;
         let api_url = base.as_str().trim_end_matches('/').to_owned();
+        // Tokens merobox (or an earlier run) cached for this node name.
+        let access_token = node_name
+            .as_deref()
+            .and_then(crate::cache::read_cached_tokens)
+            .map(|t| t.access_token);
         Ok(Connection {
             inner: Arc::new(Inner {
                 base,
@@ -121,7 +126,7 @@ impl Connection {
                 node_name,
                 http,
                 config,
-                access_token: RwLock::new(None),
+                access_token: RwLock::new(access_token),
                 rpc_id: AtomicU64::new(1),
             }),
         })
@@ -149,6 +154,20 @@ impl Connection {
 
     fn access_token(&self) -> Option<String> {
         self.inner.access_token.read().ok().and_then(|t| t.clone())
+    }
+
+    /// What a 401 to a request sent without a token means.
+    fn no_token_hint(&self) -> String {
+        match self.node_name() {
+            Some(name) => format!(
+                "the node requires authentication and no token was sent: no usable token is \
+                 cached for node_name {name:?} at {}",
+                crate::cache::token_cache_path(name).display()
+            ),
+            None => "the node requires authentication and no token was sent: pass a node_name \
+                     whose token cache holds a token"
+                .to_owned(),
+        }
     }
 
     /// Validates the arguments of an endpoint and builds its request, with
@@ -313,15 +332,18 @@ impl Connection {
             .http
             .request(verb, url)
             .timeout(self.inner.config.timeout);
-        if with_token {
-            if let Some(token) = self.access_token() {
-                let mut value =
-                    HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
-                        Error::invalid("access_token", "contains characters a header cannot carry")
-                    })?;
-                value.set_sensitive(true);
-                request = request.header(AUTHORIZATION, value);
-            }
+        let token = if with_token {
+            self.access_token()
+        } else {
+            None
+        };
+        let sent_token = token.is_some();
+        if let Some(token) = token {
+            let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                Error::invalid("access_token", "contains characters a header cannot carry")
+            })?;
+            value.set_sensitive(true);
+            request = request.header(AUTHORIZATION, value);
         }
         if let Some(body) = body {
             request = request.header(CONTENT_TYPE, "application/json").body(body);
@@ -337,7 +359,13 @@ impl Connection {
             .await
             .map_err(|e| transport_error(method, &shown_url, &e))?;
         if !(200..300).contains(&status) {
-            return Err(http_failure(status, &headers, &body, method, &shown_url));
+            let mut failure = http_failure(status, &headers, &body, method, &shown_url);
+            if status == 401 && !sent_token && body.is_empty() {
+                if let Error::Http(h) = &mut failure {
+                    h.message = self.no_token_hint();
+                }
+            }
+            return Err(failure);
         }
         Ok(Reply {
             status,

@@ -19,22 +19,7 @@ from .calimero_client_py import (
     get_token_cache_dir,
     get_token_cache_path,
 )
-from .errors import (
-    AuthenticationError,
-    AuthRevokedError,
-    BadRequestError,
-    ClientError,
-    ConflictError,
-    HttpError,
-    MalformedResponseError,
-    NetworkError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    RequestTimeoutError,
-    RpcError,
-    ServerError,
-)
+from .errors import *  # noqa: F403  (the exception classes, errors.__all__)
 
 __version__ = VERSION
 
@@ -42,27 +27,14 @@ __all__ = [
     "ENDPOINTS",
     "VERSION",
     "AuthMode",
-    "AuthRevokedError",
-    "AuthenticationError",
-    "BadRequestError",
     "Client",
-    "ClientError",
-    "ConflictError",
     "ConnectionInfo",
-    "HttpError",
     "JwtToken",
-    "MalformedResponseError",
-    "NetworkError",
-    "NotFoundError",
-    "PermissionDeniedError",
-    "RateLimitError",
-    "RequestTimeoutError",
-    "RpcError",
-    "ServerError",
     "__version__",
     "create_client",
     "create_connection",
     "errors",
     "get_token_cache_dir",
     "get_token_cache_path",
+    *errors.__all__,
 ]

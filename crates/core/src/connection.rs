@@ -2,7 +2,7 @@
 //! every client made from it, timeouts, and the token it sends.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -74,7 +74,9 @@ struct Inner {
     base: url::Url,
     api_url: String,
     node_name: Option<String>,
-    http: reqwest::Client,
+    /// The pooled HTTP client and the process it belongs to: a forked child
+    /// cannot use its parent's pooled connections and builds its own.
+    http: Mutex<(u32, reqwest::Client)>,
     config: Config,
     access_token: RwLock<Option<String>>,
     rpc_id: AtomicU64,
@@ -105,14 +107,7 @@ impl Connection {
                 "expected a positive number of seconds",
             ));
         }
-        crate::runtime::install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("calimero-client-py/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(config.connect_timeout)
-            .pool_idle_timeout(Duration::from_secs(60))
-            .tcp_nodelay(true)
-            .build()
-            .map_err(|e| Error::Internal(format!("could not build the HTTP client: {e}")))?;
+        let http = build_http(&config)?;
         let api_url = base.as_str().trim_end_matches('/').to_owned();
         // Tokens merobox (or an earlier run) cached for this node name.
         let access_token = node_name
@@ -124,12 +119,26 @@ impl Connection {
                 base,
                 api_url,
                 node_name,
-                http,
+                http: Mutex::new((std::process::id(), http)),
                 config,
                 access_token: RwLock::new(access_token),
                 rpc_id: AtomicU64::new(1),
             }),
         })
+    }
+
+    /// The pooled HTTP client of this process.
+    fn http(&self) -> Result<reqwest::Client, Error> {
+        let mut slot = self
+            .inner
+            .http
+            .lock()
+            .map_err(|_| Error::Internal("the HTTP client lock is poisoned".into()))?;
+        let pid = std::process::id();
+        if slot.0 != pid {
+            *slot = (pid, build_http(&self.inner.config)?);
+        }
+        Ok(slot.1.clone())
     }
 
     /// The base URL, without a trailing slash.
@@ -328,8 +337,7 @@ impl Connection {
         let verb = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|e| Error::Internal(e.to_string()))?;
         let mut request = self
-            .inner
-            .http
+            .http()?
             .request(verb, url)
             .timeout(self.inner.config.timeout);
         let token = if with_token {
@@ -376,6 +384,19 @@ impl Connection {
             url: shown_url,
         })
     }
+}
+
+/// One pooled HTTP client (rustls, keep-alive) with the connection's
+/// connect timeout; the request timeout is set per request.
+fn build_http(config: &Config) -> Result<reqwest::Client, Error> {
+    crate::runtime::install_crypto_provider();
+    reqwest::Client::builder()
+        .user_agent(concat!("calimero-client-py/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(config.connect_timeout)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .tcp_nodelay(true)
+        .build()
+        .map_err(|e| Error::Internal(format!("could not build the HTTP client: {e}")))
 }
 
 /// The URL as shown in errors: without any `token` query parameter.

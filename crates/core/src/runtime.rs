@@ -1,18 +1,29 @@
 //! The one process-wide Tokio runtime every blocking call and every async
 //! call runs on (DESIGN.md rule 4).
+//!
+//! A forked child inherits the runtime's memory but not its threads, so a
+//! runtime is only ever used by the process that started it: after a fork
+//! the child starts its own (the parent's is left untouched, never dropped,
+//! since dropping it would wait for threads the child does not have).
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use tokio::runtime::Runtime;
 
 use crate::error::Error;
 
-static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+static RUNTIME: Mutex<Option<(u32, &'static Runtime)>> = Mutex::new(None);
 
-/// The shared runtime, started on first use.
+/// The shared runtime of this process, started on first use.
 pub fn runtime() -> Result<&'static Runtime, Error> {
-    if let Some(rt) = RUNTIME.get() {
-        return Ok(rt);
+    let pid = std::process::id();
+    let mut slot = RUNTIME
+        .lock()
+        .map_err(|_| Error::Internal("the runtime lock is poisoned".into()))?;
+    if let Some((owner, rt)) = *slot {
+        if owner == pid {
+            return Ok(rt);
+        }
     }
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -21,8 +32,9 @@ pub fn runtime() -> Result<&'static Runtime, Error> {
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("could not start the Tokio runtime: {e}")))?;
-    // A racing thread may have won; its runtime is kept and this one dropped.
-    Ok(RUNTIME.get_or_init(|| rt))
+    let rt: &'static Runtime = Box::leak(Box::new(rt));
+    *slot = Some((pid, rt));
+    Ok(rt)
 }
 
 /// rustls needs one process-wide crypto provider; ours is `ring`. Installing

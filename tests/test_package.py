@@ -210,3 +210,9 @@ def test_official_client_signatures_are_kept() -> None:
     for name, sig in expected.items():
         got = re.sub(r"^\(self(, )?", "(", str(inspect.signature(getattr(calimero.Client, name))))
         assert got == sig, name
+
+
+def test_installed_as_one_abi3_wheel_for_cpython_39_and_later() -> None:
+    wheel = importlib.metadata.distribution("calimero-client-py").read_text("WHEEL") or ""
+    tags = re.findall(r"^Tag: (\S+)$", wheel, re.M)
+    assert len(tags) == 1 and tags[0].startswith("cp39-abi3-"), tags

@@ -86,6 +86,8 @@ class Client:
         return f"Client({self._connection!r})"
 
 
+Client.__module__ = "calimero"
+
 for _index, _endpoint in enumerate(ENDPOINTS):
     setattr(Client, _endpoint["name"], _make_method(_index, _endpoint))
 del _index, _endpoint

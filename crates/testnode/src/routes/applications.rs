@@ -57,13 +57,8 @@ impl Validate for InstallDevRequest {
     fn validate(&self, _config: &Config) -> Vec<ValidationError> {
         let mut errors = Vec::new();
         validate::safe_path(&self.path.0, "path", &mut errors);
-        validate::bytes_size(
+        check_common(
             &self.metadata,
-            "metadata",
-            validate::MAX_METADATA_SIZE,
-            &mut errors,
-        );
-        check_package_version(
             self.package.as_deref(),
             self.version.as_deref(),
             &mut errors,
@@ -86,13 +81,8 @@ impl Validate for InstallUrlRequest {
     fn validate(&self, config: &Config) -> Vec<ValidationError> {
         let mut errors = Vec::new();
         validate::url(&self.url, "url", config.allow_private_urls, &mut errors);
-        validate::bytes_size(
+        check_common(
             &self.metadata,
-            "metadata",
-            validate::MAX_METADATA_SIZE,
-            &mut errors,
-        );
-        check_package_version(
             self.package.as_deref(),
             self.version.as_deref(),
             &mut errors,
@@ -101,11 +91,15 @@ impl Validate for InstallUrlRequest {
     }
 }
 
-fn check_package_version(
+/// The checks both install routes share: metadata size, package and
+/// version lengths.
+fn check_common(
+    metadata: &[u8],
     package: Option<&str>,
     version: Option<&str>,
     errors: &mut Vec<ValidationError>,
 ) {
+    validate::bytes_size(metadata, "metadata", validate::MAX_METADATA_SIZE, errors);
     validate::optional_string_length(
         package,
         "package",

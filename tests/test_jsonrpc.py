@@ -82,6 +82,11 @@ def test_args_validation_happens_before_sending(
         client.execute_function(context_id, "get", {}, "not-a-key")
     with pytest.raises(ValueError, match="^method: "):
         client.call(context_id, "")
+    deep: list = []
+    for _ in range(10_000):
+        deep = [deep]
+    with pytest.raises(ValueError, match="^args: nested more than 128 levels deep"):
+        client.call(context_id, "set", deep)
     assert node.requests() == []
 
 

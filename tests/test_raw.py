@@ -70,3 +70,28 @@ def test_request_validates_before_sending(conn: calimero.ConnectionInfo, node: T
     with pytest.raises(TypeError, match="^json: "):
         conn.request("POST", "/admin-api/health", json=object())
     assert node.requests() == []
+
+
+def test_answers_pass_through_verbatim(conn: calimero.ConnectionInfo, node: TestNode) -> None:
+    body = (
+        '{"data":{"big":18446744073709551615,"neg":-9223372036854775808,"f":1.5,'
+        '"unknownField":[true,null,"é"],"camelCase":{}}}'
+    )
+    node.fault("/admin-api/health", "status", status=200, body=body, times=1)
+    data = conn.get("/admin-api/health")["data"]
+    assert data["big"] == 2**64 - 1 and isinstance(data["big"], int)
+    assert data["neg"] == -(2**63)
+    assert data == {
+        "big": 2**64 - 1,
+        "neg": -(2**63),
+        "f": 1.5,
+        "unknownField": [True, None, "é"],
+        "camelCase": {},
+    }
+
+
+def test_hostile_nesting_is_an_error_not_a_crash(client: calimero.Client, node: TestNode) -> None:
+    node.fault("/admin-api/health", "status", status=200, body="[" * 100_000, times=1)
+    with pytest.raises(calimero.MalformedResponseError):
+        client.health()
+    assert client.health() == {"data": {"status": "alive"}}

@@ -26,7 +26,7 @@ echo "test node at $url"
 
 # An application file on the node's disk (the test node runs every
 # application as a key-value store).
-printf '\0asm\1\0\0\0demo-kv-store' >"$workdir/kv_store.wasm"
+printf '\0asm\1\0\0\0demo-kv-store calimero_abi_v1' >"$workdir/kv_store.wasm"
 
 step "Run examples/quickstart.py"
 CALIMERO_NODE_URL="$url" python examples/quickstart.py "$workdir/kv_store.wasm"

@@ -36,10 +36,12 @@ def client(conn: calimero.ConnectionInfo) -> calimero.Client:
     return calimero.create_client(conn)
 
 
-def make_wasm(directory: Path, name: str = "app.wasm") -> Path:
-    """A file the test node accepts as an application (unique content)."""
+def make_wasm(directory: Path, name: str = "app.wasm", abi: bool = True) -> Path:
+    """A file the test node accepts as an application (unique content); with
+    `abi`, it carries the section name that gives it the kv-store's ABI."""
     path = directory / name
-    path.write_bytes(b"\0asm\x01\0\0\0" + secrets.token_bytes(64))
+    marker = b"calimero_abi_v1" if abi else b""
+    path.write_bytes(b"\0asm\x01\0\0\0" + secrets.token_bytes(64) + marker)
     return path
 
 

@@ -63,6 +63,13 @@ def test_versions_and_abi(client: calimero.Client, app_id: str) -> None:
         client.get_application_abi(MISSING_APP)
 
 
+def test_application_without_an_abi(client: calimero.Client, tmp_path: Path) -> None:
+    path = make_wasm(tmp_path, "plain.wasm", abi=False)
+    app_id = client.install_dev_application(str(path))["data"]["applicationId"]
+    with pytest.raises(calimero.BadRequestError, match="no usable embedded ABI"):
+        client.get_application_abi(app_id)
+
+
 def test_packages(client: calimero.Client, app_id: str) -> None:
     assert client.list_packages() == {"packages": ["com.example.kv"]}
     assert client.list_package_versions("com.example.kv") == {"versions": ["1.0.0"]}

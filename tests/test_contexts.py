@@ -29,6 +29,16 @@ def test_create_requires_a_namespace_id(client: calimero.Client, app_id: str) ->
         client.create_context(app_id, "not-hex")
 
 
+def test_create_with_unknown_application_or_namespace(
+    client: calimero.Client, app_id: str, namespace_id: str
+) -> None:
+    # both seen on a real rc.25 node: an untyped failure, 500
+    with pytest.raises(calimero.ServerError, match="Internal server error"):
+        client.create_context(MISSING, namespace_id)
+    with pytest.raises(calimero.ServerError, match="Internal server error"):
+        client.create_context(app_id, "00" * 32)
+
+
 def test_create_with_params_as_bytes_str_and_objects(
     client: calimero.Client, node: TestNode, app_id: str, namespace_id: str
 ) -> None:

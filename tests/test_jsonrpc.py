@@ -8,6 +8,7 @@ import calimero
 from testnode import TestNode
 
 MISSING = "11111111111111111111111111111111"
+OTHER_MISSING = "EMtpXdHZQLiqyPVVAzJWbnishYR1gPTvKKtWD3e2V6zo"
 
 
 def test_execute_function_returns_the_envelope(client: calimero.Client, context_id: str) -> None:
@@ -47,9 +48,18 @@ def test_unknown_method_raises_rpc_error(client: calimero.Client, context_id: st
 
 
 def test_unknown_context_raises_rpc_error(client: calimero.Client) -> None:
+    # the all-zero id, as recorded on a real node
     with pytest.raises(calimero.RpcError) as info:
         client.call(MISSING, "get", {"key": "k"})
     assert info.value.type == "ContextNotFound"
+    # any other unknown id fails the node's own-identity lookup first
+    with pytest.raises(calimero.RpcError) as info:
+        client.call(OTHER_MISSING, "get", {"key": "k"})
+    assert info.value.type == "FunctionCallError"
+    assert info.value.data == "No owned identity found for this context"
+    with pytest.raises(calimero.RpcError) as info:
+        client.set_ephemeral(OTHER_MISSING, b"x")
+    assert info.value.type == "NoOwnedIdentity"
 
 
 def test_guest_errors_are_decoded(client: calimero.Client, context_id: str) -> None:

@@ -231,7 +231,8 @@ async fn system_routes_match_the_recordings() {
 #[tokio::test]
 async fn recorded_install_namespace_context_sequence() {
     let node = Node::default().await;
-    let content = b"\0asm\x01\0\0\0 kv-store stand-in";
+    // The section name marks the stand-in as carrying an ABI.
+    let content = b"\0asm\x01\0\0\0 kv-store stand-in calimero_abi_v1";
     let file = temp_file(content);
     let path = file.to_str().unwrap();
 
@@ -483,6 +484,25 @@ async fn recorded_install_namespace_context_sequence() {
         .await;
     assert_eq!(abi.status, StatusCode::OK);
     assert_eq!(abi.json()["data"]["schema_version"], "wasm-abi/1");
+
+    // An application built without an ABI, as recorded on a real node.
+    let plain = temp_file(b"\0asm\x01\0\0\0 no abi here");
+    let reply = node
+        .post(
+            "/admin-api/install-dev-application",
+            &format!(r#"{{"path":"{}","metadata":[]}}"#, plain.display()),
+        )
+        .await;
+    let plain_id = reply.json()["data"]["applicationId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    node.get(&format!("/admin-api/applications/{plain_id}/abi"))
+        .await
+        .assert(
+            400,
+            r#"{"error":"application has no usable embedded ABI (absent or malformed); rebuild it with `cargo mero build`"}"#,
+        );
 
     let missing = node
         .post(

@@ -351,7 +351,14 @@ struct AbiQuery {
     service_name: Option<String>,
 }
 
-/// Every installed application is the kv-store, so they share one ABI.
+/// The custom-section name a real application carries its ABI in
+/// (core: crates/server/src/admin/handlers/applications/get_application_abi.rs).
+/// Every application here behaves as the kv-store, but only one whose bytes
+/// contain this name "has" the ABI; others answer 400 like a real node does
+/// for an application built without one.
+pub const ABI_SECTION: &[u8] = b"calimero_abi_v1";
+
+/// The kv-store ABI, for applications that embed one (see [`ABI_SECTION`]).
 async fn abi(
     State(state): State<Arc<AppState>>,
     Path(raw_id): Path<String>,
@@ -370,8 +377,19 @@ async fn abi(
                 "application has no named services; omit service_name",
             ));
         }
-        if !node.blobs.contains_key(&app.bytecode) {
-            return Err(ApiError::not_found("Application bytecode not found"));
+        let blob = node
+            .blobs
+            .get(&app.bytecode)
+            .ok_or_else(|| ApiError::not_found("Application bytecode not found"))?;
+        if !blob
+            .data
+            .windows(ABI_SECTION.len())
+            .any(|w| w == ABI_SECTION)
+        {
+            return Err(ApiError::bad_request(
+                "application has no usable embedded ABI (absent or malformed); rebuild it with \
+                 `cargo mero build`",
+            ));
         }
     }
     Ok(json_text(format!("{{\"data\":{}}}", kv_store_abi())))

@@ -156,7 +156,11 @@ async fn create(
     if req.identity_secret.is_some() {
         return Err(ApiError::internal());
     }
-    // The namespace's application wins over the requested one.
+    // The requested application must be installed (a real rc.25 node
+    // answers 500 otherwise); the namespace's application wins over it.
+    if !node.apps.contains_key(&req.application_id) {
+        return Err(ApiError::internal());
+    }
     let application_id = namespace.target_application_id;
     if !node.apps.contains_key(&application_id) {
         return Err(ApiError::internal());

@@ -4,12 +4,17 @@ Run only when CALIMERO_E2E_NODE_URL is set (a node in the default, open
 auth mode). Context and JSON-RPC scenarios also need CALIMERO_E2E_APP_PATH:
 the path of a kv-store .wasm on the node's own disk (core's apps/kv-store).
 Auth scenarios need CALIMERO_E2E_AUTH_NODE_URL (a node in embedded auth
-mode).
+mode), and CALIMERO_E2E_USERNAME / CALIMERO_E2E_PASSWORD for the ones that
+log in.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import time
+import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +25,8 @@ pytestmark = pytest.mark.e2e
 URL = os.environ.get("CALIMERO_E2E_NODE_URL", "")
 APP_PATH = os.environ.get("CALIMERO_E2E_APP_PATH")
 AUTH_URL = os.environ.get("CALIMERO_E2E_AUTH_NODE_URL")
+USERNAME = os.environ.get("CALIMERO_E2E_USERNAME")
+PASSWORD = os.environ.get("CALIMERO_E2E_PASSWORD")
 MISSING = "11111111111111111111111111111111"
 
 
@@ -111,3 +118,46 @@ def test_auth_node_requires_a_token() -> None:
         client.list_contexts()
     assert info.value.status == 401
     assert info.value.body == ""
+
+
+@pytest.mark.skipif(
+    not (AUTH_URL and USERNAME and PASSWORD),
+    reason="set CALIMERO_E2E_AUTH_NODE_URL, CALIMERO_E2E_USERNAME and CALIMERO_E2E_PASSWORD",
+)
+def test_tokens_cached_the_merobox_way_are_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """merobox logs in with POST /auth/token and writes the cache file; a
+    connection with the same node_name then calls protected routes."""
+    assert AUTH_URL
+    monkeypatch.setenv("HOME", str(tmp_path))
+    body = {
+        "auth_method": "user_password",
+        "public_key": USERNAME,
+        "client_name": AUTH_URL,
+        "timestamp": int(time.time()),
+        "provider_data": {"username": USERNAME, "password": PASSWORD},
+    }
+    request = urllib.request.Request(
+        AUTH_URL.rstrip("/") + "/auth/token",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        tokens = json.loads(resp.read())["data"]
+    cache = Path(calimero.get_token_cache_path("e2e-auth-node"))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(
+        json.dumps(
+            {
+                "access_token": tokens["access_token"],
+                "refresh_token": tokens["refresh_token"],
+                "node_url": AUTH_URL,
+                "auth_method": "user_password",
+                "username": USERNAME,
+            }
+        )
+    )
+    client = calimero.create_client(calimero.create_connection(AUTH_URL, "e2e-auth-node"))
+    assert isinstance(client.list_contexts()["data"]["contexts"], list)
+    assert "publicKey" in client.generate_context_identity()["data"]

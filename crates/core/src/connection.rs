@@ -63,6 +63,14 @@ pub struct Reply {
     pub url: String,
 }
 
+/// A validated raw request (see [`Connection::prepare_raw`]).
+#[derive(Debug, Clone)]
+pub struct RawRequest {
+    method: &'static str,
+    url: url::Url,
+    body: Option<Vec<u8>>,
+}
+
 /// A connection; cheap to clone (the clones share one HTTP pool).
 #[derive(Clone, Debug)]
 pub struct Connection {
@@ -224,16 +232,18 @@ impl Connection {
         path: &str,
         json: Option<serde_json::Value>,
     ) -> Result<Reply, Error> {
-        let (method, url) = self.raw_target(method, path)?;
-        let body = json
-            .map(|v| serde_json::to_vec(&v))
-            .transpose()
-            .map_err(|e| Error::invalid("json", e.to_string()))?;
-        self.execute(method, url, body, true).await
+        let raw = self.prepare_raw(method, path, json)?;
+        self.send_raw(raw).await
     }
 
-    /// Validates a raw method and path and resolves the URL (no I/O).
-    pub fn raw_target(&self, method: &str, path: &str) -> Result<(&'static str, url::Url), Error> {
+    /// Validates a raw request and resolves its URL, with no I/O: the method
+    /// is GET, POST, PUT, DELETE or HEAD; the path stays below the base URL.
+    pub fn prepare_raw(
+        &self,
+        method: &str,
+        path: &str,
+        json: Option<serde_json::Value>,
+    ) -> Result<RawRequest, Error> {
         let verb = match method.to_ascii_uppercase().as_str() {
             "GET" => Verb::Get,
             "POST" => Verb::Post,
@@ -247,7 +257,21 @@ impl Connection {
                 ))
             }
         };
-        Ok((verb.as_str(), self.raw_url(path)?))
+        let url = self.raw_url(path)?;
+        let body = json
+            .map(|v| serde_json::to_vec(&v))
+            .transpose()
+            .map_err(|e| Error::invalid("json", e.to_string()))?;
+        Ok(RawRequest {
+            method: verb.as_str(),
+            url,
+            body,
+        })
+    }
+
+    /// Sends a request made by [`Connection::prepare_raw`].
+    pub async fn send_raw(&self, raw: RawRequest) -> Result<Reply, Error> {
+        self.execute(raw.method, raw.url, raw.body, true).await
     }
 
     /// Probes the node (node-api.md 2.1): an unauthenticated `GET

@@ -147,13 +147,12 @@ impl PyConnectionInfo {
         json: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
         let body = json.map(|j| py_to_json("json", j)).transpose()?;
-        let (verb, _) = self
+        let raw = self
             .conn
-            .raw_target(method, path)
+            .prepare_raw(method, path, body)
             .map_err(|e| to_pyerr(py, e))?;
         let conn = self.conn.clone();
-        let path = path.to_owned();
-        let reply = wait(py, async move { conn.request(verb, &path, body).await })?;
+        let reply = wait(py, async move { conn.send_raw(raw).await })?;
         if reply.body.is_empty() {
             return Ok(py.None());
         }

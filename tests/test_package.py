@@ -70,6 +70,13 @@ def test_jwt_token_hides_its_secrets() -> None:
         calimero.JwtToken("a", expires_at="soon")  # type: ignore[arg-type]
 
 
+def test_jwt_token_equality() -> None:
+    assert calimero.JwtToken("é-token", "r") == calimero.JwtToken("é-token", "r")
+    assert calimero.JwtToken("a") != calimero.JwtToken("b")
+    assert calimero.JwtToken("a", "r1") != calimero.JwtToken("a", "r2")
+    assert len({calimero.JwtToken("a"), calimero.JwtToken("a")}) == 1
+
+
 def test_jwt_token_reads_exp_from_the_jwt() -> None:
     # header {"alg":"HS256"}, claims {"exp": 1795305022}
     jwt = "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjE3OTUzMDUwMjJ9.c2ln"

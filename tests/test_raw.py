@@ -62,7 +62,7 @@ def test_request_sends_json_and_raises_by_status(
 
 
 def test_request_validates_before_sending(conn: calimero.ConnectionInfo, node: TestNode) -> None:
-    for path in ["../x", "/a/../b", "http://evil/x", "//evil", "", "/a b"]:
+    for path in ["../x", "/a/../b", "http://evil/x", "//evil", "", "/a b", "/.%2e/x", "/%2E./x"]:
         with pytest.raises(ValueError, match="^path: "):
             conn.get(path)
     with pytest.raises(ValueError, match="^method: "):
@@ -95,3 +95,11 @@ def test_hostile_nesting_is_an_error_not_a_crash(client: calimero.Client, node: 
     with pytest.raises(calimero.MalformedResponseError):
         client.health()
     assert client.health() == {"data": {"status": "alive"}}
+
+
+def test_dot_segments_cannot_leave_the_base_path(node: TestNode) -> None:
+    conn = calimero.create_connection(node.url + "/prefix")
+    for path in ["/.%2e/admin-api/health", "/%2e%2E/admin-api/health", "/./admin-api/health"]:
+        with pytest.raises(ValueError, match="^path: "):
+            conn.get(path)
+    assert node.requests() == []

@@ -98,9 +98,8 @@ class JwtToken:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, JwtToken):
             return NotImplemented
-        return hmac.compare_digest(self._access_token, other._access_token) and (
-            self._refresh_token == other._refresh_token
-        )
+        same_access = hmac.compare_digest(self._access_token.encode(), other._access_token.encode())
+        return same_access and (self._refresh_token == other._refresh_token)
 
     def __hash__(self) -> int:
         return hash(self._access_token)

@@ -25,11 +25,9 @@ _KIND_HELP = {
     "hex_id": "64-hex id",
     "base58_or_hex_id": "base58 or 64-hex id",
     "hash": "base58 or hex hash",
-    "alias": "alias",
     "url": "http(s) URL",
     "node_path": "path on the node",
     "uint": "integer",
-    "json": "JSON",
     "json_text": "JSON text",
     "bytes": "text (sent as bytes)",
 }
@@ -42,8 +40,6 @@ def _command(name: str) -> str:
 def _convert(kind: str, text: str) -> Any:
     if kind == "uint":
         return int(text)
-    if kind == "json":
-        return json.loads(text)
     return text
 
 

@@ -71,13 +71,27 @@ mod tests {
 
 /// The tokens a cache file holds. merobox writes more fields (`node_url`,
 /// `auth_method`, `username`, ...); only `access_token` is required.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct CachedTokens {
     pub access_token: String,
     #[serde(default)]
     pub refresh_token: Option<String>,
     #[serde(default)]
     pub expires_at: Option<i64>,
+}
+
+/// Shows whether tokens are present, never the tokens.
+impl std::fmt::Debug for CachedTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedTokens")
+            .field("access_token", &"<hidden>")
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "<hidden>"),
+            )
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 /// Reads the cache file of `node_name`. A missing, empty, unreadable or
@@ -127,6 +141,13 @@ mod file_tests {
             assert_eq!(read_tokens_file(&file), None);
         }
         assert_eq!(read_tokens_file(&dir.join("missing.json")), None);
+        std::fs::write(
+            &file,
+            br#"{"access_token":"secret-a","refresh_token":"secret-r"}"#,
+        )
+        .unwrap();
+        let shown = format!("{:?}", read_tokens_file(&file).unwrap());
+        assert!(!shown.contains("secret"), "{shown}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

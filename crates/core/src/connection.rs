@@ -64,20 +64,38 @@ pub struct Reply {
 }
 
 /// A validated raw request (see [`Connection::prepare_raw`]).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RawRequest {
     method: &'static str,
     url: url::Url,
     body: Option<Vec<u8>>,
 }
 
+impl std::fmt::Debug for RawRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawRequest")
+            .field("method", &self.method)
+            .field("url", &redact(&self.url))
+            .finish_non_exhaustive()
+    }
+}
+
 /// A connection; cheap to clone (the clones share one HTTP pool).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Connection {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
+/// Shows the URL and node name, never the token.
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("api_url", &self.inner.api_url)
+            .field("node_name", &self.inner.node_name)
+            .finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     base: url::Url,
     api_url: String,
@@ -328,11 +346,11 @@ impl Connection {
             Some((p, q)) => (p, Some(q)),
             None => (path, None),
         };
+        // Whatever a segment percent-decodes to, it may not be `.` or `..`
+        // (the URL parser treats `.%2e` and `%2E.` as `..` too).
         if p.split('/').any(|s| {
-            s == "."
-                || s == ".."
-                || s.eq_ignore_ascii_case("%2e%2e")
-                || s.eq_ignore_ascii_case("%2e")
+            let decoded = percent_encoding::percent_decode_str(s).decode_utf8_lossy();
+            decoded == "." || decoded == ".."
         }) {
             return Err(Error::invalid(
                 "path",
@@ -446,7 +464,11 @@ fn redact(url: &url::Url) -> String {
 
 fn transport_error(method: &str, url: &str, e: &reqwest::Error) -> Error {
     // The innermost cause says the most ("Connection refused (os error 111)").
-    let mut message = e.to_string();
+    // Without a source, reqwest's own text carries the URL: show it redacted.
+    let mut message = match e.url() {
+        Some(u) => e.to_string().replace(u.as_str(), &redact(u)),
+        None => e.to_string(),
+    };
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
         message = s.to_string();
@@ -514,7 +536,7 @@ fn check_rpc(
 ) -> Result<(), Error> {
     let probe: RpcProbe = serde_json::from_slice(body).map_err(|e| Error::MalformedResponse {
         method: "POST".into(),
-        url: url.to_string(),
+        url: redact(url),
         message: format!("not a JSON-RPC response: {e}"),
         body: truncate(&String::from_utf8_lossy(body), ERROR_BODY_LIMIT),
     })?;
@@ -554,7 +576,7 @@ fn check_rpc(
         error_type,
         data,
         guest_error,
-        url: url.to_string(),
+        url: redact(url),
         message,
     })))
 }
@@ -638,6 +660,9 @@ mod tests {
             "",
             "/",
             "/a/%2e%2e/b",
+            "/.%2e/admin-api/health",
+            "/%2E./x",
+            "/a/%2e/b",
         ] {
             let err = c.raw_url(bad).unwrap_err();
             assert!(err.to_string().starts_with("path:"), "{bad}: {err}");
@@ -718,5 +743,10 @@ mod tests {
         let shown = redact(&u);
         assert!(!shown.contains("secret"));
         assert!(shown.contains("x=1"));
+        let c = conn("http://n");
+        c.set_access_token(Some("secret-token".into()));
+        assert!(!format!("{c:?}").contains("secret"));
+        let raw = c.prepare_raw("GET", "/sse?token=secret", None).unwrap();
+        assert!(!format!("{raw:?}").contains("secret"));
     }
 }

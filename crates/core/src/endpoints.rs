@@ -44,8 +44,6 @@ pub enum Kind {
     Base58OrHexId,
     /// A 32-byte hash given as base58 or hex; sent as base58.
     Hash,
-    /// `[A-Za-z0-9._-]{1,50}`.
-    Alias,
     /// A non-empty string without control characters (at most 256 bytes).
     Name,
     /// An http(s) URL.
@@ -56,8 +54,6 @@ pub enum Kind {
     UInt,
     /// `True` or `False`.
     Bool,
-    /// Any JSON value.
-    Json,
     /// A JSON document: a string is parsed as JSON text, anything else is
     /// taken as the value itself.
     JsonText,
@@ -95,6 +91,9 @@ pub struct Arg {
     /// JSON text sent when the argument is absent (`None`), if any. When it
     /// is a scalar it is also the Python default.
     pub default: Option<&'static str>,
+    /// The most bytes the node accepts, for `Name` (default 256) and `Bytes`
+    /// arguments; more is refused before sending.
+    pub max_len: Option<usize>,
 }
 
 /// The request body of an endpoint.
@@ -207,6 +206,7 @@ const fn req(name: &'static str, kind: Kind, loc: Loc) -> Arg {
         required: true,
         keyword_only: false,
         default: None,
+        max_len: None,
     }
 }
 /// An optional argument (Python default `None`, nothing sent when absent).
@@ -218,6 +218,7 @@ const fn opt(name: &'static str, kind: Kind, loc: Loc) -> Arg {
         required: false,
         keyword_only: false,
         default: None,
+        max_len: None,
     }
 }
 
@@ -232,19 +233,30 @@ impl Arg {
         self.keyword_only = true;
         self
     }
+    /// At most this many bytes.
+    const fn max(mut self, bytes: usize) -> Self {
+        self.max_len = Some(bytes);
+        self
+    }
 }
 
 use Kind::*;
 use Loc::*;
 
 const CONTEXT_ID: Arg = req("context_id", Base58Id, Path);
+/// Routes parsed with `parse_context_id` take base58 or hex
+/// (core: crates/server/src/admin/handlers/groups.rs).
+const CONTEXT_REF: Arg = req("context_id", Base58OrHexId, Path);
 const APPLICATION_ID: Arg = req("application_id", Base58Id, Path);
 const NAMESPACE_ID: Arg = req("namespace_id", HexId, Path);
 const OFFSET: Arg = opt("offset", UInt, Query("offset")).kw();
 const LIMIT: Arg = opt("limit", UInt, Query("limit")).kw();
-const METADATA: Arg = opt("metadata", Bytes, Body("metadata")).or("[]");
-const PACKAGE: Arg = opt("package", Name, Body("package")).kw();
-const VERSION: Arg = opt("version", Name, Body("version")).kw();
+// Limits from core: crates/server/primitives/src/validation.rs.
+const METADATA: Arg = opt("metadata", Bytes, Body("metadata"))
+    .or("[]")
+    .max(64 * 1024);
+const PACKAGE: Arg = opt("package", Name, Body("package")).kw().max(128);
+const VERSION: Arg = opt("version", Name, Body("version")).kw().max(64);
 
 /// Every endpoint, in catalogue order.
 pub static ENDPOINTS: &[Endpoint] = &[
@@ -337,7 +349,9 @@ pub static ENDPOINTS: &[Endpoint] = &[
         .args(&[
             req("application_id", Base58Id, Body("applicationId")),
             req("group_id", HexId, Body("groupId")),
-            opt("params", Bytes, Body("initializationParams")).or("[]"),
+            opt("params", Bytes, Body("initializationParams"))
+                .or("[]")
+                .max(1024 * 1024),
             opt("service_name", Name, Body("serviceName")),
             opt("context_seed", Base58Id, Body("contextSeed")).kw(),
             opt("identity_secret", HexId, Body("identitySecret")).kw(),
@@ -396,13 +410,13 @@ pub static ENDPOINTS: &[Endpoint] = &[
         .args(&[CONTEXT_ID, opt("force", Bool, Body("force")).or("false")])
         .doc("Starts a resync of a context: `{\"contextId\", \"resyncStarted\"}`."),
     post("contexts", "join_context", "/admin-api/contexts/{context_id}/join")
-        .args(&[CONTEXT_ID])
+        .args(&[CONTEXT_REF])
         .doc(
             "Joins a context this node may join through its group membership: \
              `{\"data\": {\"contextId\", \"memberPublicKey\"}}`.",
         ),
     post("contexts", "leave_context", "/admin-api/contexts/{context_id}/leave")
-        .args(&[CONTEXT_ID])
+        .args(&[CONTEXT_REF])
         .doc("Leaves a context: `{\"data\": {\"contextId\", \"memberPublicKey\"}}`."),
     post(
         "contexts",
@@ -476,7 +490,7 @@ pub static ENDPOINTS: &[Endpoint] = &[
     rpc("set_ephemeral", "set_ephemeral", Output::RpcResult)
         .args(&[
             req("context_id", Base58Id, Body("contextId")),
-            req("state", Bytes, Body("state")),
+            req("state", Bytes, Body("state")).max(16 * 1024),
         ])
         .doc(
             "Publishes this node's ephemeral (presence) state in a context, at most 16384 \

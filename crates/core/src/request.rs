@@ -192,14 +192,9 @@ fn encode(spec: &Arg, value: &ArgValue) -> Result<Option<Value>, Error> {
             let bytes = ids::base58_or_hex_32(name, s)?;
             Value::from(bs58::encode(bytes).into_string())
         }
-        Kind::Alias => {
-            let s = string("an alias string")?;
-            ids::alias(name, s)?;
-            Value::from(s)
-        }
         Kind::Name => {
             let s = string("a string")?;
-            ids::text(name, s, 256)?;
+            ids::text(name, s, spec.max_len.unwrap_or(256))?;
             Value::from(s)
         }
         Kind::Url => {
@@ -220,13 +215,6 @@ fn encode(spec: &Arg, value: &ArgValue) -> Result<Option<Value>, Error> {
             ArgValue::Bool(b) => Value::from(*b),
             other => return Err(wrong_type(spec, "True or False", other)),
         },
-        Kind::Json => match value {
-            ArgValue::Json(v) => v.clone(),
-            ArgValue::Str(s) => Value::from(s.as_str()),
-            ArgValue::UInt(n) => Value::from(*n),
-            ArgValue::Bool(b) => Value::from(*b),
-            ArgValue::Bytes(b) => bytes_value(b),
-        },
         Kind::JsonText => match value {
             ArgValue::Str(s) => serde_json::from_str(s)
                 .map_err(|e| Error::invalid(name, format!("a string must be JSON text ({e})")))?,
@@ -239,20 +227,29 @@ fn encode(spec: &Arg, value: &ArgValue) -> Result<Option<Value>, Error> {
                 ))
             }
         },
-        Kind::Bytes => match value {
-            ArgValue::Bytes(b) => bytes_value(b),
-            ArgValue::Str(s) => bytes_value(s.as_bytes()),
-            ArgValue::Json(v) => bytes_value(
-                &serde_json::to_vec(v).map_err(|e| Error::invalid(name, e.to_string()))?,
-            ),
-            other => {
-                return Err(wrong_type(
-                    spec,
-                    "bytes, a string or a JSON-serialisable value",
-                    other,
-                ))
+        Kind::Bytes => {
+            let bytes = match value {
+                ArgValue::Bytes(b) => b.clone(),
+                ArgValue::Str(s) => s.as_bytes().to_vec(),
+                ArgValue::Json(v) => {
+                    serde_json::to_vec(v).map_err(|e| Error::invalid(name, e.to_string()))?
+                }
+                other => {
+                    return Err(wrong_type(
+                        spec,
+                        "bytes, a string or a JSON-serialisable value",
+                        other,
+                    ))
+                }
+            };
+            if let Some(max) = spec.max_len.filter(|max| bytes.len() > *max) {
+                return Err(Error::invalid(
+                    name,
+                    format!("expected at most {max} bytes, got {}", bytes.len()),
+                ));
             }
-        },
+            bytes_value(&bytes)
+        }
     }))
 }
 

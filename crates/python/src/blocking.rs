@@ -27,7 +27,7 @@ where
     let rt = runtime().map_err(|e| to_pyerr(py, e))?;
     if tokio::runtime::Handle::try_current().is_ok() {
         return Err(PyRuntimeError::new_err(
-            "a blocking call cannot run on the client's own runtime thread; use AsyncClient",
+            "a blocking call cannot run on the client's own runtime thread; make it from another thread",
         ));
     }
     let mut fut = std::pin::pin!(fut);

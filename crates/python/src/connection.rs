@@ -38,18 +38,8 @@ pub(crate) fn reply_to_py(py: Python<'_>, reply: &Reply) -> PyResult<Py<PyAny>> 
     if reply.body.is_empty() {
         return Ok(py.None());
     }
-    let mut value = json_to_py(py, &reply.body).map_err(|e| {
-        to_pyerr(
-            py,
-            calimero_client_core::Error::MalformedResponse {
-                method: String::new(),
-                url: String::new(),
-                message: format!("the body is not JSON: {e}"),
-                body: String::from_utf8_lossy(&reply.body[..reply.body.len().min(4096)])
-                    .into_owned(),
-            },
-        )
-    })?;
+    let mut value = json_to_py(py, &reply.body)
+        .map_err(|e| to_pyerr(py, reply.malformed(&format!("the body is not JSON: {e}"))))?;
     for key in reply.select {
         value = match value.cast::<PyDict>() {
             Ok(d) => d.get_item(key)?.unwrap_or_else(|| py.None().into_bound(py)),

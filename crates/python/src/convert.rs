@@ -200,7 +200,6 @@ pub fn to_arg(spec: &Arg, obj: &Bound<'_, PyAny>) -> PyResult<Option<ArgValue>> 
         | Kind::HexId
         | Kind::Base58OrHexId
         | Kind::Hash
-        | Kind::Alias
         | Kind::Name
         | Kind::Url
         | Kind::NodePath
@@ -223,7 +222,6 @@ pub fn to_arg(spec: &Arg, obj: &Bound<'_, PyAny>) -> PyResult<Option<ArgValue>> 
             let b = obj.cast::<PyBool>().map_err(|_| wrong("bool"))?;
             ArgValue::Bool(b.is_true())
         }
-        Kind::Json => ArgValue::Json(py_to_json(name, obj)?),
         Kind::JsonText => match obj.cast::<PyString>() {
             Ok(s) => ArgValue::Str(s.to_cow()?.into_owned()),
             Err(_) => ArgValue::Json(py_to_json(name, obj)?),

@@ -1,0 +1,65 @@
+"""Every endpoint meets a failing node: each status maps to its ClientError
+subclass, carrying the status, the node's message, the method and the URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import calimero
+from test_validation import VALID
+from testnode import TestNode
+
+CLASSES = [
+    (400, calimero.BadRequestError),
+    (401, calimero.AuthenticationError),
+    (403, calimero.PermissionDeniedError),
+    (404, calimero.NotFoundError),
+    (409, calimero.ConflictError),
+    (429, calimero.RateLimitError),
+    (500, calimero.ServerError),
+    (503, calimero.ServerError),
+    (410, calimero.HttpError),
+]
+
+
+def request_path(endpoint: dict[str, Any], kwargs: dict[str, Any]) -> str:
+    path = endpoint["path"]
+    for arg in endpoint["args"]:
+        if arg["location"] == "path":
+            path = path.replace("{" + arg["name"] + "}", str(kwargs[arg["name"]]))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("index", "endpoint"),
+    list(enumerate(calimero.ENDPOINTS)),
+    ids=[e["name"] for e in calimero.ENDPOINTS],
+)
+def test_each_endpoint_raises_the_class_of_the_status(
+    client: calimero.Client, node: TestNode, index: int, endpoint: dict[str, Any]
+) -> None:
+    status, cls = CLASSES[index % len(CLASSES)]
+    kwargs = {a["name"]: VALID[a["kind"]] for a in endpoint["args"] if a["required"]}
+    path = request_path(endpoint, kwargs)
+    node.fault(path, "status", status=status, body={"error": "injected failure"}, times=1)
+    with pytest.raises(cls) as info:
+        getattr(client, endpoint["name"])(**kwargs)
+    err = info.value
+    assert type(err) is cls or (cls is calimero.HttpError and type(err) is calimero.HttpError)
+    assert err.status == status
+    assert err.message == "injected failure"
+    assert err.method == endpoint["verb"]
+    assert err.url == node.url + path
+    assert f"HTTP {status}" in str(err)
+    sent = node.requests()[-1]
+    assert (sent["method"], sent["path"]) == (endpoint["verb"], path)
+
+
+def test_rate_limit_carries_retry_after_when_sent(client: calimero.Client, node: TestNode) -> None:
+    node.fault("/admin-api/health", "status", status=429, body="slow down", times=1)
+    with pytest.raises(calimero.RateLimitError) as info:
+        client.health()
+    assert info.value.retry_after is None  # the fault sends no Retry-After
+    assert info.value.message == "slow down"

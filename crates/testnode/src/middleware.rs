@@ -2,8 +2,8 @@
 //! headers every real-node response carries.
 //!
 //! Layer order (outermost first): request log → CORS → faults → routes.
-//! Requests under `/_testnode/` (the control API) are neither logged nor
-//! faulted.
+//! They wrap the node's routes only (see `routes::build`), so the
+//! `/_testnode/` control API is neither logged nor faulted.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,10 +24,6 @@ use crate::state::{lock, AppState};
 
 /// Paths under this prefix belong to the test-control API.
 pub const CONTROL_PREFIX: &str = "/_testnode";
-
-pub fn is_control_path(path: &str) -> bool {
-    path == CONTROL_PREFIX || path.starts_with("/_testnode/")
-}
 
 fn now_ms() -> f64 {
     SystemTime::now()
@@ -171,9 +167,6 @@ pub async fn log_requests(
     req: Request,
     next: Next,
 ) -> Response {
-    if is_control_path(req.uri().path()) {
-        return next.run(req).await;
-    }
     let entry = Arc::new(LogEntry::start(&req));
     let req = count_body(req, &entry);
     state.log.push(Arc::clone(&entry));
@@ -408,9 +401,6 @@ pub async fn apply_faults(
     req: Request,
     next: Next,
 ) -> Response {
-    if is_control_path(req.uri().path()) {
-        return next.run(req).await;
-    }
     match state.faults.take(req.method(), req.uri().path()) {
         None => next.run(req).await,
         Some(FaultAction::Delay(delay)) => {

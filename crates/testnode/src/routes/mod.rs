@@ -45,13 +45,14 @@ fn guarded(routes: AppRouter, _state: &Arc<AppState>) -> AppRouter {
     routes
 }
 
-/// The whole service, state attached.
+/// The whole service, state attached. The request log, CORS and faults wrap
+/// the node's routes only; the `/_testnode` control API sits beside them,
+/// never logged or faulted.
 pub fn build(state: Arc<AppState>) -> Router {
     let admin = guarded(protected(), &state).merge(system::public_routes());
-    Router::new()
+    let node = Router::new()
         .nest("/admin-api", admin)
         .merge(guarded(jsonrpc::routes(), &state))
-        .nest(CONTROL_PREFIX, control::routes())
         // Unknown routes: 404 with an empty body, as the real node answers.
         .fallback(|| async { ApiError::Empty(StatusCode::NOT_FOUND) })
         .layer(middleware::from_fn_with_state(
@@ -62,6 +63,9 @@ pub fn build(state: Arc<AppState>) -> Router {
         .layer(middleware::from_fn_with_state(
             Arc::clone(&state),
             log_requests,
-        ))
+        ));
+    Router::new()
+        .nest(CONTROL_PREFIX, control::routes())
+        .merge(node)
         .with_state(state)
 }

@@ -70,7 +70,7 @@ def test_calls_with_arguments(node: TestNode, tmp_path) -> None:
         (["get-context", "not-an-id"], 2, "context_id: expected a base58"),
         (["get-context", "11111111111111111111111111111111"], 1, "Context not found"),
         (["no-such-command"], 2, "invalid choice"),
-        (["list-contexts", "--limit", "x"], 2, "invalid literal"),
+        (["list-contexts", "--limit", "x"], 2, "limit: expected an integer"),
     ],
 )
 def test_errors_are_one_line_with_exit_codes(node: TestNode, args, code, needle) -> None:

@@ -24,7 +24,28 @@ VALID = {
     "json_text": {"a": 1},
     "bytes": b"x",
     "ignored_base58_id": "",
+    "ignored_text": "",
+    "alias": "my-alias_1.0",
+    "uint32": 1,
+    "role": "Member",
+    "members": [{"identity": "699c99ea0a2997fb0826b12f6689df76d58763d2fb794f9a2d147f2e580794d1"}],
+    "hex_id_list": ["699c99ea0a2997fb0826b12f6689df76d58763d2fb794f9a2d147f2e580794d1"],
+    "str_list": ["a"],
+    "metadata": {"name": "n", "data": {"k": "v"}},
+    "upload": b"blob",
+    "local_path": "/tmp/calimero-test-download.bin",
+    "progress": None,
 }
+
+
+def valid(arg: dict[str, Any]) -> Any:
+    """A valid value of an argument (some kinds depend on the argument)."""
+    if arg["kind"] == "hex":
+        return "ab" * (arg["length"][0] // 2)
+    if arg["kind"] == "choice":
+        return arg["choices"][0]
+    return VALID[arg["kind"]]
+
 
 # (bad value, expected exception) per kind.
 BAD: dict[str, list[tuple[Any, type[Exception]]]] = {
@@ -47,7 +68,7 @@ BAD: dict[str, list[tuple[Any, type[Exception]]]] = {
     ],
     "base58_or_hex_id": [("", ValueError), ("nope", ValueError), ([], TypeError)],
     "hash": [("", ValueError), ("zz", ValueError), (3, TypeError)],
-    "name": [("", ValueError), ("a\x00b", ValueError), ("x" * 300, ValueError), (5, TypeError)],
+    "name": [("", ValueError), ("a\x00b", ValueError), ("TOO_LONG", ValueError), (5, TypeError)],
     "url": [("", ValueError), ("file:///x", ValueError), ("nope", ValueError), (5, TypeError)],
     "node_path": [("", ValueError), ("/a/../b", ValueError), (5, TypeError)],
     "uint": [
@@ -61,6 +82,37 @@ BAD: dict[str, list[tuple[Any, type[Exception]]]] = {
     "json_text": [("{bad", ValueError), (object(), TypeError), (2**70, ValueError)],
     "bytes": [(object(), TypeError), ({1: 2}, TypeError), (b"x" * 2_000_000, ValueError)],
     "ignored_base58_id": [("bad", ValueError), (5, TypeError)],
+    "ignored_text": [(5, TypeError)],
+    "alias": [("", ValueError), ("a b", ValueError), ("x" * 51, ValueError), (5, TypeError)],
+    "hex": [("", ValueError), ("abc", ValueError), ("zz" * 40, ValueError), (5, TypeError)],
+    "uint32": [(-1, ValueError), (2**32, ValueError), ("1", TypeError), (True, TypeError)],
+    "choice": [("nope", ValueError), ("", ValueError), (5, TypeError)],
+    "role": [("owner", ValueError), ("ReadOnlyTee", ValueError), ("", ValueError), (5, TypeError)],
+    "members": [
+        ([], ValueError),
+        ("[bad", ValueError),
+        ([{"identity": "x"}], ValueError),
+        ([{"identity": VALID["hex_id"], "role": "boss"}], ValueError),
+        ([{"identity": VALID["hex_id"], "extra": 1}], ValueError),
+        ([5], ValueError),
+        (5, TypeError),
+        ({"identity": VALID["hex_id"]}, TypeError),
+    ],
+    "hex_id_list": [([], ValueError), (["xyz"], ValueError), ([5], ValueError), (5, TypeError)],
+    "str_list": [("abc", TypeError), ([5], ValueError), ([""], ValueError)],
+    "metadata": [
+        ({"name": ""}, ValueError),
+        ({"name": "x" * 65}, ValueError),
+        ({"data": {"k": 1}}, ValueError),
+        ({"data": {f"k{i}": "v" for i in range(65)}}, ValueError),
+        ({"other": 1}, ValueError),
+        ("[1]", ValueError),
+        ("{bad", ValueError),
+        (5, TypeError),
+    ],
+    "upload": [(5, TypeError), (object(), TypeError), ("", ValueError)],
+    "local_path": [(5, TypeError), ("/", ValueError)],
+    "progress": [(5, TypeError), ("print", TypeError)],
 }
 
 
@@ -87,8 +139,11 @@ def cases() -> list[Any]:
 def test_bad_argument_is_refused_before_io(
     client: calimero.Client, node: TestNode, endpoint: dict, position: int, bad: Any, exc: type
 ) -> None:
-    kwargs = {a["name"]: VALID[a["kind"]] for a in endpoint["args"] if a["required"]}
-    name = endpoint["args"][position]["name"]
+    kwargs = {a["name"]: valid(a) for a in endpoint["args"] if a["required"]}
+    arg = endpoint["args"][position]
+    name = arg["name"]
+    if bad == "TOO_LONG":
+        bad = "x" * ((arg["max_len"] or 256) + 1)
     kwargs[name] = bad
     with pytest.raises(exc) as info:
         getattr(client, endpoint["name"])(**kwargs)

@@ -12,9 +12,10 @@ re-exports its types and adds the Python-side pieces.
 
 from . import errors
 from ._client import ENDPOINTS, Client, create_client, create_connection
-from ._types import AuthMode, JwtToken
+from ._types import AuthMode, Capability, JwtToken
 from .calimero_client_py import (
     VERSION,
+    BlobChunks,
     ConnectionInfo,
     get_token_cache_dir,
     get_token_cache_path,
@@ -27,6 +28,8 @@ __all__ = [
     "ENDPOINTS",
     "VERSION",
     "AuthMode",
+    "BlobChunks",
+    "Capability",
     "Client",
     "ConnectionInfo",
     "JwtToken",

@@ -10,9 +10,11 @@ naming the argument, before any I/O), and sent with the GIL released.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+import warnings
+from typing import Any, Callable, NoReturn
 
 from .calimero_client_py import ConnectionInfo, endpoints
+from .errors import UnsupportedByNodeError
 
 __all__ = ["ENDPOINTS", "Client", "create_client", "create_connection"]
 
@@ -84,6 +86,92 @@ class Client:
 
     def __repr__(self) -> str:
         return f"Client({self._connection!r})"
+
+    # ---- composed from the table's methods (no route of their own) ----
+
+    def resolve_context_alias(self, alias: str) -> dict[str, Any]:
+        """An alias's context, as the official client resolves it: the node's
+        lookup when the alias exists (``{"alias", "value": {"kind": "Lookup",
+        "data": <lookup answer>}}``), else the alias itself when it is a
+        context id (``{"kind": "Parsed", "data": id}``), else ``"value": None``.
+        """
+        return _resolve(alias, self.lookup_context_alias(alias))
+
+    def resolve_application_alias(self, alias: str) -> dict[str, Any]:
+        """An alias's application, resolved like ``resolve_context_alias``."""
+        return _resolve(alias, self.lookup_application_alias(alias))
+
+    def create_alias_generic(self, alias: str, value: str, scope: str | None = None) -> Any:
+        """Creates an alias of a context (``scope`` None or ``"context"``) or of
+        an application (``scope="application"``). The official client ignored
+        ``scope`` and always made a context alias."""
+        if scope is None or scope == "context":
+            return self.create_context_alias(alias, value)
+        if scope == "application":
+            return self.create_application_alias(alias, value)
+        raise ValueError(f"scope: expected None, 'context' or 'application', got {scope!r}")
+
+    def set_default_visibility(self, group_id: str, visibility: str) -> Any:
+        """Deprecated name of ``set_subgroup_visibility``."""
+        warnings.warn(
+            "set_default_visibility is deprecated; use set_subgroup_visibility",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.set_subgroup_visibility(group_id, visibility)
+
+    # ---- identity aliases: no such routes on merod 0.11.0-rc.25 ----
+
+    def create_context_identity_alias(self, alias: str, context_id: str, public_key: str) -> Any:
+        """Not served by merod 0.11.0-rc.25: raises UnsupportedByNodeError."""
+        _no_identity_aliases("create_context_identity_alias")
+
+    def delete_context_identity_alias(self, alias: str, context_id: str) -> Any:
+        """Not served by merod 0.11.0-rc.25: raises UnsupportedByNodeError."""
+        _no_identity_aliases("delete_context_identity_alias")
+
+    def list_context_identity_aliases(self, context_id: str) -> Any:
+        """Not served by merod 0.11.0-rc.25: raises UnsupportedByNodeError."""
+        _no_identity_aliases("list_context_identity_aliases")
+
+    def lookup_context_identity_alias(self, alias: str, context_id: str) -> Any:
+        """Not served by merod 0.11.0-rc.25: raises UnsupportedByNodeError."""
+        _no_identity_aliases("lookup_context_identity_alias")
+
+    def resolve_context_identity_alias(self, alias: str, context_id: str) -> Any:
+        """Not served by merod 0.11.0-rc.25: raises UnsupportedByNodeError."""
+        _no_identity_aliases("resolve_context_identity_alias")
+
+
+def _resolve(alias: str, lookup: Any) -> dict[str, Any]:
+    data = lookup.get("data") if isinstance(lookup, dict) else None
+    if isinstance(data, dict) and data.get("value") is not None:
+        return {"alias": alias, "value": {"kind": "Lookup", "data": lookup}}
+    if _is_base58_id(alias):
+        return {"alias": alias, "value": {"kind": "Parsed", "data": alias}}
+    return {"alias": alias, "value": None}
+
+
+_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def _is_base58_id(text: str) -> bool:
+    """Whether ``text`` is base58 of exactly 32 bytes."""
+    if not text or any(c not in _BASE58 for c in text):
+        return False
+    number = 0
+    for c in text:
+        number = number * 58 + _BASE58.index(c)
+    zeros = len(text) - len(text.lstrip("1"))
+    return zeros + (number.bit_length() + 7) // 8 == 32
+
+
+def _no_identity_aliases(method: str) -> NoReturn:
+    raise UnsupportedByNodeError(
+        f"{method}: merod 0.11.0-rc.25 has no identity-alias routes "
+        "(/admin-api/alias/*/identity/...); only context and application aliases exist",
+        message="identity aliases are not served by this node version",
+    )
 
 
 Client.__module__ = "calimero"

@@ -103,3 +103,19 @@ class JwtToken:
 
     def __hash__(self) -> int:
         return hash(self._access_token)
+
+
+class Capability(enum.IntFlag):
+    """Bits of a group member's capabilities (``set_member_capabilities``,
+    ``set_default_capabilities``), as the node defines them
+    (core: crates/context/config/src/lib.rs)."""
+
+    CAN_CREATE_CONTEXT = 1
+    CAN_INVITE_MEMBERS = 2
+    CAN_JOIN_OPEN_SUBGROUPS = 4
+    MANAGE_MEMBERS = 8
+    MANAGE_APPLICATION = 16
+    CAN_CREATE_SUBGROUP = 32
+    CAN_DELETE_SUBGROUP = 64
+    CAN_MANAGE_VISIBILITY = 128
+    CAN_MANAGE_METADATA = 256

@@ -17,6 +17,7 @@ import sys
 from typing import Any, NoReturn
 
 from . import ENDPOINTS, ClientError, __version__, create_client, create_connection
+from .calimero_client_py import BlobChunks
 
 DEFAULT_NODE_URL = "http://127.0.0.1:2528"
 
@@ -30,16 +31,32 @@ _KIND_HELP = {
     "uint": "integer",
     "json_text": "JSON text",
     "bytes": "text (sent as bytes)",
+    "alias": "alias (A-Z a-z 0-9 . _ -, at most 50)",
+    "hex": "hex text",
+    "uint32": "integer",
+    "role": "Admin, Member or ReadOnly",
+    "members": 'JSON list, e.g. \'[{"identity": "<hex>", "role": "Member"}]\'',
+    "hex_id_list": "JSON list of 64-hex ids",
+    "str_list": "a value (repeat the option for more)",
+    "metadata": 'JSON object, e.g. \'{"name": "n", "data": {"k": "v"}}\'',
+    "upload": "path of the file to upload",
+    "local_path": "local file path",
 }
+
+# Arguments the command line cannot give (a Python callable).
+_SKIPPED_KINDS = {"progress"}
 
 
 def _command(name: str) -> str:
     return name.replace("_", "-")
 
 
-def _convert(kind: str, text: str) -> Any:
-    if kind == "uint":
-        return int(text)
+def _convert(name: str, kind: str, text: Any) -> Any:
+    if kind in ("uint", "uint32"):
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"{name}: expected an integer, got {text!r}") from None
     return text
 
 
@@ -95,7 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
         for arg in endpoint["args"]:
             kind = arg["kind"]
             helptext = _KIND_HELP.get(kind, "text")
-            if kind == "bool":
+            if kind in _SKIPPED_KINDS:
+                continue
+            if kind == "choice":
+                helptext = " or ".join(arg["choices"])
+            if kind == "str_list":
+                cmd.add_argument(
+                    "--" + _command(arg["name"]), dest=arg["name"], action="append", help=helptext
+                )
+            elif kind == "bool":
                 cmd.add_argument(
                     "--" + _command(arg["name"]),
                     dest=arg["name"],
@@ -114,6 +139,21 @@ def _fail(message: str, code: int) -> NoReturn:
     raise SystemExit(code)
 
 
+def _print(result: Any, compact: bool) -> None:
+    if isinstance(result, BlobChunks):
+        with result:
+            for chunk in result:
+                sys.stdout.buffer.write(chunk)
+        sys.stdout.buffer.flush()
+    elif isinstance(result, bytes):
+        sys.stdout.buffer.write(result)
+        sys.stdout.buffer.flush()
+    elif isinstance(result, str) and not compact:
+        print(result)
+    else:
+        print(json.dumps(result, indent=None if compact else 2, ensure_ascii=False))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     ns = parser.parse_args(argv)
@@ -124,26 +164,26 @@ def main(argv: list[str] | None = None) -> int:
         else:
             kwargs = {}
             for arg in ns.endpoint["args"]:
+                if arg["kind"] in _SKIPPED_KINDS:
+                    continue
                 value = getattr(ns, arg["name"])
                 if value is not None and arg["kind"] != "bool":
-                    value = _convert(arg["kind"], value)
+                    value = _convert(arg["name"], arg["kind"], value)
                 kwargs[arg["name"]] = value
             client = create_client(connection)
             result = getattr(client, ns.endpoint["name"])(**kwargs)
+        _print(result, ns.json)
     except ClientError as e:
         if ns.debug:
             raise
         _fail(str(e), 1)
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, OSError) as e:
+        # OSError here is a local file (a missing upload, an unwritable path).
         if ns.debug:
             raise
         _fail(str(e), 2)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
-    if isinstance(result, str) and not ns.json:
-        print(result)
-    else:
-        print(json.dumps(result, indent=None if ns.json else 2, ensure_ascii=False))
     return 0
 
 

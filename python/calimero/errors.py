@@ -33,6 +33,7 @@ __all__ = [
     "RequestTimeoutError",
     "RpcError",
     "ServerError",
+    "UnsupportedByNodeError",
 ]
 
 _FIELDS = (
@@ -177,3 +178,13 @@ class RpcError(ClientError):
     @property
     def type(self) -> str | None:
         return self.error_type
+
+
+class UnsupportedByNodeError(ClientError, builtins.NotImplementedError):
+    """The node has no route for this call (raised before anything is sent).
+
+    The official client's identity-alias methods call routes that merod
+    0.11.0-rc.25 does not serve; here they raise this instead of a 404. It is
+    also a ``NotImplementedError`` (so a ``RuntimeError``, which is what the
+    official client raised).
+    """

@@ -376,12 +376,30 @@ impl Connection {
         with_token: bool,
     ) -> Result<Reply, Error> {
         let shown_url = redact(&url);
+        let (mut request, sent_token) = self.builder(method, url, with_token)?;
+        request = request.timeout(self.inner.config.timeout);
+        if let Some(body) = body {
+            request = request.header(CONTENT_TYPE, "application/json").body(body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| transport_error(method, &shown_url, &e))?;
+        self.read_reply(response, method, shown_url, sent_token)
+            .await
+    }
+
+    /// A request on the pooled client, with the connection's token when
+    /// `with_token`; also says whether a token was attached.
+    pub(crate) fn builder(
+        &self,
+        method: &'static str,
+        url: url::Url,
+        with_token: bool,
+    ) -> Result<(reqwest::RequestBuilder, bool), Error> {
         let verb = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|e| Error::Internal(e.to_string()))?;
-        let mut request = self
-            .http()?
-            .request(verb, url)
-            .timeout(self.inner.config.timeout);
+        let mut request = self.http()?.request(verb, url);
         let token = if with_token {
             self.access_token()
         } else {
@@ -395,13 +413,17 @@ impl Connection {
             value.set_sensitive(true);
             request = request.header(AUTHORIZATION, value);
         }
-        if let Some(body) = body {
-            request = request.header(CONTENT_TYPE, "application/json").body(body);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| transport_error(method, &shown_url, &e))?;
+        Ok((request, sent_token))
+    }
+
+    /// Reads a whole answer; a failure status becomes its error.
+    pub(crate) async fn read_reply(
+        &self,
+        response: reqwest::Response,
+        method: &'static str,
+        shown_url: String,
+        sent_token: bool,
+    ) -> Result<Reply, Error> {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = response
@@ -409,13 +431,7 @@ impl Connection {
             .await
             .map_err(|e| transport_error(method, &shown_url, &e))?;
         if !(200..300).contains(&status) {
-            let mut failure = http_failure(status, &headers, &body, method, &shown_url);
-            if status == 401 && !sent_token && body.is_empty() {
-                if let Error::Http(h) = &mut failure {
-                    h.message = self.no_token_hint();
-                }
-            }
-            return Err(failure);
+            return Err(self.failure(status, &headers, &body, method, &shown_url, sent_token));
         }
         Ok(Reply {
             status,
@@ -425,6 +441,30 @@ impl Connection {
             method,
             url: shown_url,
         })
+    }
+
+    /// The error of a failure status.
+    pub(crate) fn failure(
+        &self,
+        status: u16,
+        headers: &HeaderMap,
+        body: &[u8],
+        method: &str,
+        shown_url: &str,
+        sent_token: bool,
+    ) -> Error {
+        let mut failure = http_failure(status, headers, body, method, shown_url);
+        if status == 401 && !sent_token && body.is_empty() {
+            if let Error::Http(h) = &mut failure {
+                h.message = self.no_token_hint();
+            }
+        }
+        failure
+    }
+
+    /// The base URL joined with a prepared request's path and query.
+    pub(crate) fn prepared_url(&self, prepared: &Prepared) -> Result<url::Url, Error> {
+        self.url(&prepared.path, &prepared.query)
     }
 }
 
@@ -442,7 +482,7 @@ fn build_http(config: &Config) -> Result<reqwest::Client, Error> {
 }
 
 /// The URL as shown in errors: without any `token` query parameter.
-fn redact(url: &url::Url) -> String {
+pub(crate) fn redact(url: &url::Url) -> String {
     if url.query_pairs().any(|(k, _)| k == "token") {
         let mut shown = url.clone();
         let kept: Vec<(String, String)> = url
@@ -462,7 +502,7 @@ fn redact(url: &url::Url) -> String {
     url.to_string()
 }
 
-fn transport_error(method: &str, url: &str, e: &reqwest::Error) -> Error {
+pub(crate) fn transport_error(method: &str, url: &str, e: &reqwest::Error) -> Error {
     // The innermost cause says the most ("Connection refused (os error 111)").
     // Without a source, reqwest's own text carries the URL: show it redacted.
     let mut message = match e.url() {

@@ -43,6 +43,8 @@ pub enum ErrorKind {
     MalformedResponse,
     /// A failure inside the client itself.
     Internal,
+    /// Reading or writing a local file failed (an `OSError` in Python).
+    LocalIo,
 }
 
 impl ErrorKind {
@@ -64,6 +66,7 @@ impl ErrorKind {
             ErrorKind::Rpc => "RpcError",
             ErrorKind::MalformedResponse => "MalformedResponseError",
             ErrorKind::Internal => "RuntimeError",
+            ErrorKind::LocalIo => "OSError",
         }
     }
 }
@@ -135,6 +138,13 @@ pub enum Error {
     },
     #[error("{0}")]
     Internal(String),
+    #[error("{path}: {message}")]
+    LocalIo {
+        path: String,
+        /// The OS error number, when there is one.
+        errno: Option<i32>,
+        message: String,
+    },
 }
 
 impl fmt::Display for HttpFailure {
@@ -164,6 +174,16 @@ impl Error {
             Error::Rpc(_) => ErrorKind::Rpc,
             Error::MalformedResponse { .. } => ErrorKind::MalformedResponse,
             Error::Internal(_) => ErrorKind::Internal,
+            Error::LocalIo { .. } => ErrorKind::LocalIo,
+        }
+    }
+
+    /// A failed operation on a local file.
+    pub fn local_io(path: &std::path::Path, err: &std::io::Error) -> Self {
+        Error::LocalIo {
+            path: path.display().to_string(),
+            errno: err.raw_os_error(),
+            message: err.to_string(),
         }
     }
 

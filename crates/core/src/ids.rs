@@ -87,6 +87,29 @@ pub fn base58_or_hex_32(argument: &str, value: &str) -> Result<[u8; 32], Error> 
     })
 }
 
+/// Hexadecimal text of an even length from `min` to `max` characters.
+pub fn hex_text(argument: &str, value: &str, min: usize, max: usize) -> Result<(), Error> {
+    let length = if min == max {
+        format!("{min}")
+    } else {
+        format!("{min} to {max}")
+    };
+    let ok = (min..=max).contains(&value.len())
+        && value.len() % 2 == 0
+        && value.bytes().all(|b| b.is_ascii_hexdigit());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            argument,
+            format!(
+                "expected {length} hexadecimal characters (an even number), got {}",
+                shown(value)
+            ),
+        ))
+    }
+}
+
 /// An alias: 1 to 50 of `A-Z a-z 0-9 . _ -`.
 pub fn alias(argument: &str, value: &str) -> Result<(), Error> {
     let ok_chars = value

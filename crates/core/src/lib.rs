@@ -5,6 +5,7 @@
 //! is described once in [`endpoints::ENDPOINTS`]; [`Connection::invoke`]
 //! validates the arguments of one (no I/O), sends it, and checks the answer.
 
+pub mod blobs;
 pub mod cache;
 pub mod connection;
 pub mod endpoints;

@@ -73,6 +73,11 @@ pub fn prepare(
     let mut app_method = None;
 
     for (spec, value) in endpoint.args.iter().zip(args) {
+        if spec.loc == Loc::Local {
+            // The binding's own arguments (upload data, a download's path, a
+            // progress callback): validated and used there.
+            continue;
+        }
         let wire = match value {
             None if spec.required => {
                 return Err(Error::invalid(spec.name, "is required, got None"));
@@ -95,7 +100,11 @@ pub fn prepare(
             Loc::Body(key) => {
                 body.insert(key.to_owned(), wire);
             }
-            Loc::Nowhere => {}
+            Loc::Spread => match wire {
+                Value::Object(members) => body.extend(members),
+                _ => return Err(Error::invalid(spec.name, "expected a JSON object")),
+            },
+            Loc::Nowhere | Loc::Local => {}
         }
     }
 
@@ -118,7 +127,7 @@ pub fn prepare(
     }
 
     let (body, rpc) = match endpoint.body {
-        Body::Empty => (None, None),
+        Body::Empty | Body::Stream => (None, None),
         Body::Json => (Some(Value::Object(body)), None),
         Body::JsonRpc(method) => {
             let mut envelope = Map::new();
@@ -227,6 +236,135 @@ fn encode(spec: &Arg, value: &ArgValue) -> Result<Option<Value>, Error> {
                 ))
             }
         },
+        Kind::IgnoredText => {
+            string("a string")?;
+            return Ok(None);
+        }
+        Kind::Alias => {
+            let s = string("an alias string")?;
+            ids::alias(name, s)?;
+            Value::from(s)
+        }
+        Kind::Hex { min, max } => {
+            let s = string("a hex string")?;
+            ids::hex_text(name, s, min, max)?;
+            Value::from(s)
+        }
+        Kind::UInt32 => match value {
+            ArgValue::UInt(n) if u32::try_from(*n).is_ok() => Value::from(*n),
+            ArgValue::UInt(n) => {
+                return Err(Error::invalid(
+                    name,
+                    format!("expected an integer from 0 to 4294967295, got {n}"),
+                ))
+            }
+            other => return Err(wrong_type(spec, "a non-negative integer", other)),
+        },
+        Kind::Choice(choices) => {
+            let s = string("a string")?;
+            if !choices.contains(&s) {
+                return Err(Error::invalid(
+                    name,
+                    format!("expected one of {}, got {s:?}", choices.join(", ")),
+                ));
+            }
+            Value::from(s)
+        }
+        Kind::Role => Value::from(role(name, string("a role string")?)?),
+        Kind::Members => {
+            let items = json_list(spec, value)?;
+            let mut members = Vec::with_capacity(items.len());
+            for (i, item) in items.into_iter().enumerate() {
+                let at = format!("item {i}");
+                let (identity, role_name) = match item {
+                    Value::String(identity) => (identity, None),
+                    Value::Object(mut fields) => {
+                        let identity = match fields.remove("identity") {
+                            Some(Value::String(s)) => s,
+                            _ => {
+                                return Err(Error::invalid(
+                                    name,
+                                    format!("{at}: expected an \"identity\" string"),
+                                ))
+                            }
+                        };
+                        let role_name = match fields.remove("role") {
+                            None | Some(Value::Null) => None,
+                            Some(Value::String(r)) => Some(r),
+                            Some(_) => {
+                                return Err(Error::invalid(
+                                    name,
+                                    format!("{at}: \"role\" must be a string"),
+                                ))
+                            }
+                        };
+                        if let Some(key) = fields.keys().next() {
+                            return Err(Error::invalid(
+                                name,
+                                format!("{at}: unknown key {key:?} (expected identity and role)"),
+                            ));
+                        }
+                        (identity, role_name)
+                    }
+                    _ => {
+                        return Err(Error::invalid(
+                            name,
+                            format!(
+                                "{at}: expected an identity string or {{\"identity\", \"role\"}}"
+                            ),
+                        ))
+                    }
+                };
+                ids::base58_or_hex_32(name, &identity)
+                    .map_err(|e| Error::invalid(name, format!("{at}: identity {}", reason(&e))))?;
+                let role_name = match role_name {
+                    Some(r) => role(name, &r)
+                        .map_err(|e| Error::invalid(name, format!("{at}: role {}", reason(&e))))?,
+                    None => "Member",
+                };
+                members.push(serde_json::json!({"identity": identity, "role": role_name}));
+            }
+            Value::Array(members)
+        }
+        Kind::HexIdList => {
+            let items = json_list(spec, value)?;
+            for (i, item) in items.iter().enumerate() {
+                match item {
+                    Value::String(s) => {
+                        ids::hex_32(name, s).map_err(|e| {
+                            Error::invalid(name, format!("item {i}: {}", reason(&e)))
+                        })?;
+                    }
+                    _ => {
+                        return Err(Error::invalid(
+                            name,
+                            format!("item {i}: expected a hex account id string"),
+                        ))
+                    }
+                }
+            }
+            Value::Array(items)
+        }
+        Kind::StrList => {
+            let items = match value {
+                ArgValue::Json(Value::Array(items)) => items.clone(),
+                other => return Err(wrong_type(spec, "a list of strings", other)),
+            };
+            for (i, item) in items.iter().enumerate() {
+                match item {
+                    Value::String(s) => ids::text(name, s, 4096)
+                        .map_err(|e| Error::invalid(name, format!("item {i}: {}", reason(&e))))?,
+                    _ => return Err(Error::invalid(name, format!("item {i}: expected a string"))),
+                }
+            }
+            Value::Array(items)
+        }
+        Kind::Metadata => metadata(spec, value)?,
+        Kind::Upload | Kind::LocalPath | Kind::Progress => {
+            return Err(Error::Internal(format!(
+                "{name}: handled by the binding, not sent"
+            )))
+        }
         Kind::Bytes => {
             let bytes = match value {
                 ArgValue::Bytes(b) => b.clone(),
@@ -251,6 +389,116 @@ fn encode(spec: &Arg, value: &ArgValue) -> Result<Option<Value>, Error> {
             bytes_value(&bytes)
         }
     }))
+}
+
+/// A role as the node spells it (`GroupMemberRole`, core:
+/// crates/primitives/src/context.rs); `ReadOnlyTee` is the node's own and
+/// cannot be given (the node answers 400).
+fn role(argument: &str, value: &str) -> Result<&'static str, Error> {
+    match value.to_ascii_lowercase().as_str() {
+        "admin" => Ok("Admin"),
+        "member" => Ok("Member"),
+        "readonly" | "read_only" | "read-only" => Ok("ReadOnly"),
+        _ => Err(Error::invalid(
+            argument,
+            format!("expected \"Admin\", \"Member\" or \"ReadOnly\", got {value:?}"),
+        )),
+    }
+}
+
+/// The reason of an invalid-argument error, without the argument's name.
+fn reason(err: &Error) -> String {
+    match err {
+        Error::InvalidArgument { reason, .. } => reason.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A non-empty JSON list, given as a list or as its JSON text.
+fn json_list(spec: &Arg, value: &ArgValue) -> Result<Vec<Value>, Error> {
+    let parsed = match value {
+        ArgValue::Str(s) => serde_json::from_str(s)
+            .map_err(|e| Error::invalid(spec.name, format!("a string must be JSON text ({e})")))?,
+        ArgValue::Json(v) => v.clone(),
+        other => return Err(wrong_type(spec, "a list or its JSON text", other)),
+    };
+    match parsed {
+        Value::Array(items) if !items.is_empty() => Ok(items),
+        Value::Array(_) => Err(Error::invalid(spec.name, "expected at least one entry")),
+        _ => Err(Error::invalid(spec.name, "expected a list")),
+    }
+}
+
+/// A metadata record within the node's limits
+/// (core: crates/primitives/src/metadata.rs, `validate_metadata_payload`).
+fn metadata(spec: &Arg, value: &ArgValue) -> Result<Value, Error> {
+    let name = spec.name;
+    let parsed = match value {
+        ArgValue::Str(s) => serde_json::from_str(s)
+            .map_err(|e| Error::invalid(name, format!("a string must be JSON text ({e})")))?,
+        ArgValue::Json(v) => v.clone(),
+        other => return Err(wrong_type(spec, "a dict or its JSON text", other)),
+    };
+    let Value::Object(fields) = &parsed else {
+        return Err(Error::invalid(
+            name,
+            "expected an object {\"name\", \"data\"}",
+        ));
+    };
+    for (key, field) in fields {
+        match (key.as_str(), field) {
+            ("name", Value::Null) => {}
+            ("name", Value::String(s)) => {
+                if s.is_empty() || s.len() > 64 {
+                    return Err(Error::invalid(
+                        name,
+                        format!(
+                            "\"name\" must be 1 to 64 bytes (None clears it), got {} bytes",
+                            s.len()
+                        ),
+                    ));
+                }
+            }
+            ("data", Value::Object(entries)) => {
+                if entries.len() > 64 {
+                    return Err(Error::invalid(
+                        name,
+                        format!("\"data\" has {} entries, at most 64", entries.len()),
+                    ));
+                }
+                for (k, v) in entries {
+                    let Value::String(v) = v else {
+                        return Err(Error::invalid(
+                            name,
+                            format!("\"data\"[{k:?}] must be a string"),
+                        ));
+                    };
+                    if k.is_empty() || k.len() > 64 || v.len() > 4096 {
+                        return Err(Error::invalid(
+                            name,
+                            format!(
+                                "\"data\" keys must be 1 to 64 bytes and values at most 4096 \
+                                 bytes (key {k:?})"
+                            ),
+                        ));
+                    }
+                }
+            }
+            ("name" | "data", _) => {
+                return Err(Error::invalid(
+                    name,
+                    format!("{key:?} must be a string (name) or an object of strings (data)"),
+                ))
+            }
+            _ => {
+                return Err(Error::invalid(
+                    name,
+                    format!("unknown key {key:?} (expected name and data)"),
+                ))
+            }
+        }
+    }
+    Ok(parsed)
 }
 
 /// `Vec<u8>` as the node's serde expects it: a JSON array of integers.

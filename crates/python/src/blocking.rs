@@ -24,6 +24,21 @@ where
     F: Future<Output = Result<T, Error>> + Send,
     T: Send,
 {
+    wait_with(py, fut, |_| Ok(()))
+}
+
+/// Like [`wait`], also calling `tick` with the GIL at every wake-up (and
+/// once more at the end, when the future succeeded), for progress reports.
+/// If `tick` raises, the future is dropped and the exception propagates.
+pub fn wait_with<T, F>(
+    py: Python<'_>,
+    fut: F,
+    mut tick: impl FnMut(Python<'_>) -> PyResult<()>,
+) -> PyResult<T>
+where
+    F: Future<Output = Result<T, Error>> + Send,
+    T: Send,
+{
     let rt = runtime().map_err(|e| to_pyerr(py, e))?;
     if tokio::runtime::Handle::try_current().is_ok() {
         return Err(PyRuntimeError::new_err(
@@ -36,8 +51,15 @@ where
             rt.block_on(async { tokio::time::timeout(SIGNAL_CHECK, fut.as_mut()).await })
         });
         match step {
-            Ok(result) => return result.map_err(|e| to_pyerr(py, e)),
-            Err(_elapsed) => py.check_signals()?,
+            Ok(result) => {
+                let value = result.map_err(|e| to_pyerr(py, e))?;
+                tick(py)?;
+                return Ok(value);
+            }
+            Err(_elapsed) => {
+                py.check_signals()?;
+                tick(py)?;
+            }
         }
     }
 }

@@ -3,15 +3,18 @@
 
 use std::time::Duration;
 
+use calimero_client_core::blobs::BlobMeta;
 use calimero_client_core::connection::Reply;
+use calimero_client_core::endpoints::{Body, Loc, Output};
 use calimero_client_core::{Config, Connection, ENDPOINTS};
 use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
 use crate::blocking::wait;
-use crate::convert::{json_to_py, py_to_json, to_arg};
+use crate::convert::{json_to_py, py_to_json, to_arg, value_to_py};
 use crate::errors::to_pyerr;
+use crate::transfer;
 
 /// A connection to one Calimero node.
 ///
@@ -166,17 +169,67 @@ impl PyConnectionInfo {
             .get(index)
             .ok_or_else(|| PyIndexError::new_err(format!("no endpoint {index}")))?;
         let mut values = Vec::with_capacity(endpoint.args.len());
+        // The binding's own arguments (upload data, a download's path, the
+        // progress callback, a chunk size), by name.
+        let mut local: Vec<(&str, Bound<'_, PyAny>)> = Vec::new();
         for (spec, obj) in endpoint.args.iter().zip(args.iter()) {
-            values.push(to_arg(spec, &obj)?);
+            if spec.loc == Loc::Local {
+                local.push((spec.name, obj));
+                values.push(None);
+            } else {
+                values.push(to_arg(spec, &obj)?);
+            }
         }
         values.resize(endpoint.args.len(), None);
+        let take = |name: &str| {
+            local
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, o)| o.clone())
+        };
+        let chunk_size = match take("chunk_size") {
+            Some(o) if !o.is_none() => {
+                let spec = endpoint.args.iter().find(|a| a.name == "chunk_size");
+                match spec.map(|s| to_arg(s, &o)).transpose()?.flatten() {
+                    Some(calimero_client_core::ArgValue::UInt(n)) => Some(n),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
         let prepared = self
             .conn
             .prepare(endpoint, &values)
             .map_err(|e| to_pyerr(py, e))?;
+        if endpoint.body == Body::Stream {
+            let data = take("data").unwrap_or_else(|| py.None().into_bound(py));
+            return transfer::upload(py, &self.conn, prepared, &data, take("progress"));
+        }
+        match endpoint.output {
+            Output::Bytes | Output::File | Output::Chunks => {
+                return transfer::download(
+                    py,
+                    &self.conn,
+                    prepared,
+                    endpoint.output,
+                    take("path"),
+                    take("progress"),
+                    chunk_size,
+                )
+            }
+            _ => {}
+        }
         let conn = self.conn.clone();
         let reply = wait(py, async move { conn.send(prepared).await })?;
-        reply_to_py(py, &reply)
+        match endpoint.output {
+            Output::Text => Ok(PyString::new(py, &String::from_utf8_lossy(&reply.body))
+                .into_any()
+                .unbind()),
+            Output::BlobInfo => {
+                Ok(value_to_py(py, &BlobMeta::from_reply(&reply).to_json())?.unbind())
+            }
+            _ => reply_to_py(py, &reply),
+        }
     }
 
     fn __repr__(&self) -> String {

@@ -203,11 +203,16 @@ pub fn to_arg(spec: &Arg, obj: &Bound<'_, PyAny>) -> PyResult<Option<ArgValue>> 
         | Kind::Name
         | Kind::Url
         | Kind::NodePath
-        | Kind::IgnoredBase58Id => {
+        | Kind::IgnoredBase58Id
+        | Kind::IgnoredText
+        | Kind::Alias
+        | Kind::Hex { .. }
+        | Kind::Choice(_)
+        | Kind::Role => {
             let s = obj.cast::<PyString>().map_err(|_| wrong("str"))?;
             ArgValue::Str(s.to_cow()?.into_owned())
         }
-        Kind::UInt => {
+        Kind::UInt | Kind::UInt32 => {
             if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
                 return Err(wrong("int"));
             }
@@ -222,6 +227,26 @@ pub fn to_arg(spec: &Arg, obj: &Bound<'_, PyAny>) -> PyResult<Option<ArgValue>> 
             let b = obj.cast::<PyBool>().map_err(|_| wrong("bool"))?;
             ArgValue::Bool(b.is_true())
         }
+        Kind::StrList => {
+            if !(obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>()) {
+                return Err(wrong("a list of str"));
+            }
+            ArgValue::Json(py_to_json(name, obj)?)
+        }
+        // Handled by the binding itself, never converted here.
+        Kind::Upload | Kind::LocalPath | Kind::Progress => return Ok(None),
+        Kind::Members | Kind::HexIdList => match obj.cast::<PyString>() {
+            Ok(s) => ArgValue::Str(s.to_cow()?.into_owned()),
+            Err(_) if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() => {
+                ArgValue::Json(py_to_json(name, obj)?)
+            }
+            Err(_) => return Err(wrong("a list or its JSON text (str)")),
+        },
+        Kind::Metadata => match obj.cast::<PyString>() {
+            Ok(s) => ArgValue::Str(s.to_cow()?.into_owned()),
+            Err(_) if obj.is_instance_of::<PyDict>() => ArgValue::Json(py_to_json(name, obj)?),
+            Err(_) => return Err(wrong("a dict or its JSON text (str)")),
+        },
         Kind::JsonText => match obj.cast::<PyString>() {
             Ok(s) => ArgValue::Str(s.to_cow()?.into_owned()),
             Err(_) => ArgValue::Json(py_to_json(name, obj)?),

@@ -4,7 +4,7 @@
 //! decided by the core's `ErrorKind`.
 
 use calimero_client_core::{Error, ErrorKind};
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyModule};
@@ -24,6 +24,16 @@ pub fn to_pyerr(py: Python<'_>, err: Error) -> PyErr {
     match err.kind() {
         ErrorKind::InvalidArgument => PyValueError::new_err(err.to_string()),
         ErrorKind::Internal => PyRuntimeError::new_err(err.to_string()),
+        // OSError(errno, strerror, filename) picks the subclass by errno
+        // (FileNotFoundError, PermissionError, ...).
+        ErrorKind::LocalIo => match err {
+            Error::LocalIo {
+                path,
+                errno: Some(errno),
+                message,
+            } => PyOSError::new_err((errno, message.clone(), path.clone())),
+            other => PyOSError::new_err(other.to_string()),
+        },
         kind => build(py, kind, &err).unwrap_or_else(|e| e),
     }
 }
@@ -71,7 +81,7 @@ fn build(py: Python<'_>, kind: ErrorKind, err: &Error) -> PyResult<PyErr> {
                 kw.set_item("guest_error", value_to_py(py, g)?)?;
             }
         }
-        Error::InvalidArgument { .. } | Error::Internal(_) => {}
+        Error::InvalidArgument { .. } | Error::Internal(_) | Error::LocalIo { .. } => {}
     }
     let instance = class.call((err.to_string(),), Some(&kw))?;
     Ok(PyErr::from_value(instance))

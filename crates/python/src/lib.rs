@@ -8,6 +8,7 @@ mod blocking;
 mod connection;
 mod convert;
 mod errors;
+mod transfer;
 
 use calimero_client_core::endpoints::{Body, Kind, Loc, Output};
 use calimero_client_core::{cache, ENDPOINTS};
@@ -48,6 +49,19 @@ fn kind_name(kind: Kind) -> &'static str {
         Kind::JsonText => "json_text",
         Kind::Bytes => "bytes",
         Kind::IgnoredBase58Id => "ignored_base58_id",
+        Kind::IgnoredText => "ignored_text",
+        Kind::Alias => "alias",
+        Kind::Hex { .. } => "hex",
+        Kind::UInt32 => "uint32",
+        Kind::Choice(_) => "choice",
+        Kind::Role => "role",
+        Kind::Members => "members",
+        Kind::HexIdList => "hex_id_list",
+        Kind::StrList => "str_list",
+        Kind::Metadata => "metadata",
+        Kind::Upload => "upload",
+        Kind::LocalPath => "local_path",
+        Kind::Progress => "progress",
     }
 }
 
@@ -70,6 +84,11 @@ fn endpoints(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
                 Output::RpcEnvelope => "rpc_envelope",
                 Output::RpcResult => "rpc_result",
                 Output::RpcOutput => "rpc_output",
+                Output::Text => "text",
+                Output::Bytes => "bytes",
+                Output::File => "file",
+                Output::Chunks => "chunks",
+                Output::BlobInfo => "blob_info",
             },
         )?;
         d.set_item(
@@ -78,6 +97,7 @@ fn endpoints(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
                 Body::Empty => "none".to_owned(),
                 Body::Json => "json".to_owned(),
                 Body::JsonRpc(m) => format!("jsonrpc:{m}"),
+                Body::Stream => "stream".to_owned(),
             },
         )?;
         let args = PyList::empty(py);
@@ -88,11 +108,19 @@ fn endpoints(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
             ad.set_item("required", a.required)?;
             ad.set_item("keyword_only", a.keyword_only)?;
             ad.set_item("default", a.default)?;
+            ad.set_item("max_len", a.max_len)?;
+            match a.kind {
+                Kind::Hex { min, max } => ad.set_item("length", (min, max))?,
+                Kind::Choice(choices) => ad.set_item("choices", choices.to_vec())?,
+                _ => {}
+            }
             let (loc, wire) = match a.loc {
                 Loc::Path => ("path", None),
                 Loc::Query(k) => ("query", Some(k)),
                 Loc::Body(k) => ("body", Some(k)),
                 Loc::Nowhere => ("none", None),
+                Loc::Spread => ("spread", None),
+                Loc::Local => ("local", None),
             };
             ad.set_item("location", loc)?;
             ad.set_item("wire_name", wire)?;
@@ -108,6 +136,7 @@ fn endpoints(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
 fn calimero_client_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("VERSION", calimero_client_core::VERSION)?;
     m.add_class::<connection::PyConnectionInfo>()?;
+    m.add_class::<transfer::BlobChunks>()?;
     m.add_function(wrap_pyfunction!(get_token_cache_path, m)?)?;
     m.add_function(wrap_pyfunction!(get_token_cache_dir, m)?)?;
     m.add_function(wrap_pyfunction!(endpoints, m)?)?;

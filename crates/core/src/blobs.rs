@@ -1,0 +1,573 @@
+//! Blob transfers, streamed both ways in constant memory (node-api.md 1.6,
+//! core: crates/server/src/admin/handlers/blob.rs).
+//!
+//! An upload streams its source (bytes in memory, a file, or chunks a
+//! binding feeds through a channel) as the body of `PUT /admin-api/blobs`;
+//! a download hands out the body chunk by chunk. Both count their bytes in a
+//! shared [`Transfer`], which a binding reads to report progress, and both
+//! use an idle timeout (no bytes moved for the connection's request timeout)
+//! instead of a total one, so a large blob on a slow link is not cut off.
+
+use std::future::Future;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{stream, StreamExt};
+use reqwest::header::{HeaderMap, CONTENT_LENGTH, CONTENT_TYPE};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
+use tokio::sync::mpsc;
+
+use crate::connection::{redact, transport_error, Connection, Reply};
+use crate::error::{Error, ERROR_BODY_LIMIT};
+use crate::request::Prepared;
+
+/// The node refuses uploads past 1 GiB (`MAX_BLOB_UPLOAD_BYTES`), counted as
+/// they stream; a blob that big is refused here before anything is sent
+/// when its size is known, and cut off at the limit when it is not.
+pub const MAX_BLOB_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// The most a download into one buffer accepts; larger blobs go to a file
+/// or an iterator.
+pub const MAX_IN_MEMORY_BYTES: u64 = MAX_BLOB_BYTES;
+
+/// Size of the pieces an upload is cut into (and progress is counted in).
+pub const UPLOAD_CHUNK: usize = 256 * 1024;
+
+/// The live counters of one transfer, shared with whoever watches it.
+#[derive(Debug)]
+pub struct Transfer {
+    done: AtomicU64,
+    /// `u64::MAX` while unknown.
+    total: AtomicU64,
+    started: Instant,
+    /// Milliseconds after `started` when bytes last moved.
+    last_activity_ms: AtomicU64,
+    over_limit: AtomicBool,
+}
+
+impl Transfer {
+    pub fn new(total: Option<u64>) -> Arc<Self> {
+        Arc::new(Transfer {
+            done: AtomicU64::new(0),
+            total: AtomicU64::new(total.unwrap_or(u64::MAX)),
+            started: Instant::now(),
+            last_activity_ms: AtomicU64::new(0),
+            over_limit: AtomicBool::new(false),
+        })
+    }
+
+    /// Bytes moved so far.
+    pub fn done(&self) -> u64 {
+        self.done.load(Ordering::Acquire)
+    }
+
+    /// The whole size, when known.
+    pub fn total(&self) -> Option<u64> {
+        match self.total.load(Ordering::Acquire) {
+            u64::MAX => None,
+            n => Some(n),
+        }
+    }
+
+    fn set_total(&self, total: u64) {
+        self.total.store(total, Ordering::Release);
+    }
+
+    fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn touch(&self) {
+        self.last_activity_ms
+            .store(self.elapsed_ms(), Ordering::Release);
+    }
+
+    /// Counts `n` more bytes; gives the new total.
+    fn advance(&self, n: usize) -> u64 {
+        self.touch();
+        self.done.fetch_add(n as u64, Ordering::AcqRel) + n as u64
+    }
+
+    fn idle_for(&self) -> Duration {
+        let last = self.last_activity_ms.load(Ordering::Acquire);
+        Duration::from_millis(self.elapsed_ms().saturating_sub(last))
+    }
+}
+
+/// What an upload sends.
+pub enum UploadSource {
+    /// Bytes already in memory (a Python `bytes` is wrapped without a copy).
+    Bytes(Bytes),
+    /// An open file, read from its current position.
+    File { file: std::fs::File, path: PathBuf },
+    /// Chunks fed by the caller; the body ends when the sender is dropped.
+    Channel(mpsc::Receiver<Bytes>),
+}
+
+impl std::fmt::Debug for UploadSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UploadSource::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            UploadSource::File { path, .. } => write!(f, "File({})", path.display()),
+            UploadSource::Channel(_) => f.write_str("Channel"),
+        }
+    }
+}
+
+impl UploadSource {
+    /// Opens `path` for upload and gives its size.
+    pub fn open(path: &Path) -> Result<(Self, u64), Error> {
+        let file = std::fs::File::open(path).map_err(|e| Error::local_io(path, &e))?;
+        let meta = file.metadata().map_err(|e| Error::local_io(path, &e))?;
+        if meta.is_dir() {
+            return Err(Error::invalid(
+                "data",
+                format!("{} is a directory", path.display()),
+            ));
+        }
+        let size = meta.len();
+        Ok((
+            UploadSource::File {
+                file,
+                path: path.to_owned(),
+            },
+            size,
+        ))
+    }
+
+    /// A channel source: the sender feeds chunks (at most `depth` queued).
+    pub fn channel(depth: usize) -> (mpsc::Sender<Bytes>, Self) {
+        let (tx, rx) = mpsc::channel(depth.max(1));
+        (tx, UploadSource::Channel(rx))
+    }
+
+    fn into_stream(self) -> stream::BoxStream<'static, io::Result<Bytes>> {
+        match self {
+            UploadSource::Bytes(bytes) => {
+                let pieces = (0..bytes.len())
+                    .step_by(UPLOAD_CHUNK)
+                    .map(move |at| Ok(bytes.slice(at..(at + UPLOAD_CHUNK).min(bytes.len()))))
+                    .collect::<Vec<_>>();
+                stream::iter(pieces).boxed()
+            }
+            UploadSource::File { file, .. } => {
+                let file = tokio::fs::File::from_std(file);
+                stream::unfold(Some(file), |state| async move {
+                    let mut file = state?;
+                    let mut buf = BytesMut::with_capacity(UPLOAD_CHUNK);
+                    match file.read_buf(&mut buf).await {
+                        Ok(0) => None,
+                        Ok(_) => Some((Ok(buf.freeze()), Some(file))),
+                        Err(e) => Some((Err(e), None)),
+                    }
+                })
+                .boxed()
+            }
+            UploadSource::Channel(rx) => stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|chunk| (Ok(chunk), rx))
+            })
+            .boxed(),
+        }
+    }
+}
+
+/// Runs `fut` until it finishes or no bytes have moved for `idle`.
+async fn idle_guard<T>(
+    transfer: &Transfer,
+    idle: Duration,
+    method: &str,
+    url: &str,
+    fut: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        let left = idle.saturating_sub(transfer.idle_for());
+        if left.is_zero() {
+            return Err(Error::Timeout {
+                method: method.into(),
+                url: url.into(),
+                message: format!("no data moved for {} s", idle.as_secs_f64()),
+            });
+        }
+        tokio::select! {
+            out = &mut fut => return out,
+            () = tokio::time::sleep(left) => {}
+        }
+    }
+}
+
+fn over_limit(transfer: &Transfer) -> Error {
+    Error::invalid(
+        "data",
+        format!(
+            "the blob is larger than the node's limit of {MAX_BLOB_BYTES} bytes (1 GiB); \
+             stopped after {} bytes",
+            transfer.done()
+        ),
+    )
+}
+
+impl Connection {
+    /// Streams `source` as a blob (`PUT /admin-api/blobs`, the endpoint
+    /// `upload_blob`); `size` is sent as `Content-Length` when known.
+    pub async fn upload(
+        &self,
+        prepared: Prepared,
+        source: UploadSource,
+        size: Option<u64>,
+        transfer: Arc<Transfer>,
+    ) -> Result<Reply, Error> {
+        if let Some(size) = size {
+            if size > MAX_BLOB_BYTES {
+                return Err(Error::invalid(
+                    "data",
+                    format!(
+                        "the blob is {size} bytes, over the node's limit of {MAX_BLOB_BYTES} \
+                         bytes (1 GiB)"
+                    ),
+                ));
+            }
+            transfer.set_total(size);
+        }
+        let url = self.prepared_url(&prepared)?;
+        let shown_url = redact(&url);
+        let method = prepared.verb.as_str();
+        let counter = Arc::clone(&transfer);
+        let body = source.into_stream().map(move |chunk| {
+            let chunk = chunk?;
+            if counter.advance(chunk.len()) > MAX_BLOB_BYTES {
+                counter.over_limit.store(true, Ordering::Release);
+                return Err(io::Error::other("the blob is over the node's 1 GiB limit"));
+            }
+            Ok(chunk)
+        });
+        let (mut request, sent_token) = self.builder(method, url, true)?;
+        request = request
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .body(reqwest::Body::wrap_stream(body));
+        if let Some(size) = size {
+            request = request.header(CONTENT_LENGTH, size);
+        }
+        transfer.touch();
+        let result = idle_guard(
+            &transfer,
+            self.config().timeout,
+            method,
+            &shown_url,
+            async {
+                let response = request
+                    .send()
+                    .await
+                    .map_err(|e| transport_error(method, &shown_url, &e))?;
+                self.read_reply(response, method, shown_url.clone(), sent_token)
+                    .await
+            },
+        )
+        .await;
+        if transfer.over_limit.load(Ordering::Acquire) {
+            return Err(over_limit(&transfer));
+        }
+        result
+    }
+
+    /// Starts a blob download (`GET /admin-api/blobs/{id}`): the answer's
+    /// headers are in; its body comes through [`Download::chunk`].
+    pub async fn download(
+        &self,
+        prepared: Prepared,
+        transfer: Arc<Transfer>,
+    ) -> Result<Download, Error> {
+        let url = self.prepared_url(&prepared)?;
+        let shown_url = redact(&url);
+        let method = prepared.verb.as_str();
+        let (request, sent_token) = self.builder(method, url, true)?;
+        let idle = self.config().timeout;
+        transfer.touch();
+        let response = idle_guard(&transfer, idle, method, &shown_url, async {
+            request
+                .send()
+                .await
+                .map_err(|e| transport_error(method, &shown_url, &e))
+        })
+        .await?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            let headers = response.headers().clone();
+            let body = idle_guard(&transfer, idle, method, &shown_url, async {
+                read_capped(response, ERROR_BODY_LIMIT)
+                    .await
+                    .map_err(|e| transport_error(method, &shown_url, &e))
+            })
+            .await?;
+            return Err(self.failure(status, &headers, &body, method, &shown_url, sent_token));
+        }
+        let headers = response.headers().clone();
+        let size = response.content_length();
+        if let Some(size) = size {
+            transfer.set_total(size);
+        }
+        Ok(Download {
+            info: BlobMeta::from_headers(&headers),
+            headers,
+            size,
+            response: Some(response),
+            hasher: Sha256::new(),
+            received: 0,
+            transfer,
+            idle,
+            method,
+            url: shown_url,
+        })
+    }
+}
+
+/// At most `cap` bytes of a body (an error body: the rest is dropped).
+async fn read_capped(mut response: reqwest::Response, cap: usize) -> reqwest::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = cap.saturating_sub(out.len());
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() >= cap {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// A blob's metadata, from the headers the node sends with it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BlobMeta {
+    pub blob_id: Option<String>,
+    pub size: Option<u64>,
+    /// Lowercase hex SHA-256 of the content (`X-Blob-Hash`).
+    pub hash: Option<String>,
+    pub mime_type: Option<String>,
+}
+
+impl BlobMeta {
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        let text = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        BlobMeta {
+            blob_id: text("x-blob-id"),
+            size: text("content-length").and_then(|s| s.trim().parse().ok()),
+            hash: text("x-blob-hash").map(|h| h.to_ascii_lowercase()),
+            mime_type: text("x-blob-mime-type").or_else(|| text("content-type")),
+        }
+    }
+
+    /// The answer of `get_blob_info`: `{"data": {"blob_id", "size", "hash",
+    /// "mime_type"}}` (the shape of the official client, the hash as hex).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"data": {
+            "blob_id": self.blob_id,
+            "size": self.size,
+            "hash": self.hash,
+            "mime_type": self.mime_type,
+        }})
+    }
+
+    /// From a HEAD answer.
+    pub fn from_reply(reply: &Reply) -> Self {
+        Self::from_headers(&reply.headers)
+    }
+}
+
+/// A download under way.
+pub struct Download {
+    pub info: BlobMeta,
+    pub headers: HeaderMap,
+    /// `Content-Length`, when the node sent it.
+    pub size: Option<u64>,
+    /// `None` once the body has ended (or failed).
+    response: Option<reqwest::Response>,
+    hasher: Sha256,
+    received: u64,
+    transfer: Arc<Transfer>,
+    idle: Duration,
+    method: &'static str,
+    url: String,
+}
+
+impl std::fmt::Debug for Download {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Download")
+            .field("url", &self.url)
+            .field("info", &self.info)
+            .field("received", &self.received)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Download {
+    /// The next piece of the body, or `None` at its end, once its length and
+    /// SHA-256 (`X-Blob-Hash`) have been checked.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
+        let Some(response) = self.response.as_mut() else {
+            return Ok(None);
+        };
+        let (method, url) = (self.method, self.url.clone());
+        let next = idle_guard(&self.transfer, self.idle, method, &url, async {
+            response
+                .chunk()
+                .await
+                .map_err(|e| transport_error(method, &url, &e))
+        })
+        .await;
+        match next {
+            Ok(Some(chunk)) => {
+                self.received += chunk.len() as u64;
+                self.transfer.advance(chunk.len());
+                self.hasher.update(&chunk);
+                if self.size.is_some_and(|size| self.received > size) {
+                    self.response = None;
+                    return Err(self.malformed(format!(
+                        "the body is longer than its Content-Length ({} bytes)",
+                        self.size.unwrap_or_default()
+                    )));
+                }
+                Ok(Some(chunk))
+            }
+            Ok(None) => {
+                self.response = None;
+                self.verify()?;
+                Ok(None)
+            }
+            Err(e) => {
+                self.response = None;
+                Err(e)
+            }
+        }
+    }
+
+    /// Bytes received so far.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    fn verify(&mut self) -> Result<(), Error> {
+        if let Some(size) = self.size.filter(|s| *s != self.received) {
+            return Err(self.malformed(format!(
+                "the body ended after {} of {size} bytes",
+                self.received
+            )));
+        }
+        let digest = hex::encode(std::mem::take(&mut self.hasher).finalize());
+        match &self.info.hash {
+            Some(expected) if *expected != digest => Err(self.malformed(format!(
+                "the content's SHA-256 {digest} differs from X-Blob-Hash {expected}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    fn malformed(&self, message: String) -> Error {
+        Error::MalformedResponse {
+            method: self.method.into(),
+            url: self.url.clone(),
+            message,
+            body: String::new(),
+        }
+    }
+
+    /// The whole body in one buffer (at most [`MAX_IN_MEMORY_BYTES`]).
+    pub async fn into_vec(mut self) -> Result<Vec<u8>, Error> {
+        let capacity = self.size.unwrap_or(0);
+        if capacity > MAX_IN_MEMORY_BYTES {
+            return Err(self.too_big(capacity));
+        }
+        let mut out = Vec::with_capacity(usize::try_from(capacity).unwrap_or(0));
+        while let Some(chunk) = self.chunk().await? {
+            if out.len() as u64 + chunk.len() as u64 > MAX_IN_MEMORY_BYTES {
+                return Err(self.too_big(out.len() as u64 + chunk.len() as u64));
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
+    }
+
+    /// The body into `buf`, which must be exactly `Content-Length` long.
+    pub async fn fill(&mut self, buf: &mut [u8]) -> Result<(), Error> {
+        let mut at = 0usize;
+        while let Some(chunk) = self.chunk().await? {
+            let end = at + chunk.len();
+            if end > buf.len() {
+                return Err(self.malformed("the body is longer than announced".into()));
+            }
+            buf[at..end].copy_from_slice(&chunk);
+            at = end;
+        }
+        if at != buf.len() {
+            return Err(self.malformed(format!("the body ended after {at} of {} bytes", buf.len())));
+        }
+        Ok(())
+    }
+
+    fn too_big(&self, size: u64) -> Error {
+        self.malformed(format!(
+            "the blob is {size} bytes, more than one buffer takes ({MAX_IN_MEMORY_BYTES}); \
+             use download_blob_to_path or iter_blob"
+        ))
+    }
+
+    /// Streams the body into the file `path`: into a temporary file beside
+    /// it first, renamed over `path` only once complete and checked, so the
+    /// file is whole or untouched. Gives the number of bytes written.
+    pub async fn save(mut self, path: &Path) -> Result<u64, Error> {
+        use tokio::io::AsyncWriteExt;
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let name = path
+            .file_name()
+            .ok_or_else(|| Error::invalid("path", "expected a file path"))?
+            .to_string_lossy()
+            .into_owned();
+        static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+        let temp = TempFile(dir.join(format!(
+            ".{name}.{}-{}.part",
+            std::process::id(),
+            SEQUENCE.fetch_add(1, Ordering::Relaxed)
+        )));
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp.0)
+            .await
+            .map_err(|e| Error::local_io(&temp.0, &e))?;
+        while let Some(chunk) = self.chunk().await? {
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| Error::local_io(&temp.0, &e))?;
+        }
+        file.sync_all()
+            .await
+            .map_err(|e| Error::local_io(&temp.0, &e))?;
+        drop(file);
+        tokio::fs::rename(&temp.0, path)
+            .await
+            .map_err(|e| Error::local_io(path, &e))?;
+        std::mem::forget(temp);
+        Ok(self.received)
+    }
+}
+
+/// A temporary file removed when dropped: on an error, and also when the
+/// download is cancelled (its future dropped) half-way.
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}

@@ -1,0 +1,445 @@
+//! Blob uploads and downloads from Python: the data source or destination
+//! is a Python object (bytes, a path, a file object); the core streams it
+//! with the GIL released, and progress callbacks run on the calling thread.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use calimero_client_core::blobs::{
+    BlobMeta, Download, Transfer, UploadSource, MAX_IN_MEMORY_BYTES, UPLOAD_CHUNK,
+};
+use calimero_client_core::endpoints::Output;
+use calimero_client_core::request::Prepared;
+use calimero_client_core::runtime::runtime;
+use calimero_client_core::{Connection, Error};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyMemoryView, PyString};
+
+use crate::blocking::{wait, wait_with};
+use crate::connection::reply_to_py;
+use crate::errors::to_pyerr;
+
+/// How much a file object is asked for per `read()`.
+const READ_SIZE: usize = 4 * UPLOAD_CHUNK;
+
+/// Calls a progress callback `(done, total)` when the count moved.
+struct Progress<'py> {
+    callback: Option<Bound<'py, PyAny>>,
+    transfer: Arc<Transfer>,
+    reported: Option<u64>,
+}
+
+impl<'py> Progress<'py> {
+    fn new(callback: Option<Bound<'py, PyAny>>, transfer: &Arc<Transfer>) -> PyResult<Self> {
+        let callback = callback.filter(|c| !c.is_none());
+        if let Some(c) = &callback {
+            if !c.is_callable() {
+                return Err(PyTypeError::new_err(format!(
+                    "progress: expected a callable taking (done, total), got {}",
+                    c.get_type().name()?
+                )));
+            }
+        }
+        Ok(Progress {
+            callback,
+            transfer: Arc::clone(transfer),
+            reported: None,
+        })
+    }
+
+    fn report(&mut self, _py: Python<'_>) -> PyResult<()> {
+        let Some(callback) = &self.callback else {
+            return Ok(());
+        };
+        let done = self.transfer.done();
+        if self.reported.is_some_and(|r| done <= r) {
+            return Ok(());
+        }
+        self.reported = Some(done);
+        callback.call1((done, self.transfer.total()))?;
+        Ok(())
+    }
+}
+
+/// A path argument (str or os.PathLike) as a `PathBuf`; None when `obj` is
+/// not a path at all.
+fn as_path(obj: &Bound<'_, PyAny>) -> PyResult<Option<PathBuf>> {
+    if obj.is_instance_of::<PyString>() {
+        return Ok(Some(obj.extract::<PathBuf>()?));
+    }
+    if obj.hasattr("__fspath__")? {
+        let os = obj.py().import("os")?;
+        let fspath = os.call_method1("fspath", (obj,))?;
+        return Ok(Some(fspath.extract::<PathBuf>()?));
+    }
+    Ok(None)
+}
+
+fn type_name(obj: &Bound<'_, PyAny>) -> String {
+    obj.get_type()
+        .name()
+        .map_or_else(|_| "?".to_owned(), |n| n.to_string())
+}
+
+/// The bytes left in a seekable file object, when it can tell.
+fn remaining(reader: &Bound<'_, PyAny>) -> Option<u64> {
+    let seekable = reader
+        .call_method0("seekable")
+        .and_then(|s| s.is_truthy())
+        .unwrap_or(false);
+    if !seekable {
+        return None;
+    }
+    let here: u64 = reader.call_method0("tell").ok()?.extract().ok()?;
+    let end: u64 = reader.call_method1("seek", (0, 2)).ok()?.extract().ok()?;
+    reader.call_method1("seek", (here, 0)).ok()?;
+    end.checked_sub(here)
+}
+
+/// `upload_blob`: streams `data` (bytes, a path, or a binary file object).
+pub fn upload(
+    py: Python<'_>,
+    conn: &Connection,
+    prepared: Prepared,
+    data: &Bound<'_, PyAny>,
+    progress: Option<Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    if data.is_none() {
+        return Err(PyValueError::new_err("data: is required, got None"));
+    }
+    let (source, size) = if let Some(path) = as_path(data)? {
+        if path.as_os_str().is_empty() {
+            return Err(PyValueError::new_err("data: expected a file path, got ''"));
+        }
+        UploadSource::open(&path).map_err(|e| to_pyerr(py, e))?
+    } else if data.is_instance_of::<PyBytes>() || data.is_instance_of::<PyByteArray>() {
+        let backed: PyBackedBytes = data.extract()?;
+        let size = backed.len() as u64;
+        (UploadSource::Bytes(Bytes::from_owner(backed)), size)
+    } else if data.is_instance_of::<PyMemoryView>() {
+        let copy = py
+            .import("builtins")?
+            .getattr("bytes")?
+            .call1((data,))?
+            .extract::<PyBackedBytes>()?;
+        let size = copy.len() as u64;
+        (UploadSource::Bytes(Bytes::from_owner(copy)), size)
+    } else if data.hasattr("read")? {
+        return upload_reader(py, conn, prepared, data, progress);
+    } else {
+        return Err(PyTypeError::new_err(format!(
+            "data: expected bytes, a path (str or os.PathLike) or a binary file object, got {}",
+            type_name(data)
+        )));
+    };
+    let transfer = Transfer::new(Some(size));
+    let mut report = Progress::new(progress, &transfer)?;
+    let conn = conn.clone();
+    let fut = async move { conn.upload(prepared, source, Some(size), transfer).await };
+    let reply = wait_with(py, fut, |py| report.report(py))?;
+    reply_to_py(py, &reply)
+}
+
+/// Aborts a spawned transfer when the call ends early (Ctrl-C, an error).
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Uploads from a file object: the calling thread reads it (with the GIL)
+/// and hands the chunks to the request running on the runtime.
+fn upload_reader(
+    py: Python<'_>,
+    conn: &Connection,
+    prepared: Prepared,
+    reader: &Bound<'_, PyAny>,
+    progress: Option<Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let size = remaining(reader);
+    let transfer = Transfer::new(size);
+    let mut report = Progress::new(progress, &transfer)?;
+    let (tx, source) = UploadSource::channel(4);
+    let rt = runtime().map_err(|e| to_pyerr(py, e))?;
+    let conn = conn.clone();
+    let t = Arc::clone(&transfer);
+    let handle = rt.spawn(async move { conn.upload(prepared, source, size, t).await });
+    let _abort = AbortOnDrop(handle.abort_handle());
+    'reading: loop {
+        py.check_signals()?;
+        report.report(py)?;
+        let chunk = reader.call_method1("read", (READ_SIZE,))?;
+        if chunk.is_none() {
+            return Err(PyTypeError::new_err(
+                "data: read() returned None (a non-blocking stream); pass a blocking binary file",
+            ));
+        }
+        let chunk: PyBackedBytes = chunk.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "data: read() must return bytes, got {}; open the file in binary mode ('rb')",
+                type_name(&chunk)
+            ))
+        })?;
+        if chunk.is_empty() {
+            break;
+        }
+        let mut item = Some(Bytes::from_owner(chunk));
+        while item.is_some() {
+            let sent = py.detach(|| {
+                rt.block_on(async {
+                    tokio::time::timeout(Duration::from_millis(50), tx.reserve()).await
+                })
+            });
+            match sent {
+                Ok(Ok(permit)) => {
+                    if let Some(bytes) = item.take() {
+                        permit.send(bytes);
+                    }
+                }
+                // The request ended early (refused, failed): its result says why.
+                Ok(Err(_closed)) => break 'reading,
+                Err(_waiting) => {
+                    py.check_signals()?;
+                    report.report(py)?;
+                }
+            }
+        }
+    }
+    drop(tx);
+    let reply = wait_with(
+        py,
+        async move {
+            handle
+                .await
+                .map_err(|e| Error::Internal(format!("the upload task failed: {e}")))?
+        },
+        |py| report.report(py),
+    )?;
+    reply_to_py(py, &reply)
+}
+
+/// The download endpoints: into one `bytes`, into a file, or as chunks.
+pub fn download(
+    py: Python<'_>,
+    conn: &Connection,
+    prepared: Prepared,
+    output: Output,
+    path: Option<Bound<'_, PyAny>>,
+    progress: Option<Bound<'_, PyAny>>,
+    chunk_size: Option<u64>,
+) -> PyResult<Py<PyAny>> {
+    // Everything about the arguments is checked before the request goes.
+    let target = match (output, &path) {
+        (Output::File, Some(p)) if !p.is_none() => match as_path(p)? {
+            Some(target) => Some(target),
+            None => {
+                return Err(PyTypeError::new_err(format!(
+                    "path: expected str or os.PathLike, got {}",
+                    type_name(p)
+                )))
+            }
+        },
+        (Output::File, _) => return Err(PyValueError::new_err("path: is required, got None")),
+        _ => None,
+    };
+    if let Some(t) = &target {
+        if t.is_dir() {
+            return Err(PyValueError::new_err(format!(
+                "path: {} is a directory; expected a file path",
+                t.display()
+            )));
+        }
+    }
+    let chunk_size = match chunk_size {
+        Some(0) => return Err(PyValueError::new_err("chunk_size: expected at least 1")),
+        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        None => 1 << 20,
+    };
+    let transfer = Transfer::new(None);
+    let mut report = Progress::new(progress, &transfer)?;
+    let started = {
+        let conn = conn.clone();
+        let t = Arc::clone(&transfer);
+        wait(py, async move { conn.download(prepared, t).await })?
+    };
+    match output {
+        Output::File => {
+            let target = target.ok_or_else(|| PyRuntimeError::new_err("no path"))?;
+            let blob_id = started.info.blob_id.clone();
+            let dest = target.clone();
+            let size = wait_with(py, async move { started.save(&dest).await }, |py| {
+                report.report(py)
+            })?;
+            let out = PyDict::new(py);
+            out.set_item("blob_id", blob_id)?;
+            out.set_item("size", size)?;
+            out.set_item("path", target)?;
+            Ok(out.into_any().unbind())
+        }
+        Output::Chunks => Ok(Py::new(py, BlobChunks::new(started, chunk_size))?.into_any()),
+        _ => {
+            let mut dl = started;
+            match dl.size.filter(|n| *n <= MAX_IN_MEMORY_BYTES) {
+                Some(n) => {
+                    let len = usize::try_from(n).map_err(|_| PyValueError::new_err("size"))?;
+                    // Filled in place, with the GIL released: the object is
+                    // not visible to any other code until it is returned.
+                    let bytes = PyBytes::new_with(py, len, |buf| {
+                        wait_with(py, dl.fill(buf), |py| report.report(py))
+                    })?;
+                    Ok(bytes.into_any().unbind())
+                }
+                None => {
+                    let all = wait_with(py, dl.into_vec(), |py| report.report(py))?;
+                    Ok(PyBytes::new(py, &all).into_any().unbind())
+                }
+            }
+        }
+    }
+}
+
+/// A blob read chunk by chunk, as `iter_blob` returns it.
+enum ChunkState {
+    Ready(Box<Download>),
+    Busy,
+    Done,
+}
+
+/// A blob download as an iterator of `bytes` chunks (also a context
+/// manager). The SHA-256 the node sent is checked after the last chunk.
+#[pyclass(module = "calimero", name = "BlobChunks")]
+pub struct BlobChunks {
+    state: Mutex<ChunkState>,
+    chunk_size: usize,
+    info: BlobMeta,
+    size: Option<u64>,
+}
+
+impl BlobChunks {
+    fn new(download: Download, chunk_size: usize) -> Self {
+        BlobChunks {
+            info: download.info.clone(),
+            size: download.size,
+            state: Mutex::new(ChunkState::Ready(Box::new(download))),
+            chunk_size,
+        }
+    }
+
+    fn take(&self) -> PyResult<Option<Box<Download>>> {
+        let mut state = self
+            .state
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("iter_blob: state lock poisoned"))?;
+        match std::mem::replace(&mut *state, ChunkState::Busy) {
+            ChunkState::Ready(dl) => Ok(Some(dl)),
+            ChunkState::Done => {
+                *state = ChunkState::Done;
+                Ok(None)
+            }
+            ChunkState::Busy => Err(PyRuntimeError::new_err(
+                "iter_blob: another thread is reading this iterator",
+            )),
+        }
+    }
+
+    fn put(&self, next: ChunkState) {
+        if let Ok(mut state) = self.state.lock() {
+            *state = next;
+        }
+    }
+}
+
+#[pymethods]
+impl BlobChunks {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyBytes>>> {
+        let Some(mut dl) = self.take()? else {
+            return Ok(None);
+        };
+        let want = self.chunk_size;
+        let result = wait(py, async {
+            let mut buf = BytesMut::new();
+            while buf.len() < want {
+                match dl.chunk().await? {
+                    Some(c) if buf.is_empty() && c.len() >= want => return Ok(Some(c)),
+                    Some(c) => buf.extend_from_slice(&c),
+                    None => break,
+                }
+            }
+            Ok((!buf.is_empty()).then(|| buf.freeze()))
+        });
+        match result {
+            Ok(Some(chunk)) => {
+                self.put(ChunkState::Ready(dl));
+                Ok(Some(PyBytes::new(py, &chunk).unbind()))
+            }
+            Ok(None) => {
+                self.put(ChunkState::Done);
+                Ok(None)
+            }
+            Err(e) => {
+                self.put(ChunkState::Done);
+                Err(e)
+            }
+        }
+    }
+
+    /// Stops the download and closes its connection.
+    fn close(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            if !matches!(*state, ChunkState::Busy) {
+                *state = ChunkState::Done;
+            }
+        }
+    }
+
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, _exc: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        self.close();
+        false
+    }
+
+    /// The blob's size in bytes (`Content-Length`), when the node sent it.
+    #[getter]
+    fn size(&self) -> Option<u64> {
+        self.size
+    }
+
+    /// The blob's id (`X-Blob-ID`).
+    #[getter]
+    fn blob_id(&self) -> Option<String> {
+        self.info.blob_id.clone()
+    }
+
+    /// The blob's SHA-256 as hex (`X-Blob-Hash`).
+    #[getter]
+    fn hash(&self) -> Option<String> {
+        self.info.hash.clone()
+    }
+
+    /// The MIME type the node detected.
+    #[getter]
+    fn mime_type(&self) -> Option<String> {
+        self.info.mime_type.clone()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "BlobChunks(blob_id={:?}, size={:?})",
+            self.info.blob_id, self.size
+        )
+    }
+}

@@ -201,6 +201,19 @@ async fn idle_guard<T>(
     }
 }
 
+/// Refuses a blob known to be over the node's limit, before anything is sent.
+pub fn check_size(size: u64) -> Result<(), Error> {
+    if size > MAX_BLOB_BYTES {
+        return Err(Error::invalid(
+            "data",
+            format!(
+                "the blob is {size} bytes, over the node's limit of {MAX_BLOB_BYTES} bytes (1 GiB)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn over_limit(transfer: &Transfer) -> Error {
     Error::invalid(
         "data",
@@ -223,15 +236,7 @@ impl Connection {
         transfer: Arc<Transfer>,
     ) -> Result<Reply, Error> {
         if let Some(size) = size {
-            if size > MAX_BLOB_BYTES {
-                return Err(Error::invalid(
-                    "data",
-                    format!(
-                        "the blob is {size} bytes, over the node's limit of {MAX_BLOB_BYTES} \
-                         bytes (1 GiB)"
-                    ),
-                ));
-            }
+            check_size(size)?;
             transfer.set_total(size);
         }
         let url = self.prepared_url(&prepared)?;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use calimero_client_core::blobs::{
-    BlobMeta, Download, Transfer, UploadSource, MAX_IN_MEMORY_BYTES, UPLOAD_CHUNK,
+    check_size, BlobMeta, Download, Transfer, UploadSource, MAX_IN_MEMORY_BYTES, UPLOAD_CHUNK,
 };
 use calimero_client_core::endpoints::Output;
 use calimero_client_core::request::Prepared;
@@ -163,6 +163,9 @@ fn upload_reader(
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
     let size = remaining(reader);
+    if let Some(size) = size {
+        check_size(size).map_err(|e| to_pyerr(py, e))?;
+    }
     let transfer = Transfer::new(size);
     let mut report = Progress::new(progress, &transfer)?;
     let (tx, source) = UploadSource::channel(4);
@@ -279,7 +282,7 @@ pub fn download(
             let out = PyDict::new(py);
             out.set_item("blob_id", blob_id)?;
             out.set_item("size", size)?;
-            out.set_item("path", target)?;
+            out.set_item("path", target.to_string_lossy())?;
             Ok(out.into_any().unbind())
         }
         Output::Chunks => Ok(Py::new(py, BlobChunks::new(started, chunk_size))?.into_any()),
@@ -437,9 +440,12 @@ impl BlobChunks {
     }
 
     fn __repr__(&self) -> String {
-        format!(
-            "BlobChunks(blob_id={:?}, size={:?})",
-            self.info.blob_id, self.size
-        )
+        let size = self
+            .size
+            .map_or_else(|| "None".to_owned(), |s| s.to_string());
+        match &self.info.blob_id {
+            Some(id) => format!("BlobChunks(blob_id='{id}', size={size})"),
+            None => format!("BlobChunks(blob_id=None, size={size})"),
+        }
     }
 }

@@ -234,6 +234,9 @@ pub struct FaultSpec {
     pub body: Option<Value>,
     #[serde(default)]
     pub content_type: Option<String>,
+    /// Extra headers of a `status` answer (e.g. a wrong `X-Blob-Hash`).
+    #[serde(default)]
+    pub headers: Option<std::collections::BTreeMap<String, String>>,
     /// How many matching requests it applies to (default: all).
     #[serde(default)]
     pub times: Option<u64>,
@@ -254,6 +257,7 @@ enum FaultAction {
         status: StatusCode,
         body: Bytes,
         content_type: Option<HeaderValue>,
+        headers: Vec<(header::HeaderName, HeaderValue)>,
     },
     Drop,
 }
@@ -312,10 +316,19 @@ impl FaultTable {
                     ),
                     None => guessed.map(HeaderValue::from_static),
                 };
+                let mut headers = Vec::new();
+                for (name, value) in spec.headers.iter().flatten() {
+                    let name = header::HeaderName::from_bytes(name.as_bytes())
+                        .map_err(|_| format!("invalid header name {name:?}"))?;
+                    let value = HeaderValue::from_str(value)
+                        .map_err(|_| format!("invalid header value for {name}"))?;
+                    headers.push((name, value));
+                }
                 FaultAction::Status {
                     status,
                     body,
                     content_type,
+                    headers,
                 }
             }
             FaultKind::Drop => FaultAction::Drop,
@@ -411,12 +424,16 @@ pub async fn apply_faults(
             status,
             body,
             content_type,
+            headers: extra,
         }) => {
             let mut response = (status, body).into_response();
             let headers = response.headers_mut();
             let _ = headers.remove(header::CONTENT_TYPE);
             if let Some(ct) = content_type {
                 let _ = headers.insert(header::CONTENT_TYPE, ct);
+            }
+            for (name, value) in extra {
+                let _ = headers.insert(name, value);
             }
             response
         }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use axum::body::Bytes;
 use serde::Serialize;
 
 use crate::ids::{HexId, Id};
@@ -71,8 +72,10 @@ pub struct Node {
     pub identity: Option<NodeIdentity>,
     pub peer_id: String,
     pub apps: BTreeMap<Id, App>,
-    /// Content-addressed blobs (application bytecode lands here too).
+    /// Root blobs by id (application bytecode lands here too).
     pub blobs: BTreeMap<Id, Blob>,
+    /// The chunks of the root blobs, by chunk id.
+    pub chunks: BTreeMap<Id, Chunk>,
     pub namespaces: BTreeMap<Id, Namespace>,
     pub contexts: BTreeMap<Id, Context>,
 }
@@ -84,6 +87,7 @@ impl Default for Node {
             peer_id: random_peer_id(),
             apps: BTreeMap::new(),
             blobs: BTreeMap::new(),
+            chunks: BTreeMap::new(),
             namespaces: BTreeMap::new(),
             contexts: BTreeMap::new(),
         }
@@ -98,13 +102,103 @@ fn random_peer_id() -> String {
     bs58::encode(bytes).into_string()
 }
 
+/// The piece size the node's blob store cuts content into.
+/// core: crates/store/blobs/src/lib.rs (`CHUNK_SIZE`).
+pub const BLOB_CHUNK_SIZE: usize = 1 << 20;
+
+/// A stored root blob. Its id is not the content hash: the store cuts the
+/// content into 1 MiB chunks, each stored under the SHA-256 of its bytes,
+/// and the root id is the SHA-256 of the concatenated chunk ids (so an empty
+/// blob's id is the SHA-256 of nothing). `hash` is the SHA-256 of the whole
+/// content (what `?hash=` is checked against, and the ETag).
+/// core: crates/store/blobs/src/lib.rs (`put_sized`, `persist_ref`, `delete`).
 pub struct Blob {
-    pub data: axum::body::Bytes,
+    pub data: Bytes,
+    pub hash: Id,
+    pub chunks: Vec<Id>,
+    /// One per add of the same content; a delete releases one.
+    pub refs: u32,
 }
 
 impl Blob {
     pub fn size(&self) -> u64 {
         self.data.len() as u64
+    }
+}
+
+/// A chunk of one or more root blobs: a view into a root's bytes (no copy),
+/// addressable by its own id like any blob, never listed.
+pub struct Chunk {
+    pub data: Bytes,
+    pub refs: u32,
+}
+
+/// Computes a blob's ids while its bytes stream in. Uses ring's SHA-256
+/// (assembly, so fast even in the debug builds the tests run: a 512 MiB
+/// upload is hashed twice over).
+pub struct BlobDigest {
+    file: ring::digest::Context,
+    chunk: ring::digest::Context,
+    chunk_len: usize,
+    chunks: Vec<Id>,
+}
+
+impl Default for BlobDigest {
+    fn default() -> Self {
+        Self {
+            file: ring::digest::Context::new(&ring::digest::SHA256),
+            chunk: ring::digest::Context::new(&ring::digest::SHA256),
+            chunk_len: 0,
+            chunks: Vec::new(),
+        }
+    }
+}
+
+fn digest_id(digest: &ring::digest::Digest) -> Id {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    Id(out)
+}
+
+impl BlobDigest {
+    pub fn update(&mut self, mut bytes: &[u8]) {
+        self.file.update(bytes);
+        while !bytes.is_empty() {
+            let take = bytes.len().min(BLOB_CHUNK_SIZE - self.chunk_len);
+            self.chunk.update(&bytes[..take]);
+            self.chunk_len += take;
+            bytes = &bytes[take..];
+            if self.chunk_len == BLOB_CHUNK_SIZE {
+                self.close_chunk();
+            }
+        }
+    }
+
+    fn close_chunk(&mut self) {
+        let fresh = ring::digest::Context::new(&ring::digest::SHA256);
+        let digest = std::mem::replace(&mut self.chunk, fresh).finish();
+        self.chunks.push(digest_id(&digest));
+        self.chunk_len = 0;
+    }
+
+    /// (root id, content hash, chunk ids).
+    pub fn finish(mut self) -> (Id, Id, Vec<Id>) {
+        if self.chunk_len > 0 {
+            self.close_chunk();
+        }
+        let hash = digest_id(&self.file.finish());
+        let mut root = ring::digest::Context::new(&ring::digest::SHA256);
+        for chunk in &self.chunks {
+            root.update(&chunk.0);
+        }
+        (digest_id(&root.finish()), hash, self.chunks)
+    }
+
+    /// The digest of `data` in one go.
+    pub fn of(data: &[u8]) -> (Id, Id, Vec<Id>) {
+        let mut digest = Self::default();
+        digest.update(data);
+        digest.finish()
     }
 }
 
@@ -351,5 +445,73 @@ impl Node {
     /// every namespace it created).
     pub fn namespace(&self, id: &Id) -> Option<&Namespace> {
         self.namespaces.get(id)
+    }
+
+    /// Stores `data` (already digested), or adds a reference to the same
+    /// content stored before. Returns the blob id.
+    pub fn add_blob(&mut self, data: Bytes, digest: (Id, Id, Vec<Id>)) -> Id {
+        let (id, hash, chunk_ids) = digest;
+        for (index, chunk_id) in chunk_ids.iter().enumerate() {
+            let start = index * BLOB_CHUNK_SIZE;
+            let end = data.len().min(start + BLOB_CHUNK_SIZE);
+            let chunk = self.chunks.entry(*chunk_id).or_insert_with(|| Chunk {
+                data: data.slice(start..end),
+                refs: 0,
+            });
+            chunk.refs = chunk.refs.saturating_add(1);
+        }
+        let blob = self.blobs.entry(id).or_insert_with(|| Blob {
+            data,
+            hash,
+            chunks: chunk_ids,
+            refs: 0,
+        });
+        blob.refs = blob.refs.saturating_add(1);
+        id
+    }
+
+    /// Releases one reference to a root blob (and to each of its chunks) or
+    /// to a bare chunk; `false` when no blob has that id.
+    pub fn release_blob(&mut self, id: &Id) -> bool {
+        let chunks = if let Some(blob) = self.blobs.get_mut(id) {
+            blob.refs = blob.refs.saturating_sub(1);
+            let chunks = blob.chunks.clone();
+            if blob.refs == 0 {
+                let _ = self.blobs.remove(id);
+            }
+            chunks
+        } else if self.chunks.contains_key(id) {
+            vec![*id]
+        } else {
+            return false;
+        };
+        for chunk_id in chunks {
+            if let Some(chunk) = self.chunks.get_mut(&chunk_id) {
+                chunk.refs = chunk.refs.saturating_sub(1);
+                if chunk.refs == 0 {
+                    let _ = self.chunks.remove(&chunk_id);
+                }
+            }
+        }
+        true
+    }
+
+    /// A blob's bytes and content hash, by root or chunk id (a chunk's hash
+    /// is its id).
+    pub fn blob_bytes(&self, id: &Id) -> Option<(Bytes, Id)> {
+        self.blobs
+            .get(id)
+            .map(|blob| (blob.data.clone(), blob.hash))
+            .or_else(|| self.chunks.get(id).map(|chunk| (chunk.data.clone(), *id)))
+    }
+
+    /// Whether `id` is an installed application's bytecode or compiled
+    /// artifact (the compiled id is the zero id here, as on a node that has
+    /// not compiled anything).
+    /// core: crates/node/primitives/src/client/application/query.rs (`is_blob_application_artifact`).
+    pub fn is_application_artifact(&self, id: &Id) -> bool {
+        self.apps
+            .values()
+            .any(|app| app.bytecode == *id || Id::ZERO == *id)
     }
 }

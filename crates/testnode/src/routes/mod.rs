@@ -18,6 +18,7 @@ use crate::middleware::{apply_faults, cors, log_requests, CONTROL_PREFIX};
 use crate::state::AppState;
 
 pub mod applications;
+pub mod blobs;
 pub mod contexts;
 pub mod control;
 pub mod groups;
@@ -33,6 +34,7 @@ pub fn protected() -> AppRouter {
     Router::new()
         .merge(system::protected_routes())
         .merge(applications::routes())
+        .merge(blobs::routes())
         .merge(packages::routes())
         .merge(contexts::routes())
         .merge(namespaces::routes())

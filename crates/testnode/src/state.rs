@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::ids::{HexId, Id};
 use crate::kv::KvStore;
 use crate::middleware::{FaultTable, RequestLog};
+use crate::routes::aliases::AliasName;
 use crate::Config;
 
 /// Shared by every handler and middleware.
@@ -78,6 +79,8 @@ pub struct Node {
     pub chunks: BTreeMap<Id, Chunk>,
     pub namespaces: BTreeMap<Id, Namespace>,
     pub contexts: BTreeMap<Id, Context>,
+    pub context_aliases: BTreeMap<AliasName, Id>,
+    pub application_aliases: BTreeMap<AliasName, Id>,
 }
 
 impl Default for Node {
@@ -90,6 +93,8 @@ impl Default for Node {
             chunks: BTreeMap::new(),
             namespaces: BTreeMap::new(),
             contexts: BTreeMap::new(),
+            context_aliases: BTreeMap::new(),
+            application_aliases: BTreeMap::new(),
         }
     }
 }

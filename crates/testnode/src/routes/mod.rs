@@ -17,6 +17,7 @@ use crate::error::ApiError;
 use crate::middleware::{apply_faults, cors, log_requests, CONTROL_PREFIX};
 use crate::state::AppState;
 
+pub mod aliases;
 pub mod applications;
 pub mod blobs;
 pub mod contexts;
@@ -35,6 +36,7 @@ pub fn protected() -> AppRouter {
         .merge(system::protected_routes())
         .merge(applications::routes())
         .merge(blobs::routes())
+        .merge(aliases::routes())
         .merge(packages::routes())
         .merge(contexts::routes())
         .merge(namespaces::routes())

@@ -1,11 +1,12 @@
 //! Health, identity, peers, network status and usage.
-//! core: crates/server/src/admin/service.rs (health/ready/is-authed),
+//! core: crates/server/src/admin/service.rs (health/ready/is-authed/certificate),
 //! handlers/identity/*.rs, handlers/peers.rs, handlers/network/status.rs,
 //! handlers/usage.rs.
 
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
@@ -23,6 +24,13 @@ pub fn public_routes() -> AppRouter {
         .route("/health", get(|| status("alive")))
         .route("/ready", get(|| status("ready")))
         .route("/is-authed", get(|| status("alive")))
+        .route("/certificate", get(certificate))
+}
+
+/// This node serves no TLS, so it has no certificate: the node's plain-text
+/// 404 (`certificate_handler`).
+async fn certificate() -> ApiError {
+    ApiError::Text(StatusCode::NOT_FOUND, "Certificate not found".to_owned())
 }
 
 pub fn protected_routes() -> AppRouter {

@@ -140,17 +140,19 @@ async fn usage(State(state): State<Arc<AppState>>) -> Response {
 
     let node = state.node();
     let namespaces: Vec<NamespaceUsage> = node
-        .namespaces
-        .keys()
-        .map(|id| {
+        .groups
+        .values()
+        .filter(|g| g.parent.is_none() && g.identity)
+        .map(|ns| {
+            let id = &ns.id;
             let (count, bytes) = node
                 .contexts_in(*id)
                 .fold((0u32, 0u64), |(n, b), c| (n + 1, b + c.storage_bytes()));
             NamespaceUsage {
                 namespace_id: HexId(*id),
                 context_count: count,
-                member_count: 1,
-                subgroup_count: 0,
+                member_count: u32::try_from(ns.members.len()).unwrap_or(u32::MAX),
+                subgroup_count: u32::try_from(node.subtree(*id).len() - 1).unwrap_or(u32::MAX),
                 bytes: UsageBytes {
                     state: bytes,
                     private_state: 0,

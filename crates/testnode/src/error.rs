@@ -151,6 +151,15 @@ pub enum ValidationError {
         max: usize,
         actual: usize,
     },
+    InvalidLength {
+        field: &'static str,
+        expected: usize,
+        actual: usize,
+    },
+    InvalidHexEncoding {
+        field: &'static str,
+        reason: String,
+    },
     EmptyField {
         field: &'static str,
     },
@@ -171,6 +180,17 @@ impl fmt::Display for ValidationError {
                 f,
                 "Field '{field}' exceeds maximum size of {max} bytes (got {actual})"
             ),
+            Self::InvalidLength {
+                field,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "Field '{field}' must be exactly {expected} characters (got {actual})"
+            ),
+            Self::InvalidHexEncoding { field, reason } => {
+                write!(f, "Field '{field}' contains invalid hex encoding: {reason}")
+            }
             Self::EmptyField { field } => write!(f, "Field '{field}' is required but was empty"),
             Self::InvalidFormat { field, reason } => {
                 write!(f, "Field '{field}' has invalid format: {reason}")
@@ -251,6 +271,29 @@ pub mod validate {
     pub const MAX_URL_LENGTH: usize = 2048;
     pub const MAX_PATH_LENGTH: usize = 4096;
     pub const MAX_METHOD_NAME_LENGTH: usize = 256;
+
+    /// Exactly `bytes * 2` characters, then hex (`not_hex` is the reason
+    /// given for a bad character, which differs between requests).
+    pub fn hex_string(
+        value: &str,
+        field: &'static str,
+        bytes: usize,
+        not_hex: &str,
+        errors: &mut Vec<ValidationError>,
+    ) {
+        if value.len() != bytes * 2 {
+            errors.push(ValidationError::InvalidLength {
+                field,
+                expected: bytes * 2,
+                actual: value.len(),
+            });
+        } else if !value.bytes().all(|b| b.is_ascii_hexdigit()) {
+            errors.push(ValidationError::InvalidHexEncoding {
+                field,
+                reason: not_hex.to_owned(),
+            });
+        }
+    }
 
     pub fn bytes_size(
         value: &[u8],

@@ -44,6 +44,13 @@ pub struct Config {
     pub verbose: bool,
     /// The request log keeps at most this many entries (oldest dropped).
     pub max_logged_requests: usize,
+    /// Largest blob `PUT /admin-api/blobs` accepts (the node's 1 GiB by
+    /// default); lower it to exercise the cap cheaply.
+    pub max_blob_bytes: u64,
+    /// Answer the TEE routes as a node with `--mock-tee` on TDX-less
+    /// hardware would (success shapes with mock quotes) instead of the
+    /// plain node's 500s.
+    pub tee_mock: bool,
 }
 
 impl Default for Config {
@@ -52,6 +59,8 @@ impl Default for Config {
             allow_private_urls: false,
             verbose: false,
             max_logged_requests: 100_000,
+            max_blob_bytes: routes::blobs::MAX_BLOB_UPLOAD_BYTES,
+            tee_mock: false,
         }
     }
 }
@@ -66,6 +75,18 @@ impl Config {
     #[must_use]
     pub fn verbose(mut self, verbose: bool) -> Self {
         self.verbose = verbose;
+        self
+    }
+
+    #[must_use]
+    pub fn max_blob_bytes(mut self, max: u64) -> Self {
+        self.max_blob_bytes = max;
+        self
+    }
+
+    #[must_use]
+    pub fn tee_mock(mut self, mock: bool) -> Self {
+        self.tee_mock = mock;
         self
     }
 }

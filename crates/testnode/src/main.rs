@@ -1,5 +1,5 @@
 //! `calimero-testnode [--host 127.0.0.1] [--port 0] [--allow-private-urls]
-//!  [--verbose] [--no-stdin-watch]`
+//!  [--max-blob-bytes N] [--tee-mock] [--verbose] [--no-stdin-watch]`
 //!
 //! Binds, prints `listening on http://HOST:PORT` on stdout, then serves until
 //! SIGTERM/SIGINT or until stdin reaches EOF (so a test process that dies
@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 const USAGE: &str = "usage: calimero-testnode [--host HOST] [--port PORT] [--allow-private-urls] \
-                     [--verbose] [--no-stdin-watch]";
+                     [--max-blob-bytes N] [--tee-mock] [--verbose] [--no-stdin-watch]";
 
 struct Args {
     host: String,
@@ -49,6 +49,14 @@ fn parse_args() -> Result<Args, String> {
                 args.port = raw.parse().map_err(|_| format!("invalid port: {raw}"))?;
             }
             "--allow-private-urls" => args.config = args.config.allow_private_urls(true),
+            "--max-blob-bytes" => {
+                let raw = value("--max-blob-bytes")?;
+                let max = raw
+                    .parse()
+                    .map_err(|_| format!("invalid --max-blob-bytes: {raw}"))?;
+                args.config = args.config.max_blob_bytes(max);
+            }
+            "--tee-mock" => args.config = args.config.tee_mock(true),
             "--verbose" | "-v" => args.config = args.config.verbose(true),
             "--no-stdin-watch" => args.watch_stdin = false,
             "--help" | "-h" => return Err(USAGE.to_owned()),

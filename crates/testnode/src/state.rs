@@ -4,11 +4,13 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
+use axum::body::Bytes;
+use serde::{Deserialize, Serialize};
 
 use crate::ids::{HexId, Id};
 use crate::kv::KvStore;
 use crate::middleware::{FaultTable, RequestLog};
+use crate::routes::aliases::AliasName;
 use crate::Config;
 
 /// Shared by every handler and middleware.
@@ -50,6 +52,12 @@ pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+pub fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 pub fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -71,10 +79,17 @@ pub struct Node {
     pub identity: Option<NodeIdentity>,
     pub peer_id: String,
     pub apps: BTreeMap<Id, App>,
-    /// Content-addressed blobs (application bytecode lands here too).
+    /// Root blobs by id (application bytecode lands here too).
     pub blobs: BTreeMap<Id, Blob>,
-    pub namespaces: BTreeMap<Id, Namespace>,
+    /// The chunks of the root blobs, by chunk id.
+    pub chunks: BTreeMap<Id, Chunk>,
+    /// Namespaces and their subgroups, by group id.
+    pub groups: BTreeMap<Id, Group>,
+    /// Invitations this node signed, by `secret_salt`.
+    pub invitations: BTreeMap<Id, IssuedInvitation>,
     pub contexts: BTreeMap<Id, Context>,
+    pub context_aliases: BTreeMap<AliasName, Id>,
+    pub application_aliases: BTreeMap<AliasName, Id>,
 }
 
 impl Default for Node {
@@ -84,8 +99,12 @@ impl Default for Node {
             peer_id: random_peer_id(),
             apps: BTreeMap::new(),
             blobs: BTreeMap::new(),
-            namespaces: BTreeMap::new(),
+            chunks: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            invitations: BTreeMap::new(),
             contexts: BTreeMap::new(),
+            context_aliases: BTreeMap::new(),
+            application_aliases: BTreeMap::new(),
         }
     }
 }
@@ -98,13 +117,103 @@ fn random_peer_id() -> String {
     bs58::encode(bytes).into_string()
 }
 
+/// The piece size the node's blob store cuts content into.
+/// core: crates/store/blobs/src/lib.rs (`CHUNK_SIZE`).
+pub const BLOB_CHUNK_SIZE: usize = 1 << 20;
+
+/// A stored root blob. Its id is not the content hash: the store cuts the
+/// content into 1 MiB chunks, each stored under the SHA-256 of its bytes,
+/// and the root id is the SHA-256 of the concatenated chunk ids (so an empty
+/// blob's id is the SHA-256 of nothing). `hash` is the SHA-256 of the whole
+/// content (what `?hash=` is checked against, and the ETag).
+/// core: crates/store/blobs/src/lib.rs (`put_sized`, `persist_ref`, `delete`).
 pub struct Blob {
-    pub data: axum::body::Bytes,
+    pub data: Bytes,
+    pub hash: Id,
+    pub chunks: Vec<Id>,
+    /// One per add of the same content; a delete releases one.
+    pub refs: u32,
 }
 
 impl Blob {
     pub fn size(&self) -> u64 {
         self.data.len() as u64
+    }
+}
+
+/// A chunk of one or more root blobs: a view into a root's bytes (no copy),
+/// addressable by its own id like any blob, never listed.
+pub struct Chunk {
+    pub data: Bytes,
+    pub refs: u32,
+}
+
+/// Computes a blob's ids while its bytes stream in. Uses ring's SHA-256
+/// (assembly, so fast even in the debug builds the tests run: a 512 MiB
+/// upload is hashed twice over).
+pub struct BlobDigest {
+    file: ring::digest::Context,
+    chunk: ring::digest::Context,
+    chunk_len: usize,
+    chunks: Vec<Id>,
+}
+
+impl Default for BlobDigest {
+    fn default() -> Self {
+        Self {
+            file: ring::digest::Context::new(&ring::digest::SHA256),
+            chunk: ring::digest::Context::new(&ring::digest::SHA256),
+            chunk_len: 0,
+            chunks: Vec::new(),
+        }
+    }
+}
+
+fn digest_id(digest: &ring::digest::Digest) -> Id {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    Id(out)
+}
+
+impl BlobDigest {
+    pub fn update(&mut self, mut bytes: &[u8]) {
+        self.file.update(bytes);
+        while !bytes.is_empty() {
+            let take = bytes.len().min(BLOB_CHUNK_SIZE - self.chunk_len);
+            self.chunk.update(&bytes[..take]);
+            self.chunk_len += take;
+            bytes = &bytes[take..];
+            if self.chunk_len == BLOB_CHUNK_SIZE {
+                self.close_chunk();
+            }
+        }
+    }
+
+    fn close_chunk(&mut self) {
+        let fresh = ring::digest::Context::new(&ring::digest::SHA256);
+        let digest = std::mem::replace(&mut self.chunk, fresh).finish();
+        self.chunks.push(digest_id(&digest));
+        self.chunk_len = 0;
+    }
+
+    /// (root id, content hash, chunk ids).
+    pub fn finish(mut self) -> (Id, Id, Vec<Id>) {
+        if self.chunk_len > 0 {
+            self.close_chunk();
+        }
+        let hash = digest_id(&self.file.finish());
+        let mut root = ring::digest::Context::new(&ring::digest::SHA256);
+        for chunk in &self.chunks {
+            root.update(&chunk.0);
+        }
+        (digest_id(&root.finish()), hash, self.chunks)
+    }
+
+    /// The digest of `data` in one go.
+    pub fn of(data: &[u8]) -> (Id, Id, Vec<Id>) {
+        let mut digest = Self::default();
+        digest.update(data);
+        digest.finish()
     }
 }
 
@@ -213,14 +322,141 @@ fn parse_semver(s: &str) -> Option<(u64, u64, u64, bool, String)> {
     ))
 }
 
-/// A namespace (root group). This node is always its only member, an Admin.
+/// A member's role (`GroupMemberRole`, serialised by variant name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    Admin,
+    Member,
+    ReadOnly,
+    ReadOnlyTee,
+}
+
+/// Capability bits (`MemberCapabilities`).
+/// core: crates/context/config/src/lib.rs.
+pub mod caps {
+    pub const CAN_CREATE_CONTEXT: u32 = 1;
+    pub const CAN_INVITE_MEMBERS: u32 = 2;
+    pub const CAN_JOIN_OPEN_SUBGROUPS: u32 = 4;
+    pub const MANAGE_MEMBERS: u32 = 8;
+    pub const MANAGE_APPLICATION: u32 = 16;
+    pub const CAN_CREATE_SUBGROUP: u32 = 32;
+    pub const CAN_DELETE_SUBGROUP: u32 = 64;
+    pub const CAN_MANAGE_VISIBILITY: u32 = 128;
+    pub const CAN_MANAGE_METADATA: u32 = 256;
+}
+
 #[derive(Clone, Debug)]
-pub struct Namespace {
+pub struct MemberRow {
+    pub role: Role,
+    pub capabilities: u32,
+    pub auto_follow_contexts: bool,
+    pub auto_follow_subgroups: bool,
+}
+
+impl MemberRow {
+    pub fn new(role: Role, capabilities: u32) -> Self {
+        Self {
+            role,
+            capabilities,
+            auto_follow_contexts: false,
+            auto_follow_subgroups: false,
+        }
+    }
+}
+
+/// `MetadataRecord`. core: crates/primitives/src/metadata.rs.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetadataRecord {
+    pub name: Option<String>,
+    pub data: BTreeMap<String, String>,
+    pub updated_at: u64,
+    pub updated_by: Id,
+}
+
+/// A group's TEE admission policy (`GetTeeAdmissionPolicyApiResponse`).
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TeePolicy {
+    pub enabled: bool,
+    pub allowed_mrtd: Vec<String>,
+    pub allowed_rtmr0: Vec<String>,
+    pub allowed_rtmr1: Vec<String>,
+    pub allowed_rtmr2: Vec<String>,
+    pub allowed_rtmr3: Vec<String>,
+    pub allowed_tcb_statuses: Vec<String>,
+    pub accept_mock: bool,
+}
+
+/// The last upgrade of a group (`GroupUpgradeStatusApiData`).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpgradeInfo {
+    pub from_version: String,
+    pub to_version: String,
+    pub initiated_at: u64,
+    pub initiated_by: Id,
+    pub status: &'static str,
+    pub local_contexts_total: Option<u32>,
+    pub local_contexts_swapped: Option<u32>,
+    pub local_contexts_failed: Option<u32>,
+    pub completed_at: Option<u64>,
+    #[serde(skip)]
+    pub target_application_id: Id,
+    #[serde(skip)]
+    pub cascade: bool,
+}
+
+/// A group. A namespace is a root group (`parent == None`); subgroups hang
+/// below it. Members are accounts (64-hex); this node's account is one of
+/// them when it is a member.
+#[derive(Clone, Debug)]
+pub struct Group {
     pub id: Id,
+    pub parent: Option<Id>,
     pub app_key: Id,
     pub target_application_id: Id,
     pub created_at: u64,
-    pub name: Option<String>,
+    pub members: BTreeMap<Id, MemberRow>,
+    pub default_capabilities: u32,
+    /// `subgroupVisibility`: open or restricted.
+    pub open: bool,
+    pub metadata: Option<MetadataRecord>,
+    pub member_metadata: BTreeMap<Id, MetadataRecord>,
+    pub context_metadata: BTreeMap<Id, MetadataRecord>,
+    pub tee_policy: Option<TeePolicy>,
+    pub upgrade: Option<UpgradeInfo>,
+    /// Bumped on every governance write; feeds `groupStateHash`.
+    pub version: u64,
+    /// Root groups only: this node holds a namespace identity here (kept
+    /// after it leaves, so it can re-join).
+    pub identity: bool,
+}
+
+impl Group {
+    pub fn name(&self) -> Option<&str> {
+        self.metadata.as_ref().and_then(|m| m.name.as_deref())
+    }
+
+    pub fn touch(&mut self) {
+        self.version += 1;
+    }
+
+    pub fn state_hash(&self) -> Id {
+        Id::digest(&[
+            b"calimero-testnode:group",
+            &self.id.0,
+            &self.version.to_le_bytes(),
+        ])
+    }
+}
+
+/// An invitation this node signed: what `join` accepts back.
+#[derive(Clone, Debug)]
+pub struct IssuedInvitation {
+    pub group: Id,
+    pub role: Role,
+    pub expires_at: u64,
 }
 
 /// A context running the kv-store behaviour.
@@ -347,9 +583,204 @@ impl Node {
             .filter(move |c| c.group == Some(namespace))
     }
 
-    /// The namespace, if this node holds an identity in it (it holds one in
-    /// every namespace it created).
-    pub fn namespace(&self, id: &Id) -> Option<&Namespace> {
-        self.namespaces.get(id)
+    /// A root group this node holds an identity in.
+    pub fn namespace(&self, id: &Id) -> Option<&Group> {
+        self.groups
+            .get(id)
+            .filter(|g| g.parent.is_none() && g.identity)
+    }
+
+    /// The root of `id`'s tree (itself for a namespace).
+    pub fn root_of(&self, id: &Id) -> Option<Id> {
+        let mut current = self.groups.get(id)?;
+        // Bounded: parent links never form a cycle (reparent refuses one).
+        for _ in 0..=self.groups.len() {
+            match current.parent {
+                None => return Some(current.id),
+                Some(parent) => current = self.groups.get(&parent)?,
+            }
+        }
+        None
+    }
+
+    /// The group, if this node holds an identity in its namespace (the
+    /// node can read it, though it may not be a member).
+    pub fn visible_group(&self, id: &Id) -> Option<&Group> {
+        let root = self.root_of(id)?;
+        self.groups
+            .get(&root)
+            .filter(|r| r.identity)
+            .and_then(|_| self.groups.get(id))
+    }
+
+    /// This node's account, when it has one.
+    pub fn account(&self) -> Option<Id> {
+        self.identity.map(|i| i.account_id)
+    }
+
+    /// This node's row in the group.
+    pub fn my_row(&self, group: &Id) -> Option<&MemberRow> {
+        let account = self.account()?;
+        self.groups.get(group)?.members.get(&account)
+    }
+
+    /// Admin of the group or of any ancestor (admins inherit downwards).
+    /// core: crates/governance-store/src/permission_checker.rs (`is_admin`).
+    pub fn is_admin(&self, group: &Id) -> bool {
+        let Some(account) = self.account() else {
+            return false;
+        };
+        let mut current = self.groups.get(group);
+        for _ in 0..=self.groups.len() {
+            let Some(g) = current else { return false };
+            if g.members
+                .get(&account)
+                .is_some_and(|r| r.role == Role::Admin)
+            {
+                return true;
+            }
+            current = g.parent.and_then(|p| self.groups.get(&p));
+        }
+        false
+    }
+
+    /// Admin, or a member holding `cap`.
+    pub fn has_capability(&self, group: &Id, cap: u32) -> bool {
+        self.is_admin(group)
+            || self
+                .my_row(group)
+                .is_some_and(|r| r.capabilities & cap != 0)
+    }
+
+    /// Direct children, by id.
+    pub fn children(&self, group: Id) -> impl Iterator<Item = &Group> {
+        self.groups
+            .values()
+            .filter(move |g| g.parent == Some(group))
+    }
+
+    /// The group and everything below it, parents first (by id at each level).
+    pub fn subtree(&self, group: Id) -> Vec<Id> {
+        let mut out = vec![group];
+        let mut index = 0;
+        while index < out.len() {
+            let next: Vec<Id> = self.children(out[index]).map(|g| g.id).collect();
+            out.extend(next);
+            index += 1;
+        }
+        out
+    }
+
+    /// A fresh group: this node is its only member, an Admin.
+    pub fn new_group(&mut self, parent: Option<Id>, app: &App, name: Option<String>) -> Id {
+        let identity = self.ensure_identity();
+        let id = loop {
+            let id = Id::random();
+            if !self.groups.contains_key(&id) {
+                break id;
+            }
+        };
+        let mut members = BTreeMap::new();
+        let _ = members.insert(identity.account_id, MemberRow::new(Role::Admin, 0));
+        let metadata = name.map(|name| MetadataRecord {
+            name: Some(name),
+            data: BTreeMap::new(),
+            updated_at: now_millis(),
+            updated_by: identity.public_key,
+        });
+        let _ = self.groups.insert(
+            id,
+            Group {
+                id,
+                parent,
+                app_key: app.bytecode,
+                target_application_id: app.id,
+                created_at: now_secs(),
+                members,
+                // Namespaces let members join open subgroups by default.
+                default_capabilities: if parent.is_none() {
+                    caps::CAN_JOIN_OPEN_SUBGROUPS
+                } else {
+                    0
+                },
+                open: false,
+                metadata,
+                member_metadata: BTreeMap::new(),
+                context_metadata: BTreeMap::new(),
+                tee_policy: None,
+                upgrade: None,
+                version: 0,
+                identity: parent.is_none(),
+            },
+        );
+        id
+    }
+
+    /// Stores `data` (already digested), or adds a reference to the same
+    /// content stored before. Returns the blob id.
+    pub fn add_blob(&mut self, data: Bytes, digest: (Id, Id, Vec<Id>)) -> Id {
+        let (id, hash, chunk_ids) = digest;
+        for (index, chunk_id) in chunk_ids.iter().enumerate() {
+            let start = index * BLOB_CHUNK_SIZE;
+            let end = data.len().min(start + BLOB_CHUNK_SIZE);
+            let chunk = self.chunks.entry(*chunk_id).or_insert_with(|| Chunk {
+                data: data.slice(start..end),
+                refs: 0,
+            });
+            chunk.refs = chunk.refs.saturating_add(1);
+        }
+        let blob = self.blobs.entry(id).or_insert_with(|| Blob {
+            data,
+            hash,
+            chunks: chunk_ids,
+            refs: 0,
+        });
+        blob.refs = blob.refs.saturating_add(1);
+        id
+    }
+
+    /// Releases one reference to a root blob (and to each of its chunks) or
+    /// to a bare chunk; `false` when no blob has that id.
+    pub fn release_blob(&mut self, id: &Id) -> bool {
+        let chunks = if let Some(blob) = self.blobs.get_mut(id) {
+            blob.refs = blob.refs.saturating_sub(1);
+            let chunks = blob.chunks.clone();
+            if blob.refs == 0 {
+                let _ = self.blobs.remove(id);
+            }
+            chunks
+        } else if self.chunks.contains_key(id) {
+            vec![*id]
+        } else {
+            return false;
+        };
+        for chunk_id in chunks {
+            if let Some(chunk) = self.chunks.get_mut(&chunk_id) {
+                chunk.refs = chunk.refs.saturating_sub(1);
+                if chunk.refs == 0 {
+                    let _ = self.chunks.remove(&chunk_id);
+                }
+            }
+        }
+        true
+    }
+
+    /// A blob's bytes and content hash, by root or chunk id (a chunk's hash
+    /// is its id).
+    pub fn blob_bytes(&self, id: &Id) -> Option<(Bytes, Id)> {
+        self.blobs
+            .get(id)
+            .map(|blob| (blob.data.clone(), blob.hash))
+            .or_else(|| self.chunks.get(id).map(|chunk| (chunk.data.clone(), *id)))
+    }
+
+    /// Whether `id` is an installed application's bytecode or compiled
+    /// artifact (the compiled id is the zero id here, as on a node that has
+    /// not compiled anything).
+    /// core: crates/node/primitives/src/client/application/query.rs (`is_blob_application_artifact`).
+    pub fn is_application_artifact(&self, id: &Id) -> bool {
+        self.apps
+            .values()
+            .any(|app| app.bytecode == *id || Id::ZERO == *id)
     }
 }

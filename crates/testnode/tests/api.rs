@@ -1,181 +1,17 @@
 //! In-process tests: start `serve` on 127.0.0.1:0 and talk HTTP to it.
 //! Expected bodies come from the recordings of a real merod 0.11.0-rc.25.
 
+mod common;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
 use calimero_testnode::Config;
-use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body)
-            .unwrap_or_else(|err| panic!("not JSON ({err}): {:?}", self.body))
-    }
-
-    fn content_type(&self) -> &str {
-        self.headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-
-    #[track_caller]
-    fn assert(&self, status: u16, body: &str) {
-        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
-        assert_eq!(self.body, body);
-    }
-}
-
-struct Node {
-    base: String,
-    client: reqwest::Client,
-}
-
-impl Node {
-    async fn start(config: Config) -> Self {
-        // reqwest is built without a default TLS crypto provider.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        drop(tokio::spawn(calimero_testnode::serve(listener, config)));
-        Self {
-            base: format!("http://{addr}"),
-            client: reqwest::Client::builder().no_proxy().build().unwrap(),
-        }
-    }
-
-    async fn default() -> Self {
-        Self::start(Config::default()).await
-    }
-
-    async fn send(&self, method: Method, path: &str, body: Option<&str>) -> Reply {
-        self.try_send(method, path, body).await.unwrap()
-    }
-
-    async fn try_send(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&str>,
-    ) -> reqwest::Result<Reply> {
-        let mut req = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(body) = body {
-            req = req
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.to_owned());
-        }
-        let res = req.send().await?;
-        let status = res.status();
-        let headers = res.headers().clone();
-        let body = res.text().await?;
-        Ok(Reply {
-            status,
-            headers,
-            body,
-        })
-    }
-
-    async fn get(&self, path: &str) -> Reply {
-        self.send(Method::GET, path, None).await
-    }
-
-    async fn post(&self, path: &str, body: &str) -> Reply {
-        self.send(Method::POST, path, Some(body)).await
-    }
-
-    async fn delete(&self, path: &str, body: Option<&str>) -> Reply {
-        self.send(Method::DELETE, path, body).await
-    }
-
-    async fn rpc(&self, body: Value) -> Value {
-        let reply = self.post("/jsonrpc", &body.to_string()).await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-        reply.json()
-    }
-
-    async fn execute(&self, context: &str, method: &str, args: Value) -> Value {
-        self.rpc(json!({
-            "jsonrpc": "2.0", "id": 1, "method": "execute",
-            "params": {"contextId": context, "method": method, "argsJson": args},
-        }))
-        .await
-    }
-
-    /// Installs `content` from a temp file, creates a namespace and a
-    /// context; returns (application id, namespace id, context id, member key).
-    async fn setup(&self, content: &[u8]) -> (String, String, String, String) {
-        let file = temp_file(content);
-        let app = self
-            .post(
-                "/admin-api/install-dev-application",
-                &json!({"path": file, "metadata": [], "package": "com.example.kvstore", "version": "1.0.0"})
-                    .to_string(),
-            )
-            .await
-            .json()["data"]["applicationId"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let ns = self
-            .post(
-                "/admin-api/namespaces",
-                &json!({"applicationId": app, "name": "kv-ns"}).to_string(),
-            )
-            .await
-            .json()["data"]["namespaceId"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let created = self
-            .post(
-                "/admin-api/contexts",
-                &json!({"applicationId": app, "groupId": ns, "initializationParams": []})
-                    .to_string(),
-            )
-            .await
-            .json();
-        let ctx = created["data"]["contextId"].as_str().unwrap().to_owned();
-        let member = created["data"]["memberPublicKey"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        (app, ns, ctx, member)
-    }
-}
-
-fn temp_file(content: &[u8]) -> PathBuf {
-    let path = std::env::temp_dir().join(format!(
-        "calimero-testnode-{}-{}.wasm",
-        std::process::id(),
-        rand_suffix()
-    ));
-    std::fs::write(&path, content).unwrap();
-    path
-}
-
-fn rand_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
-fn is_hex64(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-fn is_bs58_id(s: &str) -> bool {
-    bs58::decode(s).into_vec().is_ok_and(|v| v.len() == 32)
-}
+use common::*;
 
 #[tokio::test]
 async fn system_routes_match_the_recordings() {
@@ -256,9 +92,10 @@ async fn recorded_install_namespace_context_sequence() {
     assert_eq!(again["data"]["applicationId"], app.as_str());
 
     let canonical = std::fs::canonicalize(&file).unwrap();
+    // A blob id is the SHA-256 of its 1 MiB chunk ids (one chunk here).
     let bytecode = {
         use sha2::{Digest, Sha256};
-        bs58::encode(Sha256::digest(content)).into_string()
+        bs58::encode(Sha256::digest(Sha256::digest(content))).into_string()
     };
     let expected_app = format!(
         r#"{{"id":"{app}","blob":{{"bytecode":"{bytecode}","compiled":"11111111111111111111111111111111"}},"size":{},"source":"file://{}","metadata":[],"package":"com.example.kvstore","version":"1.0.0"}}"#,

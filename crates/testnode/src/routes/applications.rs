@@ -22,7 +22,7 @@ use crate::error::{
     ValidationError,
 };
 use crate::ids::{Id, PathString};
-use crate::state::{App, AppState, ApplicationJson, Blob};
+use crate::state::{App, AppState, ApplicationJson, BlobDigest};
 use crate::Config;
 
 /// Largest artifact a URL install accepts.
@@ -121,7 +121,8 @@ fn install(
     // The id depends on the bytecode only, so the same wasm always installs
     // under the same id (the real node also hashes source and metadata).
     let id = Id::digest(&[b"app:", &content]);
-    let bytecode = Id::digest(&[&content]);
+    let digest = BlobDigest::of(&content);
+    let bytecode = digest.0;
     let app = App {
         id,
         bytecode,
@@ -132,7 +133,7 @@ fn install(
         version: version.unwrap_or_else(|| "0.0.0".to_owned()),
     };
     let mut node = state.node();
-    let _ = node.blobs.insert(bytecode, Blob { data: content });
+    let _ = node.add_blob(content, digest);
     let _ = node.apps.insert(id, app);
     id
 }
@@ -190,6 +191,7 @@ async fn install_from_url(
 ) -> ApiResult {
     let content = fetch(&req.url, state.config.allow_private_urls).await?;
     if let Some(expected) = req.hash {
+        // Checked against the content hash, not the blob id.
         if Id::digest(&[&content]) != expected {
             return Err(install_failed("fatal: blob hash mismatch"));
         }

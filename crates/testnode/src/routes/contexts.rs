@@ -21,7 +21,7 @@ use crate::error::{
 };
 use crate::ids::{HexId, Id};
 use crate::kv::KvStore;
-use crate::state::{AppState, Context, ContextJson, Node};
+use crate::state::{caps, AppState, Context, ContextJson, Node};
 use crate::Config;
 
 /// Page size when the caller gives no `limit`, and the caps on both bounds.
@@ -152,7 +152,20 @@ async fn create(
     // Unknown namespace ("group not found"), a caller-supplied identity that
     // is not a member, a missing application, a seed that was used before:
     // all untyped failures, so 500.
-    let namespace = node.namespace(&group_id).ok_or_else(ApiError::internal)?;
+    // The group must be one the node holds an identity in and is a member
+    // of (403 otherwise); creating needs admin or CAN_CREATE_CONTEXT (an
+    // untyped 500 otherwise).
+    // core: crates/context/src/handlers/create_context.rs.
+    let application_id = node
+        .visible_group(&group_id)
+        .ok_or_else(ApiError::internal)?
+        .target_application_id;
+    if node.my_row(&group_id).is_none() {
+        return Err(super::groups::not_a_member(group_id));
+    }
+    if !node.has_capability(&group_id, caps::CAN_CREATE_CONTEXT) {
+        return Err(ApiError::internal());
+    }
     if req.identity_secret.is_some() {
         return Err(ApiError::internal());
     }
@@ -161,7 +174,6 @@ async fn create(
     if !node.apps.contains_key(&req.application_id) {
         return Err(ApiError::internal());
     }
-    let application_id = namespace.target_application_id;
     if !node.apps.contains_key(&application_id) {
         return Err(ApiError::internal());
     }

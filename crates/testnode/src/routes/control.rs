@@ -1,5 +1,5 @@
 //! The test-control API under `/_testnode` (not part of the real node):
-//! reset, the request log, and fault injection.
+//! reset, the request log, fault injection, and foreign groups.
 
 use std::sync::Arc;
 
@@ -8,12 +8,14 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
+use serde::Deserialize;
 use serde_json::json;
 
 use super::AppRouter;
 use crate::error::{json, ApiError, ApiResult};
+use crate::ids::{HexId, Id};
 use crate::middleware::FaultSpec;
-use crate::state::AppState;
+use crate::state::{AppState, MemberRow, Role};
 
 pub fn routes() -> AppRouter {
     Router::new()
@@ -23,6 +25,90 @@ pub fn routes() -> AppRouter {
             "/faults",
             get(list_faults).post(add_fault).delete(clear_faults),
         )
+        .route("/groups", post(foreign_group))
+}
+
+/// `POST /_testnode/groups`: a group as if another node had created it,
+/// administered by a fresh foreign account, to reach the paths a lone node
+/// cannot: not a member (`role` null or absent) and member without admin
+/// rights (`role` `Member`/`ReadOnly`).
+///
+/// Body (all optional): `parentGroupId` (hex; absent = a new namespace),
+/// `role` (this node's role, `Admin`/`Member`/`ReadOnly`, or null = not a
+/// member), `visibility` (`open`/`restricted`, default restricted), `name`,
+/// `applicationId` (bs58; default the first installed application).
+/// A foreign namespace without a role is one the node holds no identity in
+/// (reads answer 500); with a role, the node has joined it.
+/// Answers `{"groupId": hex, "adminAccount": hex}`; a bad body or unknown
+/// parent is `400 {"error"}`.
+async fn foreign_group(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    struct Spec {
+        #[serde(default)]
+        parent_group_id: Option<String>,
+        #[serde(default)]
+        role: Option<Role>,
+        #[serde(default)]
+        visibility: Option<String>,
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        application_id: Option<Id>,
+    }
+
+    let bad = |msg: String| ApiError::bad_request(format!("invalid group: {msg}"));
+    let spec: Spec = serde_json::from_slice(if body.is_empty() { b"{}" } else { &body })
+        .map_err(|err| bad(err.to_string()))?;
+    let open = match spec.visibility.as_deref() {
+        None | Some("restricted") => false,
+        Some("open") => true,
+        Some(other) => return Err(bad(format!("visibility {other:?}"))),
+    };
+    let parent = spec
+        .parent_group_id
+        .as_deref()
+        .map(|raw| Id::parse_hex(raw).map_err(|_| bad("parentGroupId is not 64-hex".to_owned())))
+        .transpose()?;
+    let mut node = state.node();
+    let me = node.ensure_identity().account_id;
+    let app = match (parent, spec.application_id) {
+        (Some(parent), _) => {
+            let g = node
+                .groups
+                .get(&parent)
+                .ok_or_else(|| bad("unknown parentGroupId".to_owned()))?;
+            node.apps.get(&g.target_application_id).cloned()
+        }
+        (None, Some(app)) => Some(
+            node.apps
+                .get(&app)
+                .cloned()
+                .ok_or_else(|| bad("unknown applicationId".to_owned()))?,
+        ),
+        (None, None) => node.apps.values().next().cloned(),
+    }
+    .ok_or_else(|| bad("install an application first".to_owned()))?;
+    let id = node.new_group(parent, &app, spec.name);
+    let foreign = Id::random();
+    let group = node
+        .groups
+        .get_mut(&id)
+        .ok_or_else(|| bad("group vanished".to_owned()))?;
+    group.members.clear();
+    let _ = group
+        .members
+        .insert(foreign, MemberRow::new(Role::Admin, 0));
+    if let Some(role) = spec.role {
+        let _ = group.members.insert(me, MemberRow::new(role, 0));
+    }
+    group.open = open;
+    if parent.is_none() {
+        group.identity = spec.role.is_some();
+    }
+    Ok(json(
+        json!({ "groupId": HexId(id), "adminAccount": HexId(foreign) }),
+    ))
 }
 
 fn ok() -> Response {

@@ -17,7 +17,9 @@ use crate::error::ApiError;
 use crate::middleware::{apply_faults, cors, log_requests, CONTROL_PREFIX};
 use crate::state::AppState;
 
+pub mod aliases;
 pub mod applications;
+pub mod blobs;
 pub mod contexts;
 pub mod control;
 pub mod groups;
@@ -33,6 +35,8 @@ pub fn protected() -> AppRouter {
     Router::new()
         .merge(system::protected_routes())
         .merge(applications::routes())
+        .merge(blobs::routes())
+        .merge(aliases::routes())
         .merge(packages::routes())
         .merge(contexts::routes())
         .merge(namespaces::routes())

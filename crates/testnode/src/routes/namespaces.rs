@@ -1,22 +1,37 @@
-//! Namespaces (root groups). Contexts are created inside one.
-//! core: crates/server/src/admin/handlers/namespaces/{create_namespace,list,get_namespace,
-//! delete_namespace,list_for_application}.rs, crates/context/src/handlers/{create_group,
-//! delete_namespace}.rs.
+//! Namespaces (root groups): create, list, inspect, delete, invite, join,
+//! leave, and the groups inside one.
+//!
+//! Joining, on one node: an invitation is redeemable here only if this node
+//! signed it (it remembers every invitation it issues) and it has not
+//! expired; redeeming it gives the node back a row in the namespace with
+//! the invited role (so a node that left can re-join). Any other
+//! invitation names a namespace whose members would have to be reached
+//! over the network, which a lone node cannot: the node's 504. An invitation
+//! for another group than the path's is a 400.
+//!
+//! core: crates/server/src/admin/handlers/namespaces/*.rs,
+//! crates/context/src/handlers/{create_group,delete_namespace,join_group,
+//! leave_namespace,create_group_invitation}.rs,
+//! crates/governance-store (`create_recursive_invitations`).
 
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::groups::parse_group_id;
+use super::groups::{
+    issue_invitation, parse_group_id, redeem, InvitationReply, InviteRequest, JoinFailure,
+    JoinRequest, SignedInvitation, DEFAULT_INVITATION_SECS,
+};
 use super::AppRouter;
 use crate::error::{data, query, ApiError, ApiResult, Validate, ValidatedJson};
 use crate::ids::{HexId, Id};
-use crate::state::{now_secs, AppState, Namespace, Node};
+use crate::state::{caps, AppState, Group, Node, Role};
 
 pub fn routes() -> AppRouter {
     Router::new()
@@ -25,6 +40,13 @@ pub fn routes() -> AppRouter {
         .route(
             "/namespaces/for-application/{application_id}",
             get(list_for_application),
+        )
+        .route("/namespaces/{namespace_id}/invite", post(invite))
+        .route("/namespaces/{namespace_id}/join", post(join))
+        .route("/namespaces/{namespace_id}/leave", post(leave))
+        .route(
+            "/namespaces/{namespace_id}/groups",
+            get(list_groups).post(create_group),
         )
 }
 
@@ -43,16 +65,16 @@ struct NamespaceJson<'a> {
     subgroup_count: usize,
 }
 
-fn namespace_json<'a>(node: &Node, ns: &'a Namespace) -> NamespaceJson<'a> {
+fn namespace_json<'a>(node: &Node, ns: &'a Group) -> NamespaceJson<'a> {
     NamespaceJson {
         namespace_id: HexId(ns.id),
         app_key: HexId(ns.app_key),
         target_application_id: ns.target_application_id,
         created_at: ns.created_at,
-        name: ns.name.as_deref(),
-        member_count: 1,
+        name: ns.name(),
+        member_count: ns.members.len(),
         context_count: node.contexts_in(ns.id).count(),
-        subgroup_count: 0,
+        subgroup_count: node.subtree(ns.id).len() - 1,
     }
 }
 
@@ -63,11 +85,11 @@ struct Page {
 }
 
 /// Namespaces passing `keep`, paged (default limit 100, no upper clamp).
-fn page_of(node: &Node, page: &Page, keep: impl Fn(&Namespace) -> bool) -> Response {
+fn page_of(node: &Node, page: &Page, keep: impl Fn(&Group) -> bool) -> Response {
     let list: Vec<NamespaceJson<'_>> = node
-        .namespaces
+        .groups
         .values()
-        .filter(|ns| keep(ns))
+        .filter(|g| g.parent.is_none() && g.identity && keep(g))
         .skip(page.offset.unwrap_or(0))
         .take(page.limit.unwrap_or(100))
         .map(|ns| namespace_json(node, ns))
@@ -124,23 +146,12 @@ async fn create(
     let app = node
         .apps
         .get(&req.application_id)
+        .cloned()
         .ok_or_else(ApiError::internal)?;
-    let bytecode = app.bytecode;
-    if app_key.is_some_and(|key| key != bytecode) {
+    if app_key.is_some_and(|key| key != app.bytecode) {
         return Err(ApiError::internal());
     }
-    let _ = node.ensure_identity();
-    let id = Id::random();
-    let _ = node.namespaces.insert(
-        id,
-        Namespace {
-            id,
-            app_key: bytecode,
-            target_application_id: req.application_id,
-            created_at: now_secs(),
-            name: req.name,
-        },
-    );
+    let id = node.new_group(None, &app, req.name);
     Ok(data(json!({ "namespaceId": HexId(id) })))
 }
 
@@ -159,7 +170,8 @@ struct DeleteNamespaceApiRequest {}
 
 impl Validate for DeleteNamespaceApiRequest {}
 
-/// Local teardown: the namespace goes, its contexts stay (unregistered).
+/// Local teardown: the namespace and its subgroups go, their contexts stay
+/// (unregistered).
 async fn delete(
     State(state): State<Arc<AppState>>,
     Path(raw_id): Path<String>,
@@ -167,14 +179,236 @@ async fn delete(
 ) -> ApiResult {
     let id = parse_group_id(&raw_id)?;
     let mut node = state.node();
-    if node.namespaces.remove(&id).is_none() {
+    if node.namespace(&id).is_none() {
         // "node has no configured namespace identity"
         return Err(ApiError::internal());
     }
+    let doomed = node.subtree(id);
+    for gid in &doomed {
+        let _ = node.groups.remove(gid);
+    }
     for context in node.contexts.values_mut() {
-        if context.group == Some(id) {
+        if context.group.is_some_and(|g| doomed.contains(&g)) {
             context.group = None;
         }
     }
     Ok(data(json!({ "isDeleted": true })))
+}
+
+/// Not a root group: 400. Non-recursive: one invitation (admin or
+/// `CAN_INVITE_MEMBERS`, else 500). Recursive: one per group of the
+/// namespace, root first; a namespace the node holds no identity in is a
+/// 400 there.
+async fn invite(
+    State(state): State<Arc<AppState>>,
+    Path(raw_id): Path<String>,
+    ValidatedJson(req): ValidatedJson<InviteRequest>,
+) -> ApiResult {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Entry {
+        group_id: HexId,
+        invitation: SignedInvitation,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        group_name: Option<String>,
+    }
+
+    #[derive(Serialize)]
+    struct Recursive {
+        invitations: Vec<Entry>,
+    }
+
+    let id = parse_group_id(&raw_id)?;
+    let mut node = state.node();
+    if node.groups.get(&id).is_some_and(|g| g.parent.is_some()) {
+        return Err(ApiError::bad_request(
+            "namespace_id must reference a root group (namespace)",
+        ));
+    }
+    let valid_for = req.expiration_timestamp.unwrap_or(DEFAULT_INVITATION_SECS);
+    let allowed =
+        node.namespace(&id).is_some() && node.has_capability(&id, caps::CAN_INVITE_MEMBERS);
+    let name_of = |node: &Node, gid: &Id| {
+        node.groups
+            .get(gid)
+            .and_then(|g| g.name().map(str::to_owned))
+    };
+    if req.recursive.unwrap_or(false) {
+        if node.namespace(&id).is_none() {
+            return Err(ApiError::bad_request(
+                "this node has no signing identity for this namespace",
+            ));
+        }
+        if !allowed {
+            return Err(ApiError::internal());
+        }
+        let mut invitations = Vec::new();
+        for gid in node.subtree(id) {
+            let group_name = name_of(&node, &gid);
+            let invitation =
+                issue_invitation(&mut node, gid, valid_for).ok_or_else(ApiError::internal)?;
+            invitations.push(Entry {
+                group_id: HexId(gid),
+                invitation,
+                group_name,
+            });
+        }
+        return Ok(data(Recursive { invitations }));
+    }
+    if !allowed {
+        return Err(ApiError::internal());
+    }
+    let group_name = name_of(&node, &id);
+    let invitation = issue_invitation(&mut node, id, valid_for).ok_or_else(ApiError::internal)?;
+    Ok(data(InvitationReply {
+        invitation,
+        group_name,
+    }))
+}
+
+async fn join(
+    State(state): State<Arc<AppState>>,
+    Path(raw_id): Path<String>,
+    ValidatedJson(req): ValidatedJson<JoinRequest>,
+) -> ApiResult {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Joined {
+        namespace_id: HexId,
+        member_identity: Id,
+        member_account: HexId,
+    }
+
+    let id = parse_group_id(&raw_id)?;
+    if req.invitation.invitation.group_id != id.0 {
+        return Err(ApiError::bad_request(
+            "invitation group_id does not match namespace_id in path",
+        ));
+    }
+    let mut node = state.node();
+    match redeem(&mut node, &req.invitation) {
+        Ok((group, key, account)) => Ok(data(Joined {
+            namespace_id: HexId(group),
+            member_identity: key,
+            member_account: HexId(account),
+        })),
+        Err(JoinFailure::Unreachable) => Err(ApiError::Json(
+            StatusCode::GATEWAY_TIMEOUT,
+            "could not reach any member of this namespace to complete the join; make sure the \
+             inviting node is online and retry"
+                .to_owned(),
+        )),
+        Err(JoinFailure::Refused) => Err(ApiError::internal()),
+    }
+}
+
+/// Leaves the namespace and every group below it. Not a member, or the
+/// namespace's last admin: 500. The namespace stays listed (the node keeps
+/// its identity there and can re-join with an invitation it issued).
+async fn leave(State(state): State<Arc<AppState>>, Path(raw_id): Path<String>) -> ApiResult {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Left {
+        namespace_id: HexId,
+        member_public_key: Id,
+    }
+
+    let id = parse_group_id(&raw_id)?;
+    let mut node = state.node();
+    let identity = node.identity.ok_or_else(ApiError::internal)?;
+    let ns = node.namespace(&id).ok_or_else(ApiError::internal)?;
+    let row = ns
+        .members
+        .get(&identity.account_id)
+        .ok_or_else(ApiError::internal)?;
+    let admins = ns
+        .members
+        .values()
+        .filter(|r| r.role == Role::Admin)
+        .count();
+    if row.role == Role::Admin && admins == 1 {
+        return Err(ApiError::internal());
+    }
+    for gid in node.subtree(id) {
+        if let Some(group) = node.groups.get_mut(&gid) {
+            if group.members.remove(&identity.account_id).is_some() {
+                group.touch();
+            }
+        }
+    }
+    Ok(data(Left {
+        namespace_id: HexId(id),
+        member_public_key: identity.public_key,
+    }))
+}
+
+/// Every group below the namespace (all depths), `{"data":[{groupId,name?}]}`.
+/// An unknown namespace has none.
+async fn list_groups(State(state): State<Arc<AppState>>, Path(raw_id): Path<String>) -> ApiResult {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Entry<'a> {
+        group_id: HexId,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        name: Option<&'a str>,
+    }
+
+    let id = parse_group_id(&raw_id)?;
+    let node = state.node();
+    let entries: Vec<Entry<'_>> = if node.namespace(&id).is_some() {
+        node.subtree(id)
+            .into_iter()
+            .skip(1)
+            .filter_map(|gid| node.groups.get(&gid))
+            .map(|g| Entry {
+                group_id: HexId(g.id),
+                name: g.name(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(data(entries))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateGroupBody {
+    group_name: Option<String>,
+    visibility: Option<String>,
+}
+
+/// Plain `Json` (axum's text rejections). Not a namespace, a namespace the
+/// node is not in, or a visibility other than open/restricted (any case):
+/// untyped, so 500. Default visibility: restricted.
+async fn create_group(
+    State(state): State<Arc<AppState>>,
+    Path(raw_id): Path<String>,
+    Json(body): Json<CreateGroupBody>,
+) -> ApiResult {
+    let id = parse_group_id(&raw_id)?;
+    let mut node = state.node();
+    let target = node
+        .namespace(&id)
+        .ok_or_else(ApiError::internal)?
+        .target_application_id;
+    let open = match body.visibility.as_deref() {
+        None => false,
+        Some(v) if v.eq_ignore_ascii_case("open") => true,
+        Some(v) if v.eq_ignore_ascii_case("restricted") => false,
+        Some(_) => return Err(ApiError::internal()),
+    };
+    if !node.has_capability(&id, caps::CAN_CREATE_SUBGROUP) {
+        return Err(ApiError::internal());
+    }
+    let app = node
+        .apps
+        .get(&target)
+        .cloned()
+        .ok_or_else(ApiError::internal)?;
+    let group = node.new_group(Some(id), &app, body.group_name);
+    if let Some(g) = node.groups.get_mut(&group) {
+        g.open = open;
+    }
+    Ok(data(json!({ "groupId": HexId(group) })))
 }

@@ -1,11 +1,12 @@
 //! Health, identity, peers, network status and usage.
-//! core: crates/server/src/admin/service.rs (health/ready/is-authed),
+//! core: crates/server/src/admin/service.rs (health/ready/is-authed/certificate),
 //! handlers/identity/*.rs, handlers/peers.rs, handlers/network/status.rs,
 //! handlers/usage.rs.
 
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
@@ -23,6 +24,13 @@ pub fn public_routes() -> AppRouter {
         .route("/health", get(|| status("alive")))
         .route("/ready", get(|| status("ready")))
         .route("/is-authed", get(|| status("alive")))
+        .route("/certificate", get(certificate))
+}
+
+/// This node serves no TLS, so it has no certificate: the node's plain-text
+/// 404 (`certificate_handler`).
+async fn certificate() -> ApiError {
+    ApiError::Text(StatusCode::NOT_FOUND, "Certificate not found".to_owned())
 }
 
 pub fn protected_routes() -> AppRouter {
@@ -132,17 +140,19 @@ async fn usage(State(state): State<Arc<AppState>>) -> Response {
 
     let node = state.node();
     let namespaces: Vec<NamespaceUsage> = node
-        .namespaces
-        .keys()
-        .map(|id| {
+        .groups
+        .values()
+        .filter(|g| g.parent.is_none() && g.identity)
+        .map(|ns| {
+            let id = &ns.id;
             let (count, bytes) = node
                 .contexts_in(*id)
                 .fold((0u32, 0u64), |(n, b), c| (n + 1, b + c.storage_bytes()));
             NamespaceUsage {
                 namespace_id: HexId(*id),
                 context_count: count,
-                member_count: 1,
-                subgroup_count: 0,
+                member_count: u32::try_from(ns.members.len()).unwrap_or(u32::MAX),
+                subgroup_count: u32::try_from(node.subtree(*id).len() - 1).unwrap_or(u32::MAX),
                 bytes: UsageBytes {
                     state: bytes,
                     private_state: 0,

@@ -25,6 +25,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tower_service::Service;
 
+mod auth;
 mod error;
 mod ids;
 mod kv;
@@ -32,6 +33,7 @@ mod middleware;
 mod routes;
 mod state;
 
+pub use auth::AuthConfig;
 pub use middleware::ConnectionHandle;
 
 /// How the node behaves beyond the real one's defaults.
@@ -44,6 +46,10 @@ pub struct Config {
     pub verbose: bool,
     /// The request log keeps at most this many entries (oldest dropped).
     pub max_logged_requests: usize,
+    /// Embedded auth mode (`--auth`): `/auth/*` routes and the guard in
+    /// front of protected routes. `None`: every route is open, as in the
+    /// node's default `proxy` mode.
+    pub auth: Option<AuthConfig>,
 }
 
 impl Default for Config {
@@ -52,6 +58,7 @@ impl Default for Config {
             allow_private_urls: false,
             verbose: false,
             max_logged_requests: 100_000,
+            auth: None,
         }
     }
 }
@@ -66,6 +73,13 @@ impl Config {
     #[must_use]
     pub fn verbose(mut self, verbose: bool) -> Self {
         self.verbose = verbose;
+        self
+    }
+
+    /// Runs in embedded auth mode with these settings.
+    #[must_use]
+    pub fn auth(mut self, auth: AuthConfig) -> Self {
+        self.auth = Some(auth);
         self
     }
 }

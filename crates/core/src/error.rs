@@ -135,6 +135,10 @@ pub enum Error {
     },
     #[error("{0}")]
     Internal(String),
+    /// A call needs authentication and no way to obtain a token is known
+    /// (nothing was sent, or the node's answer is not the cause).
+    #[error("{message}")]
+    NotAuthenticated { message: String },
 }
 
 impl fmt::Display for HttpFailure {
@@ -164,6 +168,7 @@ impl Error {
             Error::Rpc(_) => ErrorKind::Rpc,
             Error::MalformedResponse { .. } => ErrorKind::MalformedResponse,
             Error::Internal(_) => ErrorKind::Internal,
+            Error::NotAuthenticated { .. } => ErrorKind::Authentication,
         }
     }
 

@@ -211,9 +211,12 @@ enum Refusal {
 impl Refusal {
     fn of(ticket: &AuthTicket, err: &Error) -> Option<Self> {
         let Error::Http(h) = err else { return None };
+        // The guard's refusals carry no body (core:crates/server/src/auth.rs,
+        // `unauthorized_response`); a 401 with a body came from elsewhere.
         match (h.status, h.auth_error.as_deref()) {
             (401, Some("token_expired")) => Some(Refusal::Expired),
             (403, Some("token_revoked")) => Some(Refusal::Revoked),
+            (401, None) if !h.body.is_empty() => None,
             (401, _) if !ticket.sent_token => Some(Refusal::Missing),
             (401, _) => Some(Refusal::Rejected),
             // 403 `permission_denied` and everything else: a new token of
@@ -456,7 +459,7 @@ impl Connection {
         let _single = flight.lock().await;
         let (generation, current) = state.current();
         if generation != ticket.generation {
-            log::debug!(target: "calimero.auth", "tokens were renewed meanwhile; replaying");
+            log::debug!(target: "calimero::auth", "tokens were renewed meanwhile; replaying");
             return AuthRecovery::Retry;
         }
         // Tokens another process put in the cache file since we read it.
@@ -480,7 +483,7 @@ impl Connection {
                     Ok(tokens) => Ok((tokens, None)),
                     Err(refused) => {
                         log::info!(
-                            target: "calimero.auth",
+                            target: "calimero::auth",
                             "the node refused to refresh the token ({})",
                             short_reason(&refused)
                         );
@@ -541,7 +544,7 @@ impl Connection {
                 ))
             })?;
         }
-        log::info!(target: "calimero.auth", "logged out of {}", self.api_url());
+        log::info!(target: "calimero::auth", "logged out of {}", self.api_url());
         Ok(())
     }
 
@@ -645,7 +648,7 @@ impl Connection {
         });
         let tokens = self.post_for_tokens("/auth/token", &body).await?;
         log::info!(
-            target: "calimero.auth",
+            target: "calimero::auth",
             "logged in to {} as {:?}",
             self.api_url(),
             credentials.username()
@@ -662,7 +665,7 @@ impl Connection {
         };
         let body = serde_json::json!({"access_token": access, "refresh_token": refresh});
         let tokens = self.post_for_tokens("/auth/refresh", &body).await?;
-        log::info!(target: "calimero.auth", "refreshed the access token for {}", self.api_url());
+        log::info!(target: "calimero::auth", "refreshed the access token for {}", self.api_url());
         Ok(tokens)
     }
 
@@ -708,7 +711,7 @@ impl Connection {
             };
             if let Err(e) = cache::write_tokens_file(path, &tokens, meta) {
                 log::warn!(
-                    target: "calimero.auth",
+                    target: "calimero::auth",
                     "could not write the token cache {}: {e}",
                     path.display()
                 );
@@ -736,7 +739,7 @@ impl Connection {
         };
         if adopt && check_header_safe(&cached.access_token, "access_token").is_ok() {
             log::info!(
-                target: "calimero.auth",
+                target: "calimero::auth",
                 "using the tokens renewed in {}",
                 path.display()
             );
@@ -756,7 +759,7 @@ impl Connection {
             Ok(f) => f,
             Err(e) => {
                 log::warn!(
-                    target: "calimero.auth",
+                    target: "calimero::auth",
                     "could not open the token cache lock {}: {e}",
                     cache::lock_path(path).display()
                 );
@@ -772,7 +775,7 @@ impl Connection {
                 }
                 Err(e) => {
                     log::warn!(
-                        target: "calimero.auth",
+                        target: "calimero::auth",
                         "could not lock the token cache {}: {e}; renewing without the lock",
                         cache::lock_path(path).display()
                     );
@@ -887,6 +890,11 @@ mod tests {
             None
         );
         assert_eq!(Refusal::of(&with, &http(404, None)), None);
+        let mut with_body = http(401, None);
+        if let Error::Http(h) = &mut with_body {
+            h.body = "{\"error\":\"elsewhere\"}".into();
+        }
+        assert_eq!(Refusal::of(&without, &with_body), None);
         assert_eq!(Refusal::of(&with, &Error::Internal("x".into())), None);
     }
 }

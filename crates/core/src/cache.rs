@@ -88,7 +88,7 @@ pub fn read_tokens_file(path: &Path) -> Option<Tokens> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
         Err(e) => {
             log::warn!(
-                target: "calimero.auth",
+                target: "calimero::auth",
                 "ignoring the token cache {}: it cannot be read ({})",
                 path.display(),
                 e.kind()
@@ -100,7 +100,7 @@ pub fn read_tokens_file(path: &Path) -> Option<Tokens> {
     if tokens.is_none() {
         // Never the parser's message: it can quote the file's content.
         log::warn!(
-            target: "calimero.auth",
+            target: "calimero::auth",
             "ignoring the token cache {}: it is empty, corrupt or has no access_token",
             path.display()
         );

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -43,13 +44,22 @@ def test_32_threads_across_an_expiry_make_one_refresh(auth_node: TestNode) -> No
     threads = [threading.Thread(target=work, args=(i,)) for i in range(32)]
     for t in threads:
         t.start()
-    time.sleep(0.5)
-    expired_at = time.monotonic()
-    auth_node.expire_access_tokens()
-    time.sleep(0.7)
-    stop.set()
-    for t in threads:
-        t.join()
+
+    def wait_for(condition: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 20
+        while not condition() and not failures:
+            assert time.monotonic() < deadline, "the threads did not get going"
+            time.sleep(0.02)
+
+    try:
+        wait_for(lambda: all(calls))  # every thread is calling
+        expired_at = time.monotonic()
+        auth_node.expire_access_tokens()
+        wait_for(lambda: all(len([c for c in per if c > expired_at]) >= 5 for per in calls))
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
     assert failures == []
     # every thread called before and after the expiry
     for per_thread in calls:

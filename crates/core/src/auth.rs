@@ -468,8 +468,14 @@ impl Connection {
         }
         let can_refresh = refusal == Refusal::Expired
             && current.as_ref().is_some_and(|t| t.refresh_token.is_some());
-        if !can_refresh && state.credentials().is_none() && state.prompt.is_none() {
-            return AuthRecovery::Fail(self.explain(refusal, err));
+        // With neither a refresh token nor credentials only someone at the
+        // terminal can help: ask first, before touching the cache file.
+        let mut asked = None;
+        if !can_refresh && state.credentials().is_none() {
+            match self.ask_credentials() {
+                Some(c) => asked = Some(c),
+                None => return AuthRecovery::Fail(self.explain(refusal, err)),
+            }
         }
         // Renewing: hold the cache file's lock, and look again inside it.
         let _lock = self.lock_cache_file().await;
@@ -487,11 +493,12 @@ impl Connection {
                             "the node refused to refresh the token ({})",
                             short_reason(&refused)
                         );
-                        self.login_instead(self.refresh_refused(refused)).await
+                        self.login_instead(self.refresh_refused(refused), None)
+                            .await
                     }
                 }
             }
-            _ => self.login_instead(self.explain(refusal, err)).await,
+            _ => self.login_instead(self.explain(refusal, err), asked).await,
         };
         match renewed {
             Ok((tokens, username)) => {
@@ -598,13 +605,18 @@ impl Connection {
         prompt.credentials(self.api_url(), self.node_name())
     }
 
-    /// A fresh login in place of a refresh or a refused token: `Err(err)`
-    /// when there are no credentials; the login's error when it fails,
+    /// A fresh login in place of a refresh or a refused token, with the
+    /// known credentials, else those `asked` already, else asking now:
+    /// `Err(err)` when there are none; the login's error when it fails,
     /// except that a revoked token stays an auth-revoked error.
-    async fn login_instead(&self, err: Error) -> Result<(Tokens, Option<String>), Error> {
+    async fn login_instead(
+        &self,
+        err: Error,
+        asked: Option<Credentials>,
+    ) -> Result<(Tokens, Option<String>), Error> {
         let state = self.auth_state();
-        let (credentials, asked) = match state.credentials() {
-            Some(c) => (c, false),
+        let (credentials, asked) = match state.credentials().or(asked) {
+            Some(c) => (c, state.credentials().is_none()),
             None => match self.ask_credentials() {
                 Some(c) => (c, true),
                 None => return Err(err),

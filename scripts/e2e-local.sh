@@ -7,7 +7,9 @@
 # Needs a merod 0.11.0-rc.25 binary (this script does not build one).
 # CALIMERO_E2E_APP_PATH, if set, is passed on (a kv-store .wasm path; the
 # nodes run here, so it is a local path). The nodes are isolated: no
-# bootstrap nodes, no mDNS, listening on 127.0.0.1 only.
+# bootstrap nodes, no mDNS, listening on 127.0.0.1 only. The auth node's
+# access tokens live E2E_ACCESS_TTL seconds (default 5; the node accepts
+# them 60 s longer), so the refresh test crosses a real expiry in ~70 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${MEROD:?set MEROD to the path of a merod binary}"
@@ -22,6 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+export E2E_ACCESS_TTL="${E2E_ACCESS_TTL:-5}"
 export MERO_AUTH_ADMIN_USER=admin
 export MERO_AUTH_ADMIN_PASSWORD=e2e-admin-password
 
@@ -30,12 +33,14 @@ start_node() { # name server-port swarm-port [init args...]
   shift 3
   "$MEROD" --node "$name" --home "$home" init --server-port "$port" --swarm-port "$swarm" \
     --swarm-host 127.0.0.1 --no-mdns "$@" >"$home/$name-init.log" 2>&1
-  # Never dial the public bootstrap nodes.
+  # Never dial the public bootstrap nodes; short-lived access tokens
+  # (core:crates/auth/src/config.rs, JwtConfig.access_token_expiry).
   python - "$home/$name/config.toml" <<'PY'
-import re, sys
+import os, re, sys
 p = sys.argv[1]
 s = open(p).read()
 s = re.sub(r"\[bootstrap\]\nnodes = \[.*?\]\n", "[bootstrap]\nnodes = []\n", s, flags=re.S)
+s = re.sub(r"(?m)^access_token_expiry = \d+$", "access_token_expiry = " + os.environ["E2E_ACCESS_TTL"], s)
 open(p, "w").write(s)
 PY
   "$MEROD" --node "$name" --home "$home" run >"$home/$name.log" 2>&1 &
@@ -58,4 +63,5 @@ CALIMERO_E2E_NODE_URL=http://127.0.0.1:2748 \
 CALIMERO_E2E_AUTH_NODE_URL=http://127.0.0.1:2758 \
 CALIMERO_E2E_USERNAME="$MERO_AUTH_ADMIN_USER" \
 CALIMERO_E2E_PASSWORD="$MERO_AUTH_ADMIN_PASSWORD" \
+CALIMERO_E2E_ACCESS_TTL="$E2E_ACCESS_TTL" \
   python -m pytest -q -rs tests/e2e "$@"

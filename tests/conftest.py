@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import json
+import logging
 import os
+import pickle
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +20,132 @@ def testnode_session() -> Iterator[TestNode]:
     node = TestNode("--allow-private-urls")
     yield node
     node.stop()
+
+
+#: The admin account of the auth-mode test node.
+AUTH_USER = "admin"
+AUTH_PASSWORD = "test-node-password"
+
+
+@pytest.fixture(scope="session")
+def auth_node_session() -> Iterator[TestNode]:
+    """A second test node, in embedded auth mode (``--auth``)."""
+    node = TestNode(
+        "--auth",
+        "--auth-user",
+        AUTH_USER,
+        "--auth-password",
+        AUTH_PASSWORD,
+        "--access-ttl",
+        "60",
+        "--leeway",
+        "5",
+    )
+    yield node
+    node.stop()
+
+
+@pytest.fixture
+def auth_node(auth_node_session: TestNode, monkeypatch: pytest.MonkeyPatch) -> TestNode:
+    """The auth-mode test node, wiped clean (tokens, failures, clock); no
+    ``CALIMERO_*`` credentials in the environment."""
+    for name in (
+        "CALIMERO_USERNAME",
+        "CALIMERO_PASSWORD",
+        "CALIMERO_ACCESS_TOKEN",
+        "CALIMERO_REFRESH_TOKEN",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    auth_node_session.reset()
+    return auth_node_session
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh home directory, so token caches land in the test's tmp_path."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    return tmp_path
+
+
+class SecretWatch:
+    """Everything a test's client code said: each ClientError made (its
+    str, repr, attributes and pickle) and each ``calimero`` log line, plus
+    any object handed to :meth:`see` (its repr and str)."""
+
+    def __init__(self) -> None:
+        self.errors: list[BaseException] = []
+        self.lines: list[str] = []
+        self.objects: list[str] = []
+        self.secrets: list[str] = []
+
+    def see(self, *objects: object) -> None:
+        for obj in objects:
+            self.objects += [repr(obj), str(obj)]
+
+    def texts(self) -> list[str]:
+        out = list(self.lines) + list(self.objects)
+        for e in self.errors:
+            out += [str(e), repr(e), pickle.dumps(e).decode("latin-1")]
+            for name in ("message", "body", "url", "headers", "auth_error", "data"):
+                out.append(json.dumps(getattr(e, name, None), default=str))
+        return out
+
+    def leaks(self, tokens: list[str]) -> list[tuple[str, str]]:
+        """(secret, text) for every secret found in a text. A JWT is looked
+        for whole and by its claims and signature parts (its header part is
+        the same in every token)."""
+        needles: set[str] = set(self.secrets)
+        for token in tokens:
+            needles.add(token)
+            needles.update(part for part in token.split(".")[1:] if len(part) >= 16)
+        return [(n, t) for t in self.texts() for n in needles if n and n in t]
+
+
+class _Lines(logging.Handler):
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines = lines
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture
+def secret_watch(
+    auth_node: TestNode, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[SecretWatch]:
+    """Records every exception and log line of the test, then fails it if
+    any holds a token the auth node minted, a token in a cache file, or the
+    password."""
+    watch = SecretWatch()
+    watch.secrets.append(AUTH_PASSWORD)
+    original = calimero.errors.ClientError.__init__
+
+    def recording_init(self: calimero.ClientError, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        watch.errors.append(self)
+
+    monkeypatch.setattr(calimero.errors.ClientError, "__init__", recording_init)
+    logger = logging.getLogger("calimero")
+    handler = _Lines(watch.lines)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield watch
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    tokens = auth_node.issued_tokens()
+    for cache in home.glob(".merobox/auth_cache/*.json"):
+        try:
+            record = json.loads(cache.read_text())
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            tokens += [v for k, v in record.items() if k.endswith("token") and isinstance(v, str)]
+    leaks = watch.leaks(tokens)
+    assert not leaks, f"secrets leaked into messages: {leaks[:3]}"
 
 
 @pytest.fixture

@@ -52,8 +52,14 @@ def test_join_refuses_an_invitation_for_another_namespace(
         client.join_namespace(namespace_id, signed)
 
 
+def test_the_last_admin_cannot_leave(client: calimero.Client, namespace_id: str) -> None:
+    with pytest.raises(calimero.ServerError):
+        client.leave_namespace(namespace_id)
+
+
 def test_leave_and_rejoin(client: calimero.Client, namespace_id: str) -> None:
     signed = client.create_namespace_invitation(namespace_id)["data"]["invitation"]
+    client.add_group_members(namespace_id, [{"identity": "ab" * 32, "role": "Admin"}])
     left = client.leave_namespace(namespace_id)["data"]
     assert left["namespaceId"] == namespace_id and "memberPublicKey" in left
     joined = client.join_namespace(namespace_id, signed)["data"]
@@ -64,6 +70,7 @@ def test_leave_and_rejoin(client: calimero.Client, namespace_id: str) -> None:
 def test_bad_invitations_are_refused_before_sending(
     client: calimero.Client, node: TestNode, namespace_id: str
 ) -> None:
+    node.clear_requests()
     with pytest.raises(ValueError, match="^invitation_json: "):
         client.join_namespace(namespace_id, "{not json")
     assert node.requests() == []

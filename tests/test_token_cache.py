@@ -13,12 +13,6 @@ import calimero
 from testnode import TestNode
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("HOME", str(tmp_path))
-    return tmp_path
-
-
 def write_cache(node_name: str, payload: object) -> Path:
     path = Path(calimero.get_token_cache_path(node_name))
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -84,3 +84,38 @@ class TestNode:
     def fault(self, path: str, kind: str, **options: Any) -> None:
         """Adds a fault for `path` (kind: delay, status, drop)."""
         self.control("POST", "faults", {"path": path, "kind": kind, **options})
+
+    # ---------------------------------------------------------------- auth mode
+
+    def auth(self, **settings: Any) -> dict[str, Any]:
+        """Reads (no arguments) or changes the auth settings of a node started
+        with ``--auth``: accessTtl, refreshTtl, leeway (seconds), clockOffset,
+        advanceClock (seconds added to the node's clock)."""
+        if settings:
+            return self.control("POST", "auth", settings)
+        return self.control("GET", "auth")
+
+    def expire_access_tokens(self) -> None:
+        """Moves the node's clock past the expiry (and leeway) of every access
+        token minted so far; tokens minted from now on live an hour."""
+        settings = self.auth()
+        self.auth(
+            accessTtl=3600,
+            advanceClock=settings["accessTtl"] + settings["leeway"] + 1,
+        )
+
+    def mint(self, **options: Any) -> dict[str, str]:
+        """A token pair of a new family without a login (permissions,
+        nodeUrl, accessTtl)."""
+        return self.control("POST", "auth/mint", options)
+
+    def revoke_all(self) -> int:
+        return self.control("POST", "auth/revoke", {})["revoked"]
+
+    def issued_tokens(self) -> list[str]:
+        """Every token the node minted since its last reset."""
+        return self.control("GET", "auth/tokens")["tokens"]
+
+    def count(self, path: str) -> int:
+        """How many logged requests went to ``path``."""
+        return sum(1 for r in self.requests() if r["path"] == path)

@@ -185,17 +185,43 @@ def create_connection(
     api_url: str,
     node_name: str | None = None,
     *,
+    username: str | None = None,
+    password: str | None = None,
+    access_token: str | None = None,
+    refresh_token: str | None = None,
+    interactive: bool = True,
     timeout: float | None = None,
     connect_timeout: float | None = None,
 ) -> ConnectionInfo:
     """A connection to the node at ``api_url``.
 
     ``node_name`` is the stable name tokens are cached under
-    (``get_token_cache_path(node_name)``). ``timeout`` (whole request,
-    default 60 s) and ``connect_timeout`` (default 10 s) are in seconds.
-    Raises ValueError for a malformed URL.
+    (``get_token_cache_path(node_name)``, the file merobox uses too).
+    ``timeout`` (whole request, default 60 s) and ``connect_timeout``
+    (default 10 s) are in seconds. Raises ValueError for a malformed URL.
+
+    Authentication, for nodes that require it: ``access_token`` (with an
+    optional ``refresh_token``) is used first; else the token cached for
+    ``node_name``; else the connection logs in with ``username`` and
+    ``password`` when the node asks for a token. Missing arguments are taken
+    from ``CALIMERO_ACCESS_TOKEN``, ``CALIMERO_REFRESH_TOKEN``,
+    ``CALIMERO_USERNAME`` and ``CALIMERO_PASSWORD``. With none of these, a
+    call that needs a token asks on the terminal when stdin is one (unless
+    ``interactive=False``), and otherwise raises ``AuthenticationError``.
+    Expired tokens are refreshed when the node says so, once for all threads
+    and processes sharing the ``node_name``, and the call is replayed.
     """
-    return ConnectionInfo(api_url, node_name, timeout=timeout, connect_timeout=connect_timeout)
+    return ConnectionInfo(
+        api_url,
+        node_name,
+        timeout=timeout,
+        connect_timeout=connect_timeout,
+        username=username,
+        password=password,
+        access_token=access_token,
+        refresh_token=refresh_token,
+        interactive=interactive,
+    )
 
 
 def create_client(connection: ConnectionInfo) -> Client:

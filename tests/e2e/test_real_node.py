@@ -5,15 +5,16 @@ auth mode). Context and JSON-RPC scenarios also need CALIMERO_E2E_APP_PATH:
 the path of a kv-store .wasm on the node's own disk (core's apps/kv-store).
 Auth scenarios need CALIMERO_E2E_AUTH_NODE_URL (a node in embedded auth
 mode), and CALIMERO_E2E_USERNAME / CALIMERO_E2E_PASSWORD for the ones that
-log in.
+log in; CALIMERO_E2E_ACCESS_TTL (the auth node's access_token_expiry, when
+short) adds a refresh across a real expiry (it waits exp + 60 s).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ APP_PATH = os.environ.get("CALIMERO_E2E_APP_PATH")
 AUTH_URL = os.environ.get("CALIMERO_E2E_AUTH_NODE_URL")
 USERNAME = os.environ.get("CALIMERO_E2E_USERNAME")
 PASSWORD = os.environ.get("CALIMERO_E2E_PASSWORD")
+ACCESS_TTL = int(os.environ.get("CALIMERO_E2E_ACCESS_TTL") or 0)
 MISSING = "11111111111111111111111111111111"
 
 
@@ -120,44 +122,124 @@ def test_auth_node_requires_a_token() -> None:
     assert info.value.body == ""
 
 
-@pytest.mark.skipif(
+LOGIN = pytest.mark.skipif(
     not (AUTH_URL and USERNAME and PASSWORD),
     reason="set CALIMERO_E2E_AUTH_NODE_URL, CALIMERO_E2E_USERNAME and CALIMERO_E2E_PASSWORD",
 )
-def test_tokens_cached_the_merobox_way_are_used(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """merobox logs in with POST /auth/token and writes the cache file; a
-    connection with the same node_name then calls protected routes."""
-    assert AUTH_URL
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HOME", str(tmp_path))
-    body = {
-        "auth_method": "user_password",
-        "public_key": USERNAME,
-        "client_name": AUTH_URL,
-        "timestamp": int(time.time()),
-        "provider_data": {"username": USERNAME, "password": PASSWORD},
-    }
-    request = urllib.request.Request(
-        AUTH_URL.rstrip("/") + "/auth/token",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
+    return tmp_path
+
+
+@LOGIN
+def test_login_and_authenticated_calls(home: Path) -> None:
+    """Credentials log in when the node asks; the tokens land in the cache
+    file of node_name in merobox's format, and a connection that has only
+    the node_name uses them."""
+    assert AUTH_URL
+    conn = calimero.create_connection(
+        AUTH_URL, "e2e-auth-node", username=USERNAME, password=PASSWORD, interactive=False
     )
-    with urllib.request.urlopen(request, timeout=30) as resp:
-        tokens = json.loads(resp.read())["data"]
-    cache = Path(calimero.get_token_cache_path("e2e-auth-node"))
+    client = calimero.create_client(conn)
+    assert isinstance(client.list_contexts()["data"]["contexts"], list)
+    token = conn.token
+    assert token is not None and token.refresh_token
+    record = json.loads(Path(calimero.get_token_cache_path("e2e-auth-node")).read_text())
+    assert record["access_token"] == token.access_token
+    assert record["node_url"] == AUTH_URL.rstrip("/")
+    assert record["auth_method"] == "user_password"
+    assert record["username"] == USERNAME
+    again = calimero.create_client(
+        calimero.create_connection(AUTH_URL, "e2e-auth-node", interactive=False)
+    )
+    assert "publicKey" in again.generate_context_identity()["data"]
+    assert again.connection.token == token
+
+
+@LOGIN
+def test_explicit_login_and_a_wrong_password(home: Path) -> None:
+    assert AUTH_URL and USERNAME and PASSWORD
+    conn = calimero.create_connection(AUTH_URL, interactive=False)
+    with pytest.raises(calimero.AuthenticationError, match="Invalid username or password"):
+        conn.login(USERNAME, PASSWORD + "-wrong")
+    token = conn.login(USERNAME, PASSWORD)
+    assert conn.token == token
+    assert isinstance(calimero.create_client(conn).list_contexts()["data"]["contexts"], list)
+
+
+@LOGIN
+def test_tokens_cached_the_merobox_way_are_used(home: Path) -> None:
+    """merobox writes {access_token, node_url, auth_method, refresh_token,
+    expires_at, username}; a connection with the same node_name uses it."""
+    assert AUTH_URL and USERNAME and PASSWORD
+    tokens = calimero.create_connection(AUTH_URL, interactive=False).login(USERNAME, PASSWORD)
+    cache = Path(calimero.get_token_cache_path("e2e-merobox-node"))
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(
         json.dumps(
             {
-                "access_token": tokens["access_token"],
-                "refresh_token": tokens["refresh_token"],
+                "access_token": tokens.access_token,
                 "node_url": AUTH_URL,
                 "auth_method": "user_password",
+                "refresh_token": tokens.refresh_token,
+                "expires_at": tokens.expires_at,
                 "username": USERNAME,
             }
         )
     )
-    client = calimero.create_client(calimero.create_connection(AUTH_URL, "e2e-auth-node"))
+    client = calimero.create_client(
+        calimero.create_connection(AUTH_URL, "e2e-merobox-node", interactive=False)
+    )
     assert isinstance(client.list_contexts()["data"]["contexts"], list)
     assert "publicKey" in client.generate_context_identity()["data"]
+
+
+@LOGIN
+@pytest.mark.skipif(
+    not ACCESS_TTL or ACCESS_TTL > 30,
+    reason="set CALIMERO_E2E_ACCESS_TTL to the node's (short) access_token_expiry",
+)
+def test_refresh_across_a_real_expiry(home: Path) -> None:
+    """Past exp + the node's 60 s leeway the guard answers token_expired; the
+    client refreshes once for every thread and replays. The connections here
+    have no credentials, so a second refresh (a reused refresh token) or a
+    refused one would fail the calls instead of being hidden by a login."""
+    assert AUTH_URL and USERNAME and PASSWORD and ACCESS_TTL
+    first = calimero.create_connection(AUTH_URL, "e2e-refresh-node", interactive=False).login(
+        USERNAME, PASSWORD
+    )
+    conn = calimero.create_connection(AUTH_URL, "e2e-refresh-node", interactive=False)
+    client = calimero.create_client(conn)
+    assert conn.token == first
+    client.list_contexts()
+    assert first.expires_at is not None
+    time.sleep(max(0.0, first.expires_at + 60 + 2 - time.time()))
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            for _ in range(3):
+                client.list_contexts()
+        except BaseException as e:  # any failure fails the test
+            errors.append(e)
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    renewed = conn.token
+    assert renewed is not None and renewed != first
+    assert renewed.refresh_token != first.refresh_token
+    record = json.loads(Path(calimero.get_token_cache_path("e2e-refresh-node")).read_text())
+    assert record["access_token"] == renewed.access_token
+    # another connection of the node_name adopts the rotated token
+    other = calimero.create_client(
+        calimero.create_connection(AUTH_URL, "e2e-refresh-node", interactive=False)
+    )
+    other.list_contexts()
+    assert other.connection.token == renewed

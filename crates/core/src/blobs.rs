@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
+use crate::auth::{AuthRecovery, MAX_AUTH_RETRIES};
 use crate::connection::{redact, transport_error, Connection, Reply};
 use crate::error::{Error, ERROR_BODY_LIMIT};
 use crate::request::Prepared;
@@ -93,6 +94,13 @@ impl Transfer {
         self.done.fetch_add(n as u64, Ordering::AcqRel) + n as u64
     }
 
+    /// Counts up to `attempt` bytes sent in a retried attempt: the count
+    /// only grows, so a replayed upload does not count its bytes twice.
+    fn advance_to(&self, attempt: u64) -> u64 {
+        self.touch();
+        self.done.fetch_max(attempt, Ordering::AcqRel).max(attempt)
+    }
+
     fn idle_for(&self) -> Duration {
         let last = self.last_activity_ms.load(Ordering::Acquire);
         Duration::from_millis(self.elapsed_ms().saturating_sub(last))
@@ -120,6 +128,23 @@ impl std::fmt::Debug for UploadSource {
 }
 
 impl UploadSource {
+    /// The same source again, for a replay after the node refused the token
+    /// (a file is reopened); a channel cannot be replayed.
+    fn replay(&self) -> Option<Result<Self, Error>> {
+        match self {
+            UploadSource::Bytes(b) => Some(Ok(UploadSource::Bytes(b.clone()))),
+            UploadSource::File { path, .. } => Some(
+                std::fs::File::open(path)
+                    .map(|file| UploadSource::File {
+                        file,
+                        path: path.clone(),
+                    })
+                    .map_err(|e| Error::local_io(path, &e)),
+            ),
+            UploadSource::Channel(_) => None,
+        }
+    }
+
     /// Opens `path` for upload and gives its size.
     pub fn open(path: &Path) -> Result<(Self, u64), Error> {
         let file = std::fs::File::open(path).map_err(|e| Error::local_io(path, &e))?;
@@ -242,42 +267,71 @@ impl Connection {
         let url = self.prepared_url(&prepared)?;
         let shown_url = redact(&url);
         let method = prepared.verb.as_str();
-        let counter = Arc::clone(&transfer);
-        let body = source.into_stream().map(move |chunk| {
-            let chunk = chunk?;
-            if counter.advance(chunk.len()) > MAX_BLOB_BYTES {
-                counter.over_limit.store(true, Ordering::Release);
-                return Err(io::Error::other("the blob is over the node's 1 GiB limit"));
+        let mut source = Some(source);
+        let mut retries = 0;
+        loop {
+            let Some(this) = source.take() else {
+                return Err(Error::Internal("no upload source".into()));
+            };
+            let replay = this.replay();
+            let counter = Arc::clone(&transfer);
+            let mut sent = 0u64;
+            let body = this.into_stream().map(move |chunk| {
+                let chunk = chunk?;
+                sent += chunk.len() as u64;
+                if counter.advance_to(sent) > MAX_BLOB_BYTES {
+                    counter.over_limit.store(true, Ordering::Release);
+                    return Err(io::Error::other("the blob is over the node's 1 GiB limit"));
+                }
+                Ok(chunk)
+            });
+            let (mut request, ticket) = self.builder(method, url.clone(), true)?;
+            request = request
+                .header(CONTENT_TYPE, "application/octet-stream")
+                .body(reqwest::Body::wrap_stream(body));
+            if let Some(size) = size {
+                request = request.header(CONTENT_LENGTH, size);
             }
-            Ok(chunk)
-        });
-        let (mut request, sent_token) = self.builder(method, url, true)?;
-        request = request
-            .header(CONTENT_TYPE, "application/octet-stream")
-            .body(reqwest::Body::wrap_stream(body));
-        if let Some(size) = size {
-            request = request.header(CONTENT_LENGTH, size);
+            transfer.touch();
+            let result = idle_guard(
+                &transfer,
+                self.config().timeout,
+                method,
+                &shown_url,
+                async {
+                    let response = request
+                        .send()
+                        .await
+                        .map_err(|e| transport_error(method, &shown_url, &e))?;
+                    self.read_reply(response, method, shown_url.clone()).await
+                },
+            )
+            .await;
+            if transfer.over_limit.load(Ordering::Acquire) {
+                return Err(over_limit(&transfer));
+            }
+            let (err, ticket) = match (result, ticket) {
+                (Err(err), Some(ticket)) if retries < MAX_AUTH_RETRIES => (err, ticket),
+                (result, _) => return result,
+            };
+            match self.on_auth_failure(&ticket, err).await {
+                AuthRecovery::Fail(err) => return Err(err),
+                AuthRecovery::Retry => match replay {
+                    Some(again) => {
+                        source = Some(again?);
+                        retries += 1;
+                    }
+                    None => {
+                        return Err(Error::NotAuthenticated {
+                            message: "the node refused the token during the upload and a file \
+                                      object cannot be read twice: the token has been renewed, \
+                                      call upload_blob again"
+                                .into(),
+                        })
+                    }
+                },
+            }
         }
-        transfer.touch();
-        let result = idle_guard(
-            &transfer,
-            self.config().timeout,
-            method,
-            &shown_url,
-            async {
-                let response = request
-                    .send()
-                    .await
-                    .map_err(|e| transport_error(method, &shown_url, &e))?;
-                self.read_reply(response, method, shown_url.clone(), sent_token)
-                    .await
-            },
-        )
-        .await;
-        if transfer.over_limit.load(Ordering::Acquire) {
-            return Err(over_limit(&transfer));
-        }
-        result
     }
 
     /// Starts a blob download (`GET /admin-api/blobs/{id}`): the answer's
@@ -290,18 +344,22 @@ impl Connection {
         let url = self.prepared_url(&prepared)?;
         let shown_url = redact(&url);
         let method = prepared.verb.as_str();
-        let (request, sent_token) = self.builder(method, url, true)?;
         let idle = self.config().timeout;
-        transfer.touch();
-        let response = idle_guard(&transfer, idle, method, &shown_url, async {
-            request
-                .send()
-                .await
-                .map_err(|e| transport_error(method, &shown_url, &e))
-        })
-        .await?;
-        let status = response.status().as_u16();
-        if !(200..300).contains(&status) {
+        let mut retries = 0;
+        let response = loop {
+            let (request, ticket) = self.builder(method, url.clone(), true)?;
+            transfer.touch();
+            let response = idle_guard(&transfer, idle, method, &shown_url, async {
+                request
+                    .send()
+                    .await
+                    .map_err(|e| transport_error(method, &shown_url, &e))
+            })
+            .await?;
+            let status = response.status().as_u16();
+            if (200..300).contains(&status) {
+                break response;
+            }
             let headers = response.headers().clone();
             let body = idle_guard(&transfer, idle, method, &shown_url, async {
                 read_capped(response, ERROR_BODY_LIMIT)
@@ -309,8 +367,17 @@ impl Connection {
                     .map_err(|e| transport_error(method, &shown_url, &e))
             })
             .await?;
-            return Err(self.failure(status, &headers, &body, method, &shown_url, sent_token));
-        }
+            let err = self.failure(status, &headers, &body, method, &shown_url);
+            match ticket {
+                Some(ticket) if retries < MAX_AUTH_RETRIES => {
+                    match self.on_auth_failure(&ticket, err).await {
+                        AuthRecovery::Retry => retries += 1,
+                        AuthRecovery::Fail(err) => return Err(err),
+                    }
+                }
+                _ => return Err(err),
+            }
+        };
         let headers = response.headers().clone();
         let size = response.content_length();
         if let Some(size) = size {

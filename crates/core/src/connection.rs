@@ -2,13 +2,14 @@
 //! every client made from it, timeouts, and the token it sends.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
 use serde::Deserialize;
 
+use crate::auth::{AuthOptions, AuthRecovery, AuthState, AuthTicket, MAX_AUTH_RETRIES};
 use crate::endpoints::{Endpoint, Verb};
 use crate::error::{failure_message, truncate, Error, HttpFailure, RpcFailure, ERROR_BODY_LIMIT};
 use crate::request::{prepare, ArgValue, Prepared};
@@ -104,13 +105,24 @@ struct Inner {
     /// cannot use its parent's pooled connections and builds its own.
     http: Mutex<(u32, reqwest::Client)>,
     config: Config,
-    access_token: RwLock<Option<String>>,
+    auth: AuthState,
     rpc_id: AtomicU64,
 }
 
 impl Connection {
-    /// A connection to the node at `api_url` (http or https).
+    /// A connection to the node at `api_url` (http or https), authenticating
+    /// with what the environment and the token cache of `node_name` give.
     pub fn new(api_url: &str, node_name: Option<String>, config: Config) -> Result<Self, Error> {
+        Self::with_auth(api_url, node_name, config, AuthOptions::default())
+    }
+
+    /// A connection with explicit authentication options (see [`crate::auth`]).
+    pub fn with_auth(
+        api_url: &str,
+        node_name: Option<String>,
+        config: Config,
+        auth: AuthOptions,
+    ) -> Result<Self, Error> {
         let base = crate::ids::http_url("api_url", api_url.trim())?;
         if base.query().is_some() || base.fragment().is_some() {
             return Err(Error::invalid(
@@ -135,11 +147,9 @@ impl Connection {
         }
         let http = build_http(&config)?;
         let api_url = base.as_str().trim_end_matches('/').to_owned();
-        // Tokens merobox (or an earlier run) cached for this node name.
-        let access_token = node_name
-            .as_deref()
-            .and_then(crate::cache::read_cached_tokens)
-            .map(|t| t.access_token);
+        // Tokens passed in, from the environment, or cached for this node
+        // name (by merobox, or an earlier run).
+        let auth = AuthState::new(node_name.as_deref(), auth)?;
         Ok(Connection {
             inner: Arc::new(Inner {
                 base,
@@ -147,7 +157,7 @@ impl Connection {
                 node_name,
                 http: Mutex::new((std::process::id(), http)),
                 config,
-                access_token: RwLock::new(access_token),
+                auth,
                 rpc_id: AtomicU64::new(1),
             }),
         })
@@ -180,29 +190,8 @@ impl Connection {
         &self.inner.config
     }
 
-    /// Sets (or clears) the access token sent as `Authorization: Bearer`.
-    pub fn set_access_token(&self, token: Option<String>) {
-        if let Ok(mut slot) = self.inner.access_token.write() {
-            *slot = token;
-        }
-    }
-
-    fn access_token(&self) -> Option<String> {
-        self.inner.access_token.read().ok().and_then(|t| t.clone())
-    }
-
-    /// What a 401 to a request sent without a token means.
-    fn no_token_hint(&self) -> String {
-        match self.node_name() {
-            Some(name) => format!(
-                "the node requires authentication and no token was sent: no usable token is \
-                 cached for node_name {name:?} at {}",
-                crate::cache::token_cache_path(name).display()
-            ),
-            None => "the node requires authentication and no token was sent: pass a node_name \
-                     whose token cache holds a token"
-                .to_owned(),
-        }
+    pub(crate) fn auth_state(&self) -> &AuthState {
+        &self.inner.auth
     }
 
     /// Validates the arguments of an endpoint and builds its request, with
@@ -368,6 +357,34 @@ impl Connection {
         Ok(url)
     }
 
+    /// `path` (a node route such as `/auth/token`) below the base URL.
+    pub(crate) fn node_url(&self, path: &str) -> Result<url::Url, Error> {
+        self.url(path, &[])
+    }
+
+    /// Sends a JSON body without a token and without any recovery (the
+    /// auth routes themselves).
+    pub(crate) async fn send_unauthenticated(
+        &self,
+        method: &'static str,
+        url: url::Url,
+        json: Vec<u8>,
+    ) -> Result<Reply, Error> {
+        let shown_url = redact(&url);
+        let verb = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let request = self
+            .http()?
+            .request(verb, url)
+            .timeout(self.inner.config.timeout)
+            .header(CONTENT_TYPE, "application/json")
+            .body(json);
+        receive(method, &shown_url, request).await
+    }
+
+    /// Sends a request; `with_token` requests carry the current token and,
+    /// when the node refuses it, go through [`Connection::on_auth_failure`]
+    /// and are replayed (at most [`MAX_AUTH_RETRIES`] times).
     async fn execute(
         &self,
         method: &'static str,
@@ -376,44 +393,46 @@ impl Connection {
         with_token: bool,
     ) -> Result<Reply, Error> {
         let shown_url = redact(&url);
-        let (mut request, sent_token) = self.builder(method, url, with_token)?;
-        request = request.timeout(self.inner.config.timeout);
-        if let Some(body) = body {
-            request = request.header(CONTENT_TYPE, "application/json").body(body);
+        let body = body.map(Bytes::from);
+        let mut retries = 0;
+        loop {
+            let (mut request, ticket) = self.builder(method, url.clone(), with_token)?;
+            request = request.timeout(self.inner.config.timeout);
+            if let Some(body) = &body {
+                request = request
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+            }
+            let result = receive(method, &shown_url, request).await;
+            match (result, ticket) {
+                (Err(err), Some(ticket)) if retries < MAX_AUTH_RETRIES => {
+                    match self.on_auth_failure(&ticket, err).await {
+                        AuthRecovery::Retry => retries += 1,
+                        AuthRecovery::Fail(err) => return Err(err),
+                    }
+                }
+                (result, _) => return result,
+            }
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| transport_error(method, &shown_url, &e))?;
-        self.read_reply(response, method, shown_url, sent_token)
-            .await
     }
 
     /// A request on the pooled client, with the connection's token when
-    /// `with_token`; also says whether a token was attached.
+    /// `with_token` (and the ticket [`Connection::on_auth_failure`] needs).
     pub(crate) fn builder(
         &self,
         method: &'static str,
         url: url::Url,
         with_token: bool,
-    ) -> Result<(reqwest::RequestBuilder, bool), Error> {
+    ) -> Result<(reqwest::RequestBuilder, Option<AuthTicket>), Error> {
         let verb = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|e| Error::Internal(e.to_string()))?;
-        let mut request = self.http()?.request(verb, url);
-        let token = if with_token {
-            self.access_token()
+        let request = self.http()?.request(verb, url);
+        if with_token {
+            let (request, ticket) = self.authorize(request)?;
+            Ok((request, Some(ticket)))
         } else {
-            None
-        };
-        let sent_token = token.is_some();
-        if let Some(token) = token {
-            let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
-                Error::invalid("access_token", "contains characters a header cannot carry")
-            })?;
-            value.set_sensitive(true);
-            request = request.header(AUTHORIZATION, value);
+            Ok((request, None))
         }
-        Ok((request, sent_token))
     }
 
     /// Reads a whole answer; a failure status becomes its error.
@@ -422,25 +441,8 @@ impl Connection {
         response: reqwest::Response,
         method: &'static str,
         shown_url: String,
-        sent_token: bool,
     ) -> Result<Reply, Error> {
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| transport_error(method, &shown_url, &e))?;
-        if !(200..300).contains(&status) {
-            return Err(self.failure(status, &headers, &body, method, &shown_url, sent_token));
-        }
-        Ok(Reply {
-            status,
-            headers,
-            body,
-            select: &[],
-            method,
-            url: shown_url,
-        })
+        read_response(method, &shown_url, response).await
     }
 
     /// The error of a failure status.
@@ -451,21 +453,52 @@ impl Connection {
         body: &[u8],
         method: &str,
         shown_url: &str,
-        sent_token: bool,
     ) -> Error {
-        let mut failure = http_failure(status, headers, body, method, shown_url);
-        if status == 401 && !sent_token && body.is_empty() {
-            if let Error::Http(h) = &mut failure {
-                h.message = self.no_token_hint();
-            }
-        }
-        failure
+        http_failure(status, headers, body, method, shown_url)
     }
 
     /// The base URL joined with a prepared request's path and query.
     pub(crate) fn prepared_url(&self, prepared: &Prepared) -> Result<url::Url, Error> {
         self.url(&prepared.path, &prepared.query)
     }
+}
+
+/// Sends `request` and reads the whole answer; a failure status is an error.
+async fn receive(
+    method: &'static str,
+    shown_url: &str,
+    request: reqwest::RequestBuilder,
+) -> Result<Reply, Error> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| transport_error(method, shown_url, &e))?;
+    read_response(method, shown_url, response).await
+}
+
+/// Reads the whole answer; a failure status is an error.
+async fn read_response(
+    method: &'static str,
+    shown_url: &str,
+    response: reqwest::Response,
+) -> Result<Reply, Error> {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| transport_error(method, shown_url, &e))?;
+    if !(200..300).contains(&status) {
+        return Err(http_failure(status, &headers, &body, method, shown_url));
+    }
+    Ok(Reply {
+        status,
+        headers,
+        body,
+        select: &[],
+        method,
+        url: shown_url.to_owned(),
+    })
 }
 
 /// One pooled HTTP client (rustls, keep-alive) with the connection's

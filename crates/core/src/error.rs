@@ -145,6 +145,10 @@ pub enum Error {
         errno: Option<i32>,
         message: String,
     },
+    /// A call needs authentication and no way to obtain a token is known
+    /// (nothing was sent, or the node's answer is not the cause).
+    #[error("{message}")]
+    NotAuthenticated { message: String },
 }
 
 impl fmt::Display for HttpFailure {
@@ -175,6 +179,7 @@ impl Error {
             Error::MalformedResponse { .. } => ErrorKind::MalformedResponse,
             Error::Internal(_) => ErrorKind::Internal,
             Error::LocalIo { .. } => ErrorKind::LocalIo,
+            Error::NotAuthenticated { .. } => ErrorKind::Authentication,
         }
     }
 

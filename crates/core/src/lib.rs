@@ -5,6 +5,7 @@
 //! is described once in [`endpoints::ENDPOINTS`]; [`Connection::invoke`]
 //! validates the arguments of one (no I/O), sends it, and checks the answer.
 
+pub mod auth;
 pub mod blobs;
 pub mod cache;
 pub mod connection;
@@ -14,6 +15,7 @@ pub mod ids;
 pub mod request;
 pub mod runtime;
 
+pub use auth::{AuthOptions, Credentials, Tokens};
 pub use connection::{AuthMode, Config, Connection, Reply};
 pub use endpoints::{Endpoint, ENDPOINTS};
 pub use error::{Error, ErrorKind};

@@ -11,6 +11,7 @@ use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
+use crate::auth;
 use crate::blocking::wait;
 use crate::convert::{json_to_py, py_to_json, to_arg, value_to_py};
 use crate::errors::to_pyerr;
@@ -18,9 +19,10 @@ use crate::transfer;
 
 /// A connection to one Calimero node.
 ///
-/// Made by `calimero.create_connection(api_url, node_name=None)`. Holds the
-/// node's base URL, the name its tokens are cached under, the timeouts, and
-/// one pooled HTTP client that every `Client` made from it shares.
+/// Made by `calimero.create_connection(api_url, node_name=None, ...)`. Holds
+/// the node's base URL, the name its tokens are cached under, the timeouts,
+/// the tokens and credentials it authenticates with, and one pooled HTTP
+/// client that every `Client` made from it shares.
 #[pyclass(module = "calimero", name = "ConnectionInfo", frozen)]
 pub struct PyConnectionInfo {
     pub(crate) conn: Connection,
@@ -55,12 +57,21 @@ pub(crate) fn reply_to_py(py: Python<'_>, reply: &Reply) -> PyResult<Py<PyAny>> 
 #[pymethods]
 impl PyConnectionInfo {
     #[new]
-    #[pyo3(signature = (api_url, node_name=None, *, timeout=None, connect_timeout=None))]
+    #[pyo3(signature = (
+        api_url, node_name=None, *, timeout=None, connect_timeout=None, username=None,
+        password=None, access_token=None, refresh_token=None, interactive=true
+    ))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         api_url: &Bound<'_, PyAny>,
         node_name: Option<&Bound<'_, PyAny>>,
         timeout: Option<f64>,
         connect_timeout: Option<f64>,
+        username: Option<&Bound<'_, PyAny>>,
+        password: Option<&Bound<'_, PyAny>>,
+        access_token: Option<&Bound<'_, PyAny>>,
+        refresh_token: Option<&Bound<'_, PyAny>>,
+        interactive: bool,
     ) -> PyResult<Self> {
         let api_url = api_url
             .cast::<PyString>()
@@ -82,7 +93,14 @@ impl PyConnectionInfo {
             timeout: seconds("timeout", timeout, defaults.timeout)?,
             connect_timeout: seconds("connect_timeout", connect_timeout, defaults.connect_timeout)?,
         };
-        let conn = Connection::new(&api_url, node_name, config)
+        let auth = auth::options(
+            auth::opt_str("username", username)?,
+            auth::opt_str("password", password)?,
+            auth::opt_str("access_token", access_token)?,
+            auth::opt_str("refresh_token", refresh_token)?,
+            interactive,
+        )?;
+        let conn = Connection::with_auth(&api_url, node_name, config, auth)
             .map_err(|e| Python::attach(|py| to_pyerr(py, e)))?;
         Ok(PyConnectionInfo { conn })
     }
@@ -119,6 +137,43 @@ impl PyConnectionInfo {
         let mode = wait(py, async move { conn.detect_auth_mode().await })?;
         let auth_mode = py.import("calimero")?.getattr("AuthMode")?;
         Ok(auth_mode.call1((mode.as_str(),))?.unbind())
+    }
+
+    /// The tokens the connection sends now, as a `JwtToken`, or None.
+    #[getter]
+    fn token(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.conn
+            .tokens()
+            .map(|t| auth::token_to_py(py, &t))
+            .transpose()
+    }
+
+    /// Logs in (`POST /auth/token`) with `username` and `password`, or with
+    /// the credentials already known (passed in, `CALIMERO_USERNAME` /
+    /// `CALIMERO_PASSWORD`, or a terminal prompt), and returns the new
+    /// `JwtToken`. The tokens are used from then on, and written to the token
+    /// cache when the connection has a `node_name`; the credentials are kept
+    /// to log in again if a refresh is refused.
+    #[pyo3(signature = (username=None, password=None))]
+    fn login(
+        &self,
+        py: Python<'_>,
+        username: Option<&Bound<'_, PyAny>>,
+        password: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let credentials = auth::credentials(
+            auth::opt_str("username", username)?,
+            auth::opt_str("password", password)?,
+        )?;
+        let conn = self.conn.clone();
+        let tokens = wait(py, async move { conn.login(credentials).await })?;
+        auth::token_to_py(py, &tokens)
+    }
+
+    /// Forgets the tokens and credentials and removes the token cache file
+    /// of `node_name`: the next call that needs a token logs in again.
+    fn logout(&self, py: Python<'_>) -> PyResult<()> {
+        self.conn.logout().map_err(|e| to_pyerr(py, e))
     }
 
     /// `GET path` (relative to the node URL), decoded from JSON.

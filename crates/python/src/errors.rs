@@ -81,7 +81,10 @@ fn build(py: Python<'_>, kind: ErrorKind, err: &Error) -> PyResult<PyErr> {
                 kw.set_item("guest_error", value_to_py(py, g)?)?;
             }
         }
-        Error::InvalidArgument { .. } | Error::Internal(_) | Error::LocalIo { .. } => {}
+        Error::InvalidArgument { .. }
+        | Error::Internal(_)
+        | Error::LocalIo { .. }
+        | Error::NotAuthenticated { .. } => {}
     }
     let instance = class.call((err.to_string(),), Some(&kw))?;
     Ok(PyErr::from_value(instance))

@@ -4,6 +4,7 @@
 //! Thin by rule: it converts Python values, releases the GIL while the core
 //! works, and maps core errors to exceptions. It knows nothing of HTTP.
 
+mod auth;
 mod blocking;
 mod connection;
 mod convert;
@@ -134,6 +135,13 @@ fn endpoints(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
 
 #[pymodule]
 fn calimero_client_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // The core's log lines (target `calimero::...`, never a token) go to the
+    // Python loggers `calimero.*`; nothing else is forwarded, so the HTTP
+    // stack's own logging costs nothing.
+    let _ = pyo3_log::Logger::new(m.py(), pyo3_log::Caching::Loggers)?
+        .filter(log::LevelFilter::Off)
+        .filter_target("calimero".to_owned(), log::LevelFilter::Debug)
+        .install();
     m.add("VERSION", calimero_client_core::VERSION)?;
     m.add_class::<connection::PyConnectionInfo>()?;
     m.add_class::<transfer::BlobChunks>()?;

@@ -25,6 +25,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tower_service::Service;
 
+mod auth;
 mod error;
 mod ids;
 mod kv;
@@ -32,6 +33,7 @@ mod middleware;
 mod routes;
 mod state;
 
+pub use auth::AuthConfig;
 pub use middleware::ConnectionHandle;
 
 /// How the node behaves beyond the real one's defaults.
@@ -51,6 +53,10 @@ pub struct Config {
     /// hardware would (success shapes with mock quotes) instead of the
     /// plain node's 500s.
     pub tee_mock: bool,
+    /// Embedded auth mode (`--auth`): `/auth/*` routes and the guard in
+    /// front of protected routes. `None`: every route is open, as in the
+    /// node's default `proxy` mode.
+    pub auth: Option<AuthConfig>,
 }
 
 impl Default for Config {
@@ -61,6 +67,7 @@ impl Default for Config {
             max_logged_requests: 100_000,
             max_blob_bytes: routes::blobs::MAX_BLOB_UPLOAD_BYTES,
             tee_mock: false,
+            auth: None,
         }
     }
 }
@@ -87,6 +94,13 @@ impl Config {
     #[must_use]
     pub fn tee_mock(mut self, mock: bool) -> Self {
         self.tee_mock = mock;
+        self
+    }
+
+    /// Runs in embedded auth mode with these settings.
+    #[must_use]
+    pub fn auth(mut self, auth: AuthConfig) -> Self {
+        self.auth = Some(auth);
         self
     }
 }

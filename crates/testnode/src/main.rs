@@ -1,5 +1,11 @@
 //! `calimero-testnode [--host 127.0.0.1] [--port 0] [--allow-private-urls]
-//!  [--max-blob-bytes N] [--tee-mock] [--verbose] [--no-stdin-watch]`
+//!  [--max-blob-bytes N] [--tee-mock] [--verbose] [--no-stdin-watch]
+//!  [--auth [--auth-user U] [--auth-password P]
+//!  [--access-ttl S] [--refresh-ttl S] [--leeway S]]`
+//!
+//! `--auth` runs in embedded auth mode (admin account `admin` /
+//! `admin-password` unless given; token lifetimes and the expiry leeway in
+//! seconds, defaulting to the node's 3600, 30 days and 60).
 //!
 //! Binds, prints `listening on http://HOST:PORT` on stdout, then serves until
 //! SIGTERM/SIGINT or until stdin reaches EOF (so a test process that dies
@@ -7,12 +13,15 @@
 
 use std::io::{Read, Write};
 
-use calimero_testnode::Config;
+use calimero_testnode::{AuthConfig, Config};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 const USAGE: &str = "usage: calimero-testnode [--host HOST] [--port PORT] [--allow-private-urls] \
-                     [--max-blob-bytes N] [--tee-mock] [--verbose] [--no-stdin-watch]";
+                     [--max-blob-bytes N] [--tee-mock] [--verbose] [--no-stdin-watch] \
+                     [--auth] [--auth-user USER] \
+                     [--auth-password PASSWORD] [--access-ttl SECS] [--refresh-ttl SECS] \
+                     [--leeway SECS]";
 
 struct Args {
     host: String,
@@ -28,6 +37,8 @@ fn parse_args() -> Result<Args, String> {
         config: Config::default(),
         watch_stdin: true,
     };
+    let mut auth: Option<AuthConfig> = None;
+    let mut auth_settings = AuthConfig::default();
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -59,11 +70,32 @@ fn parse_args() -> Result<Args, String> {
             "--tee-mock" => args.config = args.config.tee_mock(true),
             "--verbose" | "-v" => args.config = args.config.verbose(true),
             "--no-stdin-watch" => args.watch_stdin = false,
+            "--auth" => auth = Some(AuthConfig::default()),
+            "--auth-user" => auth_settings.username = value("--auth-user")?,
+            "--auth-password" => auth_settings.password = value("--auth-password")?,
+            "--access-ttl" => {
+                auth_settings.access_ttl = seconds("--access-ttl", value("--access-ttl")?)?
+            }
+            "--refresh-ttl" => {
+                auth_settings.refresh_ttl = seconds("--refresh-ttl", value("--refresh-ttl")?)?
+            }
+            "--leeway" => auth_settings.leeway = seconds("--leeway", value("--leeway")?)?,
             "--help" | "-h" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument: {other}\n{USAGE}")),
         }
     }
+    if auth.is_some() {
+        if auth_settings.username.is_empty() || auth_settings.password.is_empty() {
+            return Err("--auth-user and --auth-password must not be empty".to_owned());
+        }
+        args.config = args.config.auth(auth_settings);
+    }
     Ok(args)
+}
+
+fn seconds(flag: &str, raw: String) -> Result<u64, String> {
+    raw.parse()
+        .map_err(|_| format!("{flag}: expected a whole number of seconds, got {raw}"))
 }
 
 /// Resolves when stdin reaches EOF (or cannot be read).

@@ -19,16 +19,20 @@ pub struct AppState {
     node: Mutex<Node>,
     pub faults: FaultTable,
     pub log: RequestLog,
+    /// The auth service, in embedded auth mode.
+    pub auth: Option<crate::auth::Auth>,
 }
 
 impl AppState {
     pub fn new(config: Config) -> Self {
         let log = RequestLog::new(config.max_logged_requests);
+        let auth = config.auth.clone().map(crate::auth::Auth::new);
         Self {
             config,
             node: Mutex::new(Node::default()),
             faults: FaultTable::default(),
             log,
+            auth,
         }
     }
 
@@ -42,6 +46,9 @@ impl AppState {
         *self.node() = Node::default();
         self.faults.clear();
         self.log.clear();
+        if let Some(auth) = &self.auth {
+            auth.reset();
+        }
     }
 }
 

@@ -19,6 +19,7 @@ use crate::state::AppState;
 
 pub mod aliases;
 pub mod applications;
+pub mod auth;
 pub mod blobs;
 pub mod contexts;
 pub mod control;
@@ -44,9 +45,16 @@ pub fn protected() -> AppRouter {
 }
 
 /// The seam for embedded auth: routes passed through here are the ones the
-/// real node guards (JWT, `?token=`). Today it adds nothing.
-fn guarded(routes: AppRouter, _state: &Arc<AppState>) -> AppRouter {
-    routes
+/// real node guards (JWT, `?token=`; see `crate::auth::guard`). Without
+/// `--auth` they stay open.
+fn guarded(routes: AppRouter, state: &Arc<AppState>) -> AppRouter {
+    if state.auth.is_none() {
+        return routes;
+    }
+    routes.layer(middleware::from_fn_with_state(
+        Arc::clone(state),
+        crate::auth::guard,
+    ))
 }
 
 /// The whole service, state attached. The request log, CORS and faults wrap
@@ -54,9 +62,13 @@ fn guarded(routes: AppRouter, _state: &Arc<AppState>) -> AppRouter {
 /// never logged or faulted.
 pub fn build(state: Arc<AppState>) -> Router {
     let admin = guarded(protected(), &state).merge(system::public_routes());
-    let node = Router::new()
+    let mut node = Router::new()
         .nest("/admin-api", admin)
-        .merge(guarded(jsonrpc::routes(), &state))
+        .merge(guarded(jsonrpc::routes(), &state));
+    if state.auth.is_some() {
+        node = node.nest("/auth", auth::routes());
+    }
+    let node = node
         // Unknown routes: 404 with an empty body, as the real node answers.
         .fallback(|| async { ApiError::Empty(StatusCode::NOT_FOUND) })
         .layer(middleware::from_fn_with_state(
@@ -70,6 +82,7 @@ pub fn build(state: Arc<AppState>) -> Router {
         ));
     Router::new()
         .nest(CONTROL_PREFIX, control::routes())
+        .nest(&format!("{CONTROL_PREFIX}/auth"), auth::control_routes())
         .merge(node)
         .with_state(state)
 }

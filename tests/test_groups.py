@@ -67,7 +67,9 @@ def test_members_roles_and_removal(
     client: calimero.Client, node: TestNode, group_id: str, account: str
 ) -> None:
     assert client.list_group_members(group_id)["members"][0]["identity"] == account
-    assert client.add_group_members(group_id, [{"identity": OTHER_ACCOUNT, "role": "read-only"}]) == {}
+    assert (
+        client.add_group_members(group_id, [{"identity": OTHER_ACCOUNT, "role": "read-only"}]) == {}
+    )
     assert last_body(node) == {"members": [{"identity": OTHER_ACCOUNT, "role": "ReadOnly"}]}
     # JSON text, as the official client took it, and bare identities.
     client.add_group_members(group_id, f'["{"cd" * 32}"]')
@@ -143,7 +145,11 @@ def test_upgrades_and_migrations(
 ) -> None:
     assert client.get_group_upgrade_status(namespace_id) == {"data": None}
     reply = client.upgrade_group(namespace_id, app_id)
-    assert last_body(node) == {"targetApplicationId": app_id, "cascade": False, "forceCodeOnly": False}
+    assert last_body(node) == {
+        "targetApplicationId": app_id,
+        "cascade": False,
+        "forceCodeOnly": False,
+    }
     assert reply["data"]["groupId"] == namespace_id
     assert reply["data"]["status"] in ("in_progress", "completed")
     retried = client.retry_group_upgrade(namespace_id)
@@ -167,7 +173,9 @@ def test_sync_contexts_and_detach(
 def test_inheritance_and_legacy_invitations(
     client: calimero.Client, namespace_id: str, account: str
 ) -> None:
-    sub = client.create_group_in_namespace(namespace_id, "open", visibility="open")["data"]["groupId"]
+    sub = client.create_group_in_namespace(namespace_id, "open", visibility="open")["data"][
+        "groupId"
+    ]
     joined = client.join_subgroup_inheritance(sub)["data"]
     assert joined["groupId"] == sub and "memberPublicKey" in joined
     invitation = client.create_group_invitation(sub)["data"]["invitation"]
@@ -179,9 +187,13 @@ def test_inheritance_and_legacy_invitations(
 
 def test_ownership_proofs(client: calimero.Client, namespace_id: str, context_id: str) -> None:
     expires = int(time.time() * 1000) + 60_000
-    proof = client.issue_ownership_proof(namespace_id, "aud", context_id, "subj", "ab" * 16, expires)
+    proof = client.issue_ownership_proof(
+        namespace_id, "aud", context_id, "subj", "ab" * 16, expires
+    )
     assert set(proof) == {"signerPublicKey", "signedPayload", "signature"}
-    ns_proof = client.issue_namespace_ownership_proof(namespace_id, "aud", "subj", "cd" * 32, expires)
+    ns_proof = client.issue_namespace_ownership_proof(
+        namespace_id, "aud", "subj", "cd" * 32, expires
+    )
     assert set(ns_proof) == {"signerPublicKey", "signedPayload", "signature"}
     with pytest.raises(ValueError, match="^nonce: "):
         client.issue_namespace_ownership_proof(namespace_id, "aud", "subj", "abc", expires)

@@ -312,7 +312,8 @@ mod tests {
         assert_eq!(failure_message(401, b""), "Unauthorized");
         assert_eq!(
             failure_message(400, br#"{"error":{"type":"ParseError","data":"x"}}"#),
-            r#"{"data":"x","type":"ParseError"}"#
+            // Keys keep the node's order (serde_json preserve_order).
+            r#"{"type":"ParseError","data":"x"}"#
         );
     }
 

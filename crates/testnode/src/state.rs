@@ -94,6 +94,11 @@ pub struct Node {
     pub groups: BTreeMap<Id, Group>,
     /// Invitations this node signed, by `secret_salt`.
     pub invitations: BTreeMap<Id, IssuedInvitation>,
+    /// Pairing offers this node made (`pair-init`), by device id.
+    pub pair_offers: BTreeMap<Id, PairOffer>,
+    /// Extra devices paired to this node's account, per namespace:
+    /// (device id, signing key).
+    pub paired_devices: BTreeMap<Id, Vec<(Id, Id)>>,
     pub contexts: BTreeMap<Id, Context>,
     pub context_aliases: BTreeMap<AliasName, Id>,
     pub application_aliases: BTreeMap<AliasName, Id>,
@@ -109,6 +114,8 @@ impl Default for Node {
             chunks: BTreeMap::new(),
             groups: BTreeMap::new(),
             invitations: BTreeMap::new(),
+            pair_offers: BTreeMap::new(),
+            paired_devices: BTreeMap::new(),
             contexts: BTreeMap::new(),
             context_aliases: BTreeMap::new(),
             application_aliases: BTreeMap::new(),
@@ -456,6 +463,16 @@ impl Group {
             &self.version.to_le_bytes(),
         ])
     }
+}
+
+/// What `pair-init` handed out, so `pair-complete` can check it.
+#[derive(Clone, Debug)]
+pub struct PairOffer {
+    pub account: Id,
+    pub kem_public_key: Id,
+    pub sign_public_key: Id,
+    pub statement: [u8; 64],
+    pub confirmation_code: String,
 }
 
 /// An invitation this node signed: what `join` accepts back.

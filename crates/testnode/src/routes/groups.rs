@@ -535,12 +535,25 @@ async fn member_devices(
     if node.my_row(&id).is_none() {
         return Err(not_a_member(id));
     }
+    // Plus the devices paired to the node's account in this namespace.
+    let paired = node
+        .root_of(&id)
+        .and_then(|root| node.paired_devices.get(&root))
+        .into_iter()
+        .flatten()
+        .map(|(device, key)| Device {
+            device_id: HexId(*device),
+            signing_key: *key,
+        });
+    let devices = std::iter::once(Device {
+        device_id: HexId(identity.device_id),
+        signing_key: identity.public_key,
+    })
+    .chain(paired)
+    .collect();
     let members = std::iter::once(Entry {
         account: HexId(identity.account_id),
-        devices: vec![Device {
-            device_id: HexId(identity.device_id),
-            signing_key: identity.public_key,
-        }],
+        devices,
     })
     .skip(offset)
     .take(limit)

@@ -17,6 +17,7 @@ use crate::error::ApiError;
 use crate::middleware::{apply_faults, cors, log_requests, CONTROL_PREFIX};
 use crate::state::AppState;
 
+pub mod accounts;
 pub mod aliases;
 pub mod applications;
 pub mod auth;
@@ -28,6 +29,7 @@ pub mod jsonrpc;
 pub mod namespaces;
 pub mod packages;
 pub mod system;
+pub mod tee;
 
 pub type AppRouter = Router<Arc<AppState>>;
 
@@ -42,6 +44,8 @@ pub fn protected() -> AppRouter {
         .merge(contexts::routes())
         .merge(namespaces::routes())
         .merge(groups::routes())
+        .merge(accounts::routes())
+        .merge(tee::protected_routes())
 }
 
 /// The seam for embedded auth: routes passed through here are the ones the
@@ -61,10 +65,13 @@ fn guarded(routes: AppRouter, state: &Arc<AppState>) -> AppRouter {
 /// the node's routes only; the `/_testnode` control API sits beside them,
 /// never logged or faulted.
 pub fn build(state: Arc<AppState>) -> Router {
-    let admin = guarded(protected(), &state).merge(system::public_routes());
+    let admin = guarded(protected(), &state)
+        .merge(system::public_routes())
+        .merge(tee::public_routes());
     let mut node = Router::new()
         .nest("/admin-api", admin)
-        .merge(guarded(jsonrpc::routes(), &state));
+        .merge(guarded(jsonrpc::routes(), &state))
+        .merge(system::metrics_routes());
     if state.auth.is_some() {
         node = node.nest("/auth", auth::routes());
     }

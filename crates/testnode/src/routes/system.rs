@@ -27,6 +27,23 @@ pub fn public_routes() -> AppRouter {
         .route("/certificate", get(certificate))
 }
 
+/// `GET /metrics`, outside `/admin-api` and never guarded: Prometheus text
+/// (core: crates/server/src/metrics.rs, `handle_request`; `service_mounts.rs`
+/// nests it without auth). Only the build-info gauge the real node leads with.
+pub fn metrics_routes() -> AppRouter {
+    Router::new().route("/metrics", get(metrics))
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> String {
+    let peer_id = state.node().peer_id.clone();
+    format!(
+        "# HELP merod_build_info Constant 1 gauge labeled with merod version and peer_id.\n\
+         # TYPE merod_build_info gauge\n\
+         merod_build_info{{version=\"0.11.0-rc.25\",peer_id=\"{peer_id}\"}} 1\n\
+         # EOF\n"
+    )
+}
+
 /// This node serves no TLS, so it has no certificate: the node's plain-text
 /// 404 (`certificate_handler`).
 async fn certificate() -> ApiError {

@@ -279,3 +279,16 @@ def test_bad_sources_name_the_argument(client: calimero.Client, tmp_path: Path) 
         client.download_blob_to_path("EMtpXdHZQLiqyPVVAzJWbnishYR1gPTvKKtWD3e2V6zo", tmp_path)
     with pytest.raises(ValueError, match="^chunk_size: "):
         client.iter_blob("EMtpXdHZQLiqyPVVAzJWbnishYR1gPTvKKtWD3e2V6zo", chunk_size=0)
+
+
+def test_the_node_cuts_an_oversized_stream() -> None:
+    # A node with a 64 KiB cap stands in for the 1 GiB one: a stream of
+    # unknown size over the cap is refused by the node mid-stream.
+    small = TestNode("--max-blob-bytes", "65536")
+    try:
+        client = calimero.create_client(calimero.create_connection(small.url))
+        assert client.upload_blob(b"x" * 65536)["data"]["size"] == 65536
+        with pytest.raises(calimero.ServerError, match="exceeds maximum allowed size"):
+            client.upload_blob(io.BufferedReader(Unseekable(b"y" * 200_000)))
+    finally:
+        small.stop()

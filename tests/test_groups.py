@@ -211,3 +211,45 @@ def test_leave_group(client: calimero.Client, app_id: str, namespace_id: str) ->
 def test_unknown_group_ids(client: calimero.Client) -> None:
     with pytest.raises(ValueError, match="^group_id: expected 64 hexadecimal"):
         client.get_group_info("not-hex")
+
+
+def foreign_group(node: TestNode, app_id: str, **spec: Any) -> str:
+    """A group made by "another node" (the test node's control route)."""
+    return node.control("POST", "groups", {"applicationId": app_id, **spec})["groupId"]
+
+
+def test_a_non_member_is_refused(
+    client: calimero.Client, node: TestNode, app_id: str, namespace_id: str
+) -> None:
+    # A subgroup of our namespace that this node was never added to.
+    hidden = foreign_group(node, app_id, parentGroupId=namespace_id)
+    for call in (
+        lambda: client.list_group_members(hidden),
+        lambda: client.list_group_contexts(hidden),
+        lambda: client.list_member_devices(hidden),
+    ):
+        with pytest.raises(calimero.PermissionDeniedError) as info:
+            call()
+        assert "not a member" in info.value.message
+
+
+def test_a_plain_member_cannot_administer(
+    client: calimero.Client, node: TestNode, app_id: str
+) -> None:
+    # The node is a Member there: admin-only writes fail as the real node
+    # fails them, with its untyped 500 (core: parse_api_error).
+    group = foreign_group(node, app_id, role="Member")
+    assert client.list_group_members(group)["members"]
+    with pytest.raises(calimero.ServerError):
+        client.add_group_members(group, ["ef" * 32])
+    with pytest.raises(calimero.ServerError):
+        client.set_default_capabilities(group, 0)
+
+
+def test_the_last_admin_cannot_step_down(
+    client: calimero.Client, group_id: str, account: str
+) -> None:
+    with pytest.raises(calimero.ServerError):
+        client.update_member_role(group_id, account, "Member")
+    with pytest.raises(calimero.ServerError):
+        client.leave_group(group_id)

@@ -111,3 +111,25 @@ def test_certificate_and_metrics(client: calimero.Client) -> None:
     with pytest.raises(calimero.NotFoundError, match="Certificate not found"):
         client.get_certificate()
     assert "# TYPE" in client.get_metrics()
+
+
+@pytest.fixture
+def tee_node() -> Any:
+    node = TestNode("--tee-mock")
+    yield node
+    node.stop()
+
+
+def test_tee_success_shapes_on_a_mock_tee_node(tee_node: TestNode, tmp_path: Any) -> None:
+    from conftest import make_wasm
+
+    client = calimero.create_client(calimero.create_connection(tee_node.url))
+    info = client.get_tee_info()["data"]
+    assert {"cloudProvider", "osImage", "mrtd"} <= set(info)
+    quote = client.tee_attest("ab" * 32)["data"]
+    assert {"quoteB64", "quote"} <= set(quote)
+    app = client.install_dev_application(str(make_wasm(tmp_path)))["data"]["applicationId"]
+    ns = client.create_namespace(app)["data"]["namespaceId"]
+    joined = client.tee_fleet_join(ns)
+    assert joined["status"] in ("joined", "announced")
+    assert joined["group_id"] == ns

@@ -1,11 +1,15 @@
-"""The ``calimero-client-py`` command: every ``Client`` method as a
-subcommand, made from the same endpoint table.
+"""The ``calimero-client-py`` command: every ``Client`` method, grouped by
+area, made from the same endpoint table as the client.
 
-    calimero-client-py --node-url http://127.0.0.1:2528 list-contexts
+    calimero-client-py node health
+    calimero-client-py contexts list --limit 10
     calimero-client-py call CONTEXT_ID get --args '{"key": "k"}'
+    calimero-client-py blobs upload ./model.bin
+    calimero-client-py auth login --username admin
 
-Exit codes: 0 success, 1 the node or the network failed, 2 bad usage or
-bad arguments. Errors are one line on stderr (a traceback with --debug).
+Output is a human table by default, JSON with ``--json``. Exit codes: 0
+success, 1 the node or the network failed, 2 bad usage or bad arguments.
+Errors are one line on stderr (a traceback with ``--debug``).
 """
 
 from __future__ import annotations
@@ -14,12 +18,60 @@ import argparse
 import json
 import os
 import sys
-from typing import Any, NoReturn
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Callable, NoReturn
 
 from . import ENDPOINTS, ClientError, __version__, create_client, create_connection
 from .calimero_client_py import BlobChunks
 
+PROG = "calimero-client-py"
 DEFAULT_NODE_URL = "http://127.0.0.1:2528"
+
+#: Command groups, by the table's ``area``.
+AREAS = {
+    "node": ("node", "the node itself: health, identity, peers, network, usage"),
+    "applications": ("apps", "installed applications"),
+    "packages": ("packages", "application packages and versions"),
+    "contexts": ("contexts", "contexts: create, list, sync, join"),
+    "blobs": ("blobs", "blobs: upload, download (with progress bars), list, delete"),
+    "aliases": ("aliases", "context and application aliases"),
+    "namespaces": ("namespaces", "namespaces: create, invite, join, leave, groups"),
+    "groups": ("groups", "groups: members, capabilities, metadata, settings, upgrades"),
+    "accounts": ("accounts", "device pairing and revocation"),
+    "tee": ("tee", "TEE: info, attestation, fleet join"),
+    "rpc": ("rpc", "JSON-RPC: execute, sync status, ephemeral state"),
+}
+
+#: Words dropped from a method name to make its command name in its area.
+_AREA_WORDS = {
+    "node": {"node"},
+    "applications": {"application", "applications"},
+    "packages": {"package", "packages"},
+    "contexts": {"context", "contexts"},
+    "blobs": {"blob", "blobs"},
+    "aliases": {"alias", "aliases"},
+    "namespaces": {"namespace", "namespaces"},
+    "groups": {"group", "groups"},
+    "accounts": {"device"},
+    "tee": {"tee"},
+    "rpc": set(),
+}
+
+#: Where the rule above reads badly.
+_COMMAND_NAMES = {
+    "get_node_identity": "identity",
+    "get_peers_count": "peers",
+    "get_network_status": "network",
+    "get_usage": "usage",
+    "get_certificate": "certificate",
+    "get_metrics": "metrics",
+    "get_group_info": "get",
+    "create_group_in_namespace": "create-group",
+    "detach_context_from_group": "detach-context",
+    "join_subgroup_inheritance": "join-via-inheritance",
+    "execute_function": "execute",
+}
 
 _KIND_HELP = {
     "base58_id": "base58 id",
@@ -43,12 +95,38 @@ _KIND_HELP = {
     "local_path": "local file path",
 }
 
-# Arguments the command line cannot give (a Python callable).
+# Arguments the command line cannot give (a Python callable): the CLI
+# supplies its own progress bar.
 _SKIPPED_KINDS = {"progress"}
 
+# Example values for --help, by argument name, then by kind.
+_EXAMPLES = {
+    "context_id": "CONTEXT_ID",
+    "application_id": "APP_ID",
+    "app_id": "APP_ID",
+    "namespace_id": "NAMESPACE_ID",
+    "group_id": "GROUP_ID",
+    "member_id": "ACCOUNT_ID",
+    "blob_id": "BLOB_ID",
+    "data": "./file.bin",
+    "path": "./out.bin",
+    "method": "get",
+    "alias": "my-alias",
+    "url": "https://example.com/app.wasm",
+}
 
-def _command(name: str) -> str:
-    return name.replace("_", "-")
+
+def command_name(endpoint: dict[str, Any]) -> str:
+    """The endpoint's command name within its area (``contexts list``)."""
+    name = endpoint["name"]
+    if name in _COMMAND_NAMES:
+        return _COMMAND_NAMES[name]
+    words = [w for w in name.split("_") if w not in _AREA_WORDS.get(endpoint["area"], set())]
+    return "-".join(words) or name.replace("_", "-")
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 def _convert(name: str, kind: str, text: Any) -> Any:
@@ -60,11 +138,48 @@ def _convert(name: str, kind: str, text: Any) -> Any:
     return text
 
 
+def _add_endpoint(sub: Any, endpoint: dict[str, Any], area: str, name: str) -> None:
+    summary = endpoint["doc"].split(". ")[0].rstrip(".").replace("%", "%%")
+    positional = [a for a in endpoint["args"] if a["required"] and a["kind"] not in _SKIPPED_KINDS]
+    example = " ".join(
+        [PROG, area, name] + [_EXAMPLES.get(a["name"], a["name"].upper()) for a in positional]
+    )
+    cmd = sub.add_parser(
+        name,
+        help=summary,
+        description=f"{endpoint['doc']}\n\nNode route: {endpoint['verb']} {endpoint['path']}",
+        epilog=f"Example: {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cmd.set_defaults(endpoint=endpoint, action=None)
+    for arg in endpoint["args"]:
+        kind = arg["kind"]
+        if kind in _SKIPPED_KINDS:
+            continue
+        helptext = _KIND_HELP.get(kind, "text")
+        if kind == "choice":
+            helptext = " or ".join(arg["choices"])
+        if kind == "str_list":
+            cmd.add_argument(_option(arg["name"]), dest=arg["name"], action="append", help=helptext)
+        elif kind == "bool":
+            cmd.add_argument(
+                _option(arg["name"]),
+                dest=arg["name"],
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                required=arg["required"],
+            )
+        elif arg["required"]:
+            cmd.add_argument(arg["name"], metavar=arg["name"].upper(), help=helptext)
+        else:
+            cmd.add_argument(_option(arg["name"]), dest=arg["name"], help=helptext)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="calimero-client-py",
+        prog=PROG,
         description="Talk to a Calimero node (merod) from the command line.",
-        epilog="Example: calimero-client-py --node-url http://127.0.0.1:2528 list-contexts",
+        epilog=f"Example: {PROG} --node-url http://127.0.0.1:2528 contexts list --limit 10",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument(
@@ -80,66 +195,178 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--timeout", type=float, default=None, help="request timeout in seconds (default 60)"
     )
-    parser.add_argument(
-        "--json", action="store_true", help="print compact JSON (default: indented JSON)"
-    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    top = parser.add_subparsers(dest="area", metavar="COMMAND", required=True)
 
-    auth = sub.add_parser(
+    groups: dict[str, Any] = {}
+    for area, (cli_name, help_text) in AREAS.items():
+        group = top.add_parser(
+            cli_name,
+            help=help_text,
+            description=help_text,
+            epilog=f"Example: {PROG} {cli_name} --help",
+        )
+        groups[area] = group.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for endpoint in ENDPOINTS:
+        area = endpoint["area"]
+        _add_endpoint(groups[area], endpoint, AREAS[area][0], command_name(endpoint))
+
+    # Shortcuts and commands that are not one endpoint.
+    call = next(e for e in ENDPOINTS if e["name"] == "call")
+    _add_toplevel_call(top, call)
+    detect = top.add_parser(
         "detect-auth-mode",
         help="whether the node requires authentication",
         description="Prints 'none' or 'required'.",
-        epilog="Example: calimero-client-py detect-auth-mode",
+        epilog=f"Example: {PROG} detect-auth-mode",
     )
-    auth.set_defaults(endpoint=None)
-
-    for endpoint in ENDPOINTS:
-        summary = endpoint["doc"].split(". ")[0].rstrip(".")
-        positional = [a for a in endpoint["args"] if a["required"]]
-        example = " ".join(
-            ["calimero-client-py", _command(endpoint["name"])]
-            + [a["name"].upper() for a in positional]
-        )
-        cmd = sub.add_parser(
-            _command(endpoint["name"]),
-            help=summary,
-            description=f"{endpoint['doc']}\n\nNode route: {endpoint['verb']} {endpoint['path']}",
-            epilog=f"Example: {example}",
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-        cmd.set_defaults(endpoint=endpoint)
-        for arg in endpoint["args"]:
-            kind = arg["kind"]
-            helptext = _KIND_HELP.get(kind, "text")
-            if kind in _SKIPPED_KINDS:
-                continue
-            if kind == "choice":
-                helptext = " or ".join(arg["choices"])
-            if kind == "str_list":
-                cmd.add_argument(
-                    "--" + _command(arg["name"]), dest=arg["name"], action="append", help=helptext
-                )
-            elif kind == "bool":
-                cmd.add_argument(
-                    "--" + _command(arg["name"]),
-                    dest=arg["name"],
-                    action=argparse.BooleanOptionalAction,
-                    default=None,
-                )
-            elif arg["required"]:
-                cmd.add_argument(arg["name"], metavar=arg["name"].upper(), help=helptext)
-            else:
-                cmd.add_argument("--" + _command(arg["name"]), dest=arg["name"], help=helptext)
+    detect.set_defaults(endpoint=None, action="detect-auth-mode")
+    _add_auth(top)
     return parser
 
 
+def _add_toplevel_call(top: Any, call: dict[str, Any]) -> None:
+    cmd = top.add_parser(
+        "call",
+        help="call a method of a context's application (JSON-RPC execute)",
+        description=f"{call['doc']}\n\nNode route: POST /jsonrpc",
+        epilog=f'Example: {PROG} call CONTEXT_ID get --args \'{{"key": "k"}}\'',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cmd.set_defaults(endpoint=call, action=None)
+    cmd.add_argument("context_id", metavar="CONTEXT_ID", help="base58 id")
+    cmd.add_argument("method", metavar="METHOD", help="the application's method")
+    cmd.add_argument("--args", dest="args", help="JSON text (default {})")
+
+
+def _add_auth(top: Any) -> None:
+    auth = top.add_parser(
+        "auth",
+        help="log in, log out, show the token state",
+        description="Authentication against a node in embedded auth mode.",
+        epilog=f"Example: {PROG} --node-name prod auth login --username admin",
+    )
+    sub = auth.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    login = sub.add_parser(
+        "login",
+        help="log in with a user name and password (cached for --node-name)",
+        description=(
+            "Logs in and caches the tokens for --node-name. The password is read from "
+            "CALIMERO_PASSWORD, or asked on the terminal."
+        ),
+        epilog=f"Example: {PROG} --node-name prod auth login --username admin",
+    )
+    login.add_argument("--username", default=os.environ.get("CALIMERO_USERNAME"))
+    login.set_defaults(endpoint=None, action="login")
+    logout = sub.add_parser(
+        "logout",
+        help="forget the tokens (and delete the cache file of --node-name)",
+        epilog=f"Example: {PROG} --node-name prod auth logout",
+    )
+    logout.set_defaults(endpoint=None, action="logout")
+    status = sub.add_parser(
+        "status",
+        help="whether a token is held and when it expires (never the token)",
+        epilog=f"Example: {PROG} --node-name prod auth status",
+    )
+    status.set_defaults(endpoint=None, action="status")
+
+
 def _fail(message: str, code: int) -> NoReturn:
-    print(f"calimero-client-py: error: {message}", file=sys.stderr)
+    print(f"{PROG}: error: {message}", file=sys.stderr)
     raise SystemExit(code)
 
 
-def _print(result: Any, compact: bool) -> None:
+@contextmanager
+def _progress(label: str, enabled: bool) -> Iterator[Callable[[int, int | None], None] | None]:
+    """A progress bar on stderr (when it is a terminal), as a callback."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    columns = (
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    from rich.console import Console
+
+    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, str):
+        text = value
+    else:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _human(result: Any) -> None:
+    """Prints an answer for people: lists of objects as tables, objects as
+    key/value tables, anything else as it is."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    # In a terminal, fit its width; in a pipe or a file, never cut a value.
+    console = Console(soft_wrap=True) if sys.stdout.isatty() else Console(width=1_000_000)
+    # Unwrap the node's envelopes: {"data": x} and single-key list wrappers.
+    while isinstance(result, dict) and len(result) == 1:
+        ((key, inner),) = result.items()
+        if key == "data" or isinstance(inner, list):
+            result = inner
+        else:
+            break
+    if isinstance(result, list) and result and all(isinstance(r, dict) for r in result):
+        columns: list[str] = []
+        for row in result:
+            columns += [k for k in row if k not in columns]
+        table = Table(box=box.SIMPLE_HEAD)
+        for c in columns:
+            table.add_column(c, overflow="fold")
+        for row in result:
+            table.add_row(*(_cell(row.get(c, "")) for c in columns))
+        console.print(table)
+        console.print(f"{len(result)} row{'s' if len(result) != 1 else ''}")
+    elif isinstance(result, list):
+        if not result:
+            console.print("(none)")
+        for item in result:
+            console.print(_cell(item), markup=False, highlight=False)
+    elif isinstance(result, dict):
+        if not result:
+            console.print("ok")
+            return
+        table = Table(box=box.SIMPLE, show_header=False)
+        table.add_column("key", style="bold")
+        table.add_column("value", overflow="fold")
+        for k, v in result.items():
+            table.add_row(str(k), _cell(v))
+        console.print(table)
+    elif result is None:
+        console.print("ok")
+    else:
+        console.print(str(result), markup=False, highlight=False)
+
+
+def _print(result: Any, as_json: bool) -> None:
     if isinstance(result, BlobChunks):
         with result:
             for chunk in result:
@@ -148,10 +375,40 @@ def _print(result: Any, compact: bool) -> None:
     elif isinstance(result, bytes):
         sys.stdout.buffer.write(result)
         sys.stdout.buffer.flush()
-    elif isinstance(result, str) and not compact:
-        print(result)
+    elif as_json:
+        print(json.dumps(result, ensure_ascii=False))
     else:
-        print(json.dumps(result, indent=None if compact else 2, ensure_ascii=False))
+        _human(result)
+
+
+def _auth_action(ns: argparse.Namespace, connection: Any) -> Any:
+    if ns.action == "login":
+        username = ns.username
+        password = os.environ.get("CALIMERO_PASSWORD")
+        if not username or not password:
+            if not sys.stdin.isatty():
+                raise ValueError(
+                    "login needs --username (or CALIMERO_USERNAME) and CALIMERO_PASSWORD "
+                    "when stdin is not a terminal"
+                )
+            import getpass
+
+            username = username or input("Username: ").strip()
+            password = password or getpass.getpass("Password: ")
+        token = connection.login(username, password)
+        return {"logged_in": True, "node_name": ns.node_name, "expires_at": token.expires_at}
+    if ns.action == "logout":
+        connection.logout()
+        return {"logged_out": True, "node_name": ns.node_name}
+    token = connection.token
+    return {
+        "node_url": connection.api_url,
+        "node_name": ns.node_name,
+        "token": token is not None,
+        "expires_at": None if token is None else token.expires_at,
+        "expired": None if token is None else token.is_expired(),
+        "refresh_token": None if token is None else token.refresh_token is not None,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,19 +416,28 @@ def main(argv: list[str] | None = None) -> int:
     ns = parser.parse_args(argv)
     try:
         connection = create_connection(ns.node_url, ns.node_name, timeout=ns.timeout)
-        if ns.endpoint is None:
+        if ns.action == "detect-auth-mode":
             result: Any = str(connection.detect_auth_mode())
+        elif ns.action in ("login", "logout", "status"):
+            result = _auth_action(ns, connection)
         else:
-            kwargs = {}
-            for arg in ns.endpoint["args"]:
+            endpoint = ns.endpoint
+            kwargs: dict[str, Any] = {}
+            for arg in endpoint["args"]:
                 if arg["kind"] in _SKIPPED_KINDS:
                     continue
-                value = getattr(ns, arg["name"])
+                value = getattr(ns, arg["name"], None)
                 if value is not None and arg["kind"] != "bool":
                     value = _convert(arg["name"], arg["kind"], value)
                 kwargs[arg["name"]] = value
             client = create_client(connection)
-            result = getattr(client, ns.endpoint["name"])(**kwargs)
+            method = getattr(client, endpoint["name"])
+            wants_bar = any(a["kind"] == "progress" for a in endpoint["args"])
+            label = "upload" if endpoint["name"] == "upload_blob" else "download"
+            with _progress(label, wants_bar and sys.stderr.isatty()) as bar:
+                if bar is not None:
+                    kwargs["progress"] = bar
+                result = method(**kwargs)
         _print(result, ns.json)
     except ClientError as e:
         if ns.debug:

@@ -10,6 +10,7 @@ naming the argument, before any I/O), and sent with the GIL released.
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from typing import Any, Callable, NoReturn
 
@@ -83,6 +84,14 @@ class Client:
     def get_api_url(self) -> str:
         """The node's base URL."""
         return self._connection.api_url
+
+    def with_options(
+        self, *, timeout: float | None = None, max_retries: int | None = None
+    ) -> Client:
+        """A client whose calls use another request ``timeout`` (seconds)
+        and/or ``max_retries``, over the same connection pool and tokens:
+        ``client.with_options(timeout=5).list_contexts()``."""
+        return Client(self._connection.with_options(timeout=timeout, max_retries=max_retries))
 
     def __repr__(self) -> str:
         return f"Client({self._connection!r})"
@@ -192,6 +201,9 @@ def create_connection(
     interactive: bool = True,
     timeout: float | None = None,
     connect_timeout: float | None = None,
+    max_retries: int | None = None,
+    max_response_bytes: int | None = None,
+    ca_cert: str | os.PathLike[str] | bytes | None = None,
 ) -> ConnectionInfo:
     """A connection to the node at ``api_url``.
 
@@ -210,6 +222,16 @@ def create_connection(
     ``interactive=False``), and otherwise raises ``AuthenticationError``.
     Expired tokens are refreshed when the node says so, once for all threads
     and processes sharing the ``node_name``, and the call is replayed.
+
+    Reliability: ``max_retries`` (default 2) retries a request whose
+    connection failed before it was sent, and a GET, HEAD, PUT or DELETE
+    answered 429, 502, 503 or 504, after ``Retry-After`` or an exponential
+    backoff with jitter; a POST that reached the node is never replayed.
+    ``max_response_bytes`` (default 64 MiB) caps an answer read into memory.
+    ``ca_cert`` (a PEM file's path, or PEM bytes) adds trusted roots to the
+    platform's for https nodes. ``connection.with_options(timeout=...,
+    max_retries=...)`` gives a connection sharing this one's pool and tokens
+    with other per-call settings.
     """
     return ConnectionInfo(
         api_url,
@@ -221,6 +243,9 @@ def create_connection(
         access_token=access_token,
         refresh_token=refresh_token,
         interactive=interactive,
+        max_retries=max_retries,
+        max_response_bytes=max_response_bytes,
+        ca_cert=ca_cert,
     )
 
 

@@ -195,6 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--timeout", type=float, default=None, help="request timeout in seconds (default 60)"
     )
+    parser.add_argument(
+        "--max-retries",
+        type=int,
+        default=None,
+        help="retries of a failed request that is safe to repeat (default 2)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     top = parser.add_subparsers(dest="area", metavar="COMMAND", required=True)
@@ -415,7 +421,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     ns = parser.parse_args(argv)
     try:
-        connection = create_connection(ns.node_url, ns.node_name, timeout=ns.timeout)
+        connection = create_connection(
+            ns.node_url, ns.node_name, timeout=ns.timeout, max_retries=ns.max_retries
+        )
         if ns.action == "detect-auth-mode":
             result: Any = str(connection.detect_auth_mode())
         elif ns.action in ("login", "logout", "status"):

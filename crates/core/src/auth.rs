@@ -778,7 +778,7 @@ impl Connection {
                 return None;
             }
         };
-        let deadline = Instant::now() + self.config().timeout + Duration::from_secs(5);
+        let deadline = Instant::now() + self.timeout() + Duration::from_secs(5);
         loop {
             match fs4::FileExt::try_lock(&file) {
                 Ok(()) => return Some(CacheLock { _file: file }),

@@ -269,6 +269,7 @@ impl Connection {
         let method = prepared.verb.as_str();
         let mut source = Some(source);
         let mut retries = 0;
+        let mut attempt = 0;
         loop {
             let Some(this) = source.take() else {
                 return Err(Error::Internal("no upload source".into()));
@@ -293,43 +294,52 @@ impl Connection {
                 request = request.header(CONTENT_LENGTH, size);
             }
             transfer.touch();
-            let result = idle_guard(
-                &transfer,
-                self.config().timeout,
-                method,
-                &shown_url,
-                async {
-                    let response = request
-                        .send()
-                        .await
-                        .map_err(|e| transport_error(method, &shown_url, &e))?;
-                    self.read_reply(response, method, shown_url.clone()).await
-                },
-            )
+            let result = idle_guard(&transfer, self.timeout(), method, &shown_url, async {
+                let response = request
+                    .send()
+                    .await
+                    .map_err(|e| transport_error(method, &shown_url, &e))?;
+                self.read_reply(response, method, shown_url.clone()).await
+            })
             .await;
             if transfer.over_limit.load(Ordering::Acquire) {
                 return Err(over_limit(&transfer));
             }
-            let (err, ticket) = match (result, ticket) {
-                (Err(err), Some(ticket)) if retries < MAX_AUTH_RETRIES => (err, ticket),
-                (result, _) => return result,
+            let err = match result {
+                Ok(reply) => return Ok(reply),
+                Err(err) => err,
             };
-            match self.on_auth_failure(&ticket, err).await {
-                AuthRecovery::Fail(err) => return Err(err),
-                AuthRecovery::Retry => match replay {
-                    Some(again) => {
-                        source = Some(again?);
-                        retries += 1;
+            let err = match ticket {
+                Some(ticket) if retries < MAX_AUTH_RETRIES => {
+                    match self.on_auth_failure(&ticket, err).await {
+                        AuthRecovery::Fail(err) => err,
+                        AuthRecovery::Retry => match replay {
+                            Some(again) => {
+                                source = Some(again?);
+                                retries += 1;
+                                continue;
+                            }
+                            None => {
+                                return Err(Error::NotAuthenticated {
+                                    message: "the node refused the token during the upload and \
+                                              a file object cannot be read twice: the token has \
+                                              been renewed, call upload_blob again"
+                                        .into(),
+                                })
+                            }
+                        },
                     }
-                    None => {
-                        return Err(Error::NotAuthenticated {
-                            message: "the node refused the token during the upload and a file \
-                                      object cannot be read twice: the token has been renewed, \
-                                      call upload_blob again"
-                                .into(),
-                        })
-                    }
-                },
+                }
+                _ => err,
+            };
+            // A PUT is safe to repeat, when the source can be read again.
+            match (self.retry_delay(&err, method, attempt), replay) {
+                (Some(delay), Some(again)) => {
+                    attempt += 1;
+                    tokio::time::sleep(delay).await;
+                    source = Some(again?);
+                }
+                _ => return Err(err),
             }
         }
     }
@@ -344,18 +354,30 @@ impl Connection {
         let url = self.prepared_url(&prepared)?;
         let shown_url = redact(&url);
         let method = prepared.verb.as_str();
-        let idle = self.config().timeout;
+        let idle = self.timeout();
         let mut retries = 0;
+        let mut attempt = 0;
         let response = loop {
             let (request, ticket) = self.builder(method, url.clone(), true)?;
             transfer.touch();
-            let response = idle_guard(&transfer, idle, method, &shown_url, async {
+            let sent = idle_guard(&transfer, idle, method, &shown_url, async {
                 request
                     .send()
                     .await
                     .map_err(|e| transport_error(method, &shown_url, &e))
             })
-            .await?;
+            .await;
+            let response = match sent {
+                Ok(response) => response,
+                Err(err) => match self.retry_delay(&err, method, attempt) {
+                    Some(delay) => {
+                        attempt += 1;
+                        tokio::time::sleep(delay).await;
+                        continue;
+                    }
+                    None => return Err(err),
+                },
+            };
             let status = response.status().as_u16();
             if (200..300).contains(&status) {
                 break response;
@@ -368,14 +390,24 @@ impl Connection {
             })
             .await?;
             let err = self.failure(status, &headers, &body, method, &shown_url);
-            match ticket {
+            let err = match ticket {
                 Some(ticket) if retries < MAX_AUTH_RETRIES => {
                     match self.on_auth_failure(&ticket, err).await {
-                        AuthRecovery::Retry => retries += 1,
-                        AuthRecovery::Fail(err) => return Err(err),
+                        AuthRecovery::Retry => {
+                            retries += 1;
+                            continue;
+                        }
+                        AuthRecovery::Fail(err) => err,
                     }
                 }
-                _ => return Err(err),
+                _ => err,
+            };
+            match self.retry_delay(&err, method, attempt) {
+                Some(delay) => {
+                    attempt += 1;
+                    tokio::time::sleep(delay).await;
+                }
+                None => return Err(err),
             }
         };
         let headers = response.headers().clone();

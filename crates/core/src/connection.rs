@@ -19,11 +19,44 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Whole-request timeout used when none is given.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Retries after a failure that is safe to retry, unless told otherwise.
+pub const DEFAULT_MAX_RETRIES: u32 = 2;
+/// The largest answer read into memory (JSON answers; blob downloads have
+/// their own limits); more is a `MalformedResponse` error, not an
+/// exhausted process.
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+/// How much of a failure's body is read (the rest is dropped).
+pub const MAX_ERROR_BODY_BYTES: u64 = 64 * 1024;
+/// First retry delay; doubled per retry, with jitter, capped below.
+const RETRY_BASE: Duration = Duration::from_millis(500);
+const RETRY_CAP: Duration = Duration::from_secs(8);
+/// The longest `Retry-After` honoured; longer ones are not retried.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
 /// Settings of a connection.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     pub connect_timeout: Duration,
+    /// The whole-request timeout (blob transfers: the idle timeout).
     pub timeout: Duration,
+    /// Retries of a failed request that is safe to repeat (see
+    /// [`Connection::retry_delay`]); 0 disables them.
+    pub max_retries: u32,
+    pub max_response_bytes: u64,
+    /// Extra trusted root certificates (PEM), beside the platform's.
+    pub ca_pem: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("max_retries", &self.max_retries)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("ca_pem", &self.ca_pem.as_ref().map(|p| p.len()))
+            .finish()
+    }
 }
 
 impl Default for Config {
@@ -31,8 +64,19 @@ impl Default for Config {
         Config {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             timeout: DEFAULT_TIMEOUT,
+            max_retries: DEFAULT_MAX_RETRIES,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            ca_pem: None,
         }
     }
+}
+
+/// What may differ per call (`with_options`): the request timeout and the
+/// retries. Everything else is the connection's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallOptions {
+    pub timeout: Duration,
+    pub max_retries: u32,
 }
 
 /// Whether a node wants a token (node-api.md 2.1).
@@ -85,6 +129,7 @@ impl std::fmt::Debug for RawRequest {
 #[derive(Clone)]
 pub struct Connection {
     inner: Arc<Inner>,
+    options: CallOptions,
 }
 
 /// Shows the URL and node name, never the token.
@@ -107,6 +152,7 @@ struct Inner {
     config: Config,
     auth: AuthState,
     rpc_id: AtomicU64,
+    warned_plain_http: std::sync::atomic::AtomicBool,
 }
 
 impl Connection {
@@ -150,6 +196,10 @@ impl Connection {
         // Tokens passed in, from the environment, or cached for this node
         // name (by merobox, or an earlier run).
         let auth = AuthState::new(node_name.as_deref(), auth)?;
+        let options = CallOptions {
+            timeout: config.timeout,
+            max_retries: config.max_retries,
+        };
         Ok(Connection {
             inner: Arc::new(Inner {
                 base,
@@ -159,7 +209,63 @@ impl Connection {
                 config,
                 auth,
                 rpc_id: AtomicU64::new(1),
+                warned_plain_http: std::sync::atomic::AtomicBool::new(false),
             }),
+            options,
+        })
+    }
+
+    /// The same connection (pool, tokens) with other per-call options.
+    pub fn with_options(&self, timeout: Option<Duration>, max_retries: Option<u32>) -> Self {
+        let mut options = self.options;
+        if let Some(t) = timeout {
+            options.timeout = t;
+        }
+        if let Some(r) = max_retries {
+            options.max_retries = r;
+        }
+        Connection {
+            inner: Arc::clone(&self.inner),
+            options,
+        }
+    }
+
+    /// This connection's per-call options.
+    pub fn options(&self) -> CallOptions {
+        self.options
+    }
+
+    /// The request timeout of this connection (or of its `with_options`).
+    pub fn timeout(&self) -> Duration {
+        self.options.timeout
+    }
+
+    /// How long to wait before retrying a failed attempt (`attempt` counts
+    /// from 0), or `None` when it must not be retried: only connections that
+    /// failed before the request was sent (any method), and 429, 502, 503 and
+    /// 504 answers to methods that are safe to repeat (GET, HEAD, PUT,
+    /// DELETE). A POST whose outcome is unknown is never replayed.
+    /// `Retry-After` is honoured up to a minute; otherwise exponential
+    /// backoff with jitter.
+    pub fn retry_delay(&self, err: &Error, method: &str, attempt: u32) -> Option<Duration> {
+        if attempt >= self.options.max_retries {
+            return None;
+        }
+        let idempotent = matches!(method, "GET" | "HEAD" | "PUT" | "DELETE");
+        let retry_after = match err {
+            Error::Network { connect: true, .. } => None,
+            Error::Http(h) if idempotent && matches!(h.status, 429 | 502 | 503 | 504) => {
+                match h.retry_after {
+                    Some(s) if s <= MAX_RETRY_AFTER.as_secs_f64() => Some(s),
+                    Some(_) => return None,
+                    None => None,
+                }
+            }
+            _ => return None,
+        };
+        Some(match retry_after {
+            Some(seconds) => Duration::from_secs_f64(seconds),
+            None => backoff(attempt),
         })
     }
 
@@ -186,6 +292,8 @@ impl Connection {
         self.inner.node_name.as_deref()
     }
 
+    /// The connection's settings (its defaults; see [`Connection::options`]
+    /// for what `with_options` changed).
     pub fn config(&self) -> &Config {
         &self.inner.config
     }
@@ -371,12 +479,14 @@ impl Connection {
         json: Vec<u8>,
     ) -> Result<Reply, Error> {
         let shown_url = redact(&url);
+        // The auth routes carry credentials or tokens in their bodies.
+        self.warn_if_plain_http(&url);
         let verb = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|e| Error::Internal(e.to_string()))?;
         let request = self
             .http()?
             .request(verb, url)
-            .timeout(self.inner.config.timeout)
+            .timeout(self.options.timeout)
             .header(CONTENT_TYPE, "application/json")
             .body(json);
         receive(method, &shown_url, request).await
@@ -394,26 +504,62 @@ impl Connection {
     ) -> Result<Reply, Error> {
         let shown_url = redact(&url);
         let body = body.map(Bytes::from);
-        let mut retries = 0;
+        let mut auth_retries = 0;
+        let mut attempt = 0;
         loop {
             let (mut request, ticket) = self.builder(method, url.clone(), with_token)?;
-            request = request.timeout(self.inner.config.timeout);
+            request = request.timeout(self.options.timeout);
             if let Some(body) = &body {
                 request = request
                     .header(CONTENT_TYPE, "application/json")
                     .body(body.clone());
             }
-            let result = receive(method, &shown_url, request).await;
-            match (result, ticket) {
-                (Err(err), Some(ticket)) if retries < MAX_AUTH_RETRIES => {
+            let err = match self.receive(method, &shown_url, request).await {
+                Ok(reply) => return Ok(reply),
+                Err(err) => err,
+            };
+            let err = match ticket {
+                Some(ticket) if auth_retries < MAX_AUTH_RETRIES => {
                     match self.on_auth_failure(&ticket, err).await {
-                        AuthRecovery::Retry => retries += 1,
-                        AuthRecovery::Fail(err) => return Err(err),
+                        AuthRecovery::Retry => {
+                            auth_retries += 1;
+                            continue;
+                        }
+                        AuthRecovery::Fail(err) => err,
                     }
                 }
-                (result, _) => return result,
+                _ => err,
+            };
+            match self.retry_delay(&err, method, attempt) {
+                Some(delay) => {
+                    log::debug!(
+                        target: "calimero::retry",
+                        "{method} {shown_url}: retry {} in {:.2}s after: {err}",
+                        attempt + 1,
+                        delay.as_secs_f64()
+                    );
+                    attempt += 1;
+                    tokio::time::sleep(delay).await;
+                }
+                None => return Err(err),
             }
         }
+    }
+
+    /// Sends `request` and reads the whole answer (at most
+    /// `max_response_bytes`); a failure status is an error.
+    async fn receive(
+        &self,
+        method: &'static str,
+        shown_url: &str,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Reply, Error> {
+        let response = request
+            .send()
+            .await
+            .map_err(|e| transport_error(method, shown_url, &e))?;
+        self.read_reply(response, method, shown_url.to_owned())
+            .await
     }
 
     /// A request on the pooled client, with the connection's token when
@@ -426,12 +572,34 @@ impl Connection {
     ) -> Result<(reqwest::RequestBuilder, Option<AuthTicket>), Error> {
         let verb = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|e| Error::Internal(e.to_string()))?;
-        let request = self.http()?.request(verb, url);
+        let request = self.http()?.request(verb, url.clone());
         if with_token {
             let (request, ticket) = self.authorize(request)?;
+            if ticket.sent_token() {
+                self.warn_if_plain_http(&url);
+            }
             Ok((request, Some(ticket)))
         } else {
             Ok((request, None))
+        }
+    }
+
+    /// Warns (once per connection, on the `calimero.security` logger) before
+    /// a token or a password goes over plain HTTP to a host that is not this
+    /// machine: anyone on the path can read it. A warning, not a refusal:
+    /// nodes in a private network (merobox's Docker networks) are often
+    /// reached over plain HTTP on purpose.
+    fn warn_if_plain_http(&self, url: &url::Url) {
+        if url.scheme() != "http" || is_loopback(url) {
+            return;
+        }
+        if !self.inner.warned_plain_http.swap(true, Ordering::Relaxed) {
+            log::warn!(
+                target: "calimero::security",
+                "sending credentials over plain HTTP to {}: anyone on the network path can \
+                 read them; use https:// for nodes that are not on this machine",
+                url.host_str().unwrap_or("?")
+            );
         }
     }
 
@@ -442,7 +610,13 @@ impl Connection {
         method: &'static str,
         shown_url: String,
     ) -> Result<Reply, Error> {
-        read_response(method, &shown_url, response).await
+        read_response(
+            method,
+            &shown_url,
+            response,
+            self.inner.config.max_response_bytes,
+        )
+        .await
     }
 
     /// The error of a failure status.
@@ -473,22 +647,59 @@ async fn receive(
         .send()
         .await
         .map_err(|e| transport_error(method, shown_url, &e))?;
-    read_response(method, shown_url, response).await
+    read_response(method, shown_url, response, MAX_ERROR_BODY_BYTES).await
 }
 
-/// Reads the whole answer; a failure status is an error.
+/// Reads the whole answer, at most `cap` bytes of a success and
+/// [`MAX_ERROR_BODY_BYTES`] of a failure; a failure status is an error.
 async fn read_response(
     method: &'static str,
     shown_url: &str,
-    response: reqwest::Response,
+    mut response: reqwest::Response,
+    cap: u64,
 ) -> Result<Reply, Error> {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
-    let body = response
-        .bytes()
+    let ok = (200..300).contains(&status);
+    let too_large = |size: String| Error::MalformedResponse {
+        method: method.into(),
+        url: shown_url.into(),
+        message: format!(
+            "the answer is {size} bytes, more than the connection's max_response_bytes ({cap})"
+        ),
+        body: String::new(),
+    };
+    if ok {
+        if let Some(len) = response.content_length().filter(|len| *len > cap) {
+            return Err(too_large(len.to_string()));
+        }
+    }
+    let limit = if ok { cap } else { MAX_ERROR_BODY_BYTES };
+    // Most answers arrive in one chunk: kept as it is, without a copy.
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut total = 0u64;
+    while let Some(chunk) = response
+        .chunk()
         .await
-        .map_err(|e| transport_error(method, shown_url, &e))?;
-    if !(200..300).contains(&status) {
+        .map_err(|e| transport_error(method, shown_url, &e))?
+    {
+        total += chunk.len() as u64;
+        if total > limit {
+            if ok {
+                return Err(too_large(format!("over {total}")));
+            }
+            let keep = chunk.len() - usize::try_from(total - limit).unwrap_or(chunk.len());
+            chunks.push(chunk.slice(..keep));
+            break;
+        }
+        chunks.push(chunk);
+    }
+    let body = match chunks.len() {
+        0 => Bytes::new(),
+        1 => chunks.pop().unwrap_or_default(),
+        _ => Bytes::from(chunks.concat()),
+    };
+    if !ok {
         return Err(http_failure(status, &headers, &body, method, shown_url));
     }
     Ok(Reply {
@@ -501,15 +712,50 @@ async fn read_response(
     })
 }
 
+/// Whether `url` names this machine (`localhost`, 127.0.0.0/8, `::1`).
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => {
+            d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// A retry delay: 0.5 s doubled per attempt, capped at 8 s, with up to 25%
+/// of random jitter either way (so retrying clients do not move in step).
+fn backoff(attempt: u32) -> Duration {
+    let base = RETRY_BASE
+        .saturating_mul(1u32 << attempt.min(16))
+        .min(RETRY_CAP);
+    // Jitter from the clock's nanoseconds: no RNG dependency for this.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let factor = 0.75 + f64::from(nanos % 1000) / 2000.0;
+    base.mul_f64(factor)
+}
+
 /// One pooled HTTP client (rustls, keep-alive) with the connection's
 /// connect timeout; the request timeout is set per request.
 fn build_http(config: &Config) -> Result<reqwest::Client, Error> {
     crate::runtime::install_crypto_provider();
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .user_agent(concat!("calimero-client-py/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(config.connect_timeout)
         .pool_idle_timeout(Duration::from_secs(60))
-        .tcp_nodelay(true)
+        .tcp_nodelay(true);
+    if let Some(pem) = &config.ca_pem {
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| Error::invalid("ca_cert", format!("not a PEM certificate: {e}")))?;
+        if certs.is_empty() {
+            return Err(Error::invalid("ca_cert", "no certificate in the PEM data"));
+        }
+        builder = builder.tls_certs_merge(certs);
+    }
+    builder
         .build()
         .map_err(|e| Error::Internal(format!("could not build the HTTP client: {e}")))
 }
@@ -558,6 +804,7 @@ pub(crate) fn transport_error(method: &str, url: &str, e: &reqwest::Error) -> Er
             method: method.into(),
             url: url.into(),
             message,
+            connect: e.is_connect(),
         }
     }
 }

@@ -118,6 +118,8 @@ pub enum Error {
         method: String,
         url: String,
         message: String,
+        /// The connection could not be made: the request was not sent.
+        connect: bool,
     },
     #[error("{method} {url}: timed out: {message}")]
     Timeout {

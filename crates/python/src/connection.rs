@@ -38,6 +38,49 @@ fn seconds(argument: &str, value: Option<f64>, default: Duration) -> PyResult<Du
     }
 }
 
+/// An integer argument within bounds (ValueError/TypeError naming it).
+fn int_in(argument: &str, obj: &Bound<'_, PyAny>, min: u64, max: u64) -> PyResult<u64> {
+    if obj.is_instance_of::<pyo3::types::PyBool>() || !obj.is_instance_of::<pyo3::types::PyInt>() {
+        return Err(PyTypeError::new_err(format!("{argument}: expected int")));
+    }
+    match obj.extract::<u64>() {
+        Ok(v) if (min..=max).contains(&v) => Ok(v),
+        _ => Err(PyValueError::new_err(format!(
+            "{argument}: expected an integer from {min} to {max}, got {obj}"
+        ))),
+    }
+}
+
+fn retries(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u32>> {
+    obj.filter(|o| !o.is_none())
+        .map(|o| int_in("max_retries", o, 0, 20).map(|v| v as u32))
+        .transpose()
+}
+
+/// `ca_cert`: PEM bytes, or the path (str or os.PathLike) of a PEM file.
+fn read_pem(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    if let Ok(b) = obj.cast::<pyo3::types::PyBytes>() {
+        return Ok(b.as_bytes().to_vec());
+    }
+    if obj.is_instance_of::<PyString>() || obj.hasattr("__fspath__")? {
+        let path: std::path::PathBuf = obj
+            .py()
+            .import("os")?
+            .call_method1("fspath", (obj,))?
+            .extract()?;
+        return std::fs::read(&path).map_err(|e| {
+            pyo3::exceptions::PyOSError::new_err((
+                e.raw_os_error().unwrap_or(0),
+                format!("ca_cert: {e}"),
+                path.display().to_string(),
+            ))
+        });
+    }
+    Err(PyTypeError::new_err(
+        "ca_cert: expected PEM bytes or the path of a PEM file",
+    ))
+}
+
 /// Decodes a reply body and descends into the keys the endpoint selects.
 pub(crate) fn reply_to_py(py: Python<'_>, reply: &Reply) -> PyResult<Py<PyAny>> {
     if reply.body.is_empty() {
@@ -59,7 +102,8 @@ impl PyConnectionInfo {
     #[new]
     #[pyo3(signature = (
         api_url, node_name=None, *, timeout=None, connect_timeout=None, username=None,
-        password=None, access_token=None, refresh_token=None, interactive=true
+        password=None, access_token=None, refresh_token=None, interactive=true,
+        max_retries=None, max_response_bytes=None, ca_cert=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -72,6 +116,9 @@ impl PyConnectionInfo {
         access_token: Option<&Bound<'_, PyAny>>,
         refresh_token: Option<&Bound<'_, PyAny>>,
         interactive: bool,
+        max_retries: Option<&Bound<'_, PyAny>>,
+        max_response_bytes: Option<&Bound<'_, PyAny>>,
+        ca_cert: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let api_url = api_url
             .cast::<PyString>()
@@ -92,6 +139,12 @@ impl PyConnectionInfo {
         let config = Config {
             timeout: seconds("timeout", timeout, defaults.timeout)?,
             connect_timeout: seconds("connect_timeout", connect_timeout, defaults.connect_timeout)?,
+            max_retries: retries(max_retries)?.unwrap_or(defaults.max_retries),
+            max_response_bytes: match max_response_bytes.filter(|o| !o.is_none()) {
+                None => defaults.max_response_bytes,
+                Some(o) => int_in("max_response_bytes", o, 1024, 1 << 40)?,
+            },
+            ca_pem: ca_cert.filter(|o| !o.is_none()).map(read_pem).transpose()?,
         };
         let auth = auth::options(
             auth::opt_str("username", username)?,
@@ -117,10 +170,40 @@ impl PyConnectionInfo {
         self.conn.node_name()
     }
 
-    /// The whole-request timeout, in seconds.
+    /// The whole-request timeout, in seconds (blob transfers: the idle
+    /// timeout).
     #[getter]
     fn timeout(&self) -> f64 {
-        self.conn.config().timeout.as_secs_f64()
+        self.conn.timeout().as_secs_f64()
+    }
+
+    /// How many times a failed request that is safe to repeat is retried.
+    #[getter]
+    fn max_retries(&self) -> u32 {
+        self.conn.options().max_retries
+    }
+
+    /// The largest answer read into memory, in bytes.
+    #[getter]
+    fn max_response_bytes(&self) -> u64 {
+        self.conn.config().max_response_bytes
+    }
+
+    /// The same connection (its HTTP pool and tokens) with another request
+    /// `timeout` (seconds) and/or `max_retries`, for the calls made through
+    /// it. The original is unchanged.
+    #[pyo3(signature = (*, timeout=None, max_retries=None))]
+    fn with_options(
+        &self,
+        timeout: Option<f64>,
+        max_retries: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let timeout = timeout
+            .map(|t| seconds("timeout", Some(t), self.conn.timeout()))
+            .transpose()?;
+        Ok(PyConnectionInfo {
+            conn: self.conn.with_options(timeout, retries(max_retries)?),
+        })
     }
 
     /// The connect timeout, in seconds.

@@ -237,6 +237,12 @@ pub struct FaultSpec {
     /// Extra headers of a `status` answer (e.g. a wrong `X-Blob-Hash`).
     #[serde(default)]
     pub headers: Option<std::collections::BTreeMap<String, String>>,
+    /// `reset`/`truncate`: how many body bytes go out before the cut.
+    #[serde(default)]
+    pub after_bytes: Option<u64>,
+    /// `oversize`: the body's size in bytes.
+    #[serde(default)]
+    pub size: Option<u64>,
     /// How many matching requests it applies to (default: all).
     #[serde(default)]
     pub times: Option<u64>,
@@ -248,6 +254,14 @@ pub enum FaultKind {
     Delay,
     Status,
     Drop,
+    /// Answer `status` (200 by default) and `body`, but break the connection
+    /// after `afterBytes` bytes of it (no `Content-Length`).
+    Reset,
+    /// Like `reset`, with the full `Content-Length` announced: the body ends
+    /// short.
+    Truncate,
+    /// Answer 200 with a valid JSON body of `size` bytes.
+    Oversize,
 }
 
 #[derive(Debug, Clone)]
@@ -260,6 +274,12 @@ enum FaultAction {
         headers: Vec<(header::HeaderName, HeaderValue)>,
     },
     Drop,
+    Cut {
+        status: StatusCode,
+        body: Bytes,
+        keep: usize,
+        announce_length: bool,
+    },
 }
 
 #[derive(Debug)]
@@ -332,6 +352,35 @@ impl FaultTable {
                 }
             }
             FaultKind::Drop => FaultAction::Drop,
+            FaultKind::Reset | FaultKind::Truncate => {
+                let status = StatusCode::from_u16(spec.status.unwrap_or(200))
+                    .map_err(|_| "invalid status".to_owned())?;
+                let body = match &spec.body {
+                    None => Bytes::from(format!(r#"{{"data":"{}"}}"#, "x".repeat(4096))),
+                    Some(Value::String(text)) => Bytes::from(text.clone()),
+                    Some(other) => Bytes::from(other.to_string()),
+                };
+                let keep = usize::try_from(spec.after_bytes.unwrap_or(10))
+                    .unwrap_or(usize::MAX)
+                    .min(body.len().saturating_sub(1));
+                FaultAction::Cut {
+                    status,
+                    body,
+                    keep,
+                    announce_length: spec.kind == FaultKind::Truncate,
+                }
+            }
+            FaultKind::Oversize => {
+                let size = usize::try_from(spec.size.ok_or("an oversize fault needs size")?)
+                    .map_err(|_| "size too large".to_owned())?;
+                let filler = size.saturating_sub(r#"{"data":""}"#.len());
+                FaultAction::Status {
+                    status: StatusCode::OK,
+                    body: Bytes::from(format!(r#"{{"data":"{}"}}"#, "x".repeat(filler))),
+                    content_type: Some(HeaderValue::from_static("application/json")),
+                    headers: Vec::new(),
+                }
+            }
         };
         if spec.times == Some(0) {
             return Err("times must be at least 1".to_owned());
@@ -434,6 +483,29 @@ pub async fn apply_faults(
             }
             for (name, value) in extra {
                 let _ = headers.insert(name, value);
+            }
+            response
+        }
+        Some(FaultAction::Cut {
+            status,
+            body,
+            keep,
+            announce_length,
+        }) => {
+            let sent = body.slice(..keep);
+            let stream = futures_util::stream::iter(vec![
+                Ok::<Bytes, std::io::Error>(sent),
+                Err(std::io::Error::other("fault: connection cut mid-body")),
+            ]);
+            let mut response = Response::new(Body::from_stream(stream));
+            *response.status_mut() = status;
+            let headers = response.headers_mut();
+            let _ = headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            if announce_length {
+                let _ = headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
             }
             response
         }

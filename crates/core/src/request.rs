@@ -120,6 +120,15 @@ pub fn prepare(
                     .ok_or_else(|| {
                         Error::Internal(format!("{}: no value for {{{name}}}", endpoint.name))
                     })?;
+                // `.` and `..` stay as they are when encoded (and `%2e` means
+                // `.` to URL parsers): the URL would be normalised onto
+                // another route.
+                if value == "." || value == ".." {
+                    return Err(Error::invalid(
+                        name,
+                        format!("{value:?} is not allowed (it would change the route)"),
+                    ));
+                }
                 path.extend(percent_encoding::utf8_percent_encode(value, SEGMENT));
             }
             None => path.push_str(segment),
@@ -661,6 +670,16 @@ mod tests {
             );
             assert!(err.to_string().starts_with(prefix), "{name}: {err}");
         }
+    }
+
+    #[test]
+    fn dot_segments_are_refused() {
+        for bad in [".", ".."] {
+            let err = prep("list_package_versions", &[s(bad)]).unwrap_err();
+            assert!(err.to_string().starts_with("package: "), "{err}");
+        }
+        let p = prep("list_package_versions", &[s("...")]).unwrap();
+        assert_eq!(p.path, "/admin-api/packages/.../versions");
     }
 
     #[test]

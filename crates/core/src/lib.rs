@@ -12,6 +12,7 @@ pub mod connection;
 pub mod endpoints;
 pub mod error;
 pub mod ids;
+pub mod json;
 pub mod request;
 pub mod runtime;
 

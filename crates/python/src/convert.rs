@@ -1,30 +1,28 @@
 //! JSON <-> Python, without an intermediate tree on the way in: response
-//! bodies are decoded straight into Python objects by a serde visitor, so a
-//! large answer is built once. Values keep their JSON type: integers stay
+//! bodies are decoded straight into Python objects by the core's decoder
+//! (`calimero_client_core::json`, fuzzed there), so a large answer is
+//! built once. Values keep their JSON type: integers stay
 //! `int` (all of `u64` and `i64`), keys keep the node's spelling.
 
 use calimero_client_core::endpoints::{Arg, Kind};
-use calimero_client_core::ArgValue;
+use calimero_client_core::{json, ArgValue};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
 };
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 /// How deep a Python value may nest when sent as JSON.
 const MAX_DEPTH: usize = 128;
 
-/// Decodes JSON text into Python objects.
+/// Decodes JSON text into Python objects (the core's decoder, building
+/// Python objects as it goes).
 pub fn json_to_py<'py>(
     py: Python<'py>,
     body: &[u8],
 ) -> Result<Bound<'py, PyAny>, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let value = Seed(py).deserialize(&mut de)?;
-    de.end()?;
-    Ok(value)
+    json::decode(PyBuilder(py), body)
 }
 
 /// A `serde_json::Value` as Python objects (small values: error details).
@@ -34,56 +32,41 @@ pub fn value_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, P
 }
 
 #[derive(Clone, Copy)]
-struct Seed<'py>(Python<'py>);
+struct PyBuilder<'py>(Python<'py>);
 
-impl<'de, 'py> DeserializeSeed<'de> for Seed<'py> {
-    type Value = Bound<'py, PyAny>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
+impl<'py> json::Builder for PyBuilder<'py> {
+    type Node = Bound<'py, PyAny>;
+    type Error = PyErr;
 
-impl<'de, 'py> Visitor<'de> for Seed<'py> {
-    type Value = Bound<'py, PyAny>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+    fn null(self) -> PyResult<Self::Node> {
         Ok(self.0.None().into_bound(self.0))
     }
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        self.visit_unit()
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+    fn bool(self, v: bool) -> PyResult<Self::Node> {
         Ok(PyBool::new(self.0, v).to_owned().into_any())
     }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(v.into_pyobject(self.0).map_err(E::custom)?.into_any())
+    fn int(self, v: i64) -> PyResult<Self::Node> {
+        Ok(v.into_pyobject(self.0)?.into_any())
     }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(v.into_pyobject(self.0).map_err(E::custom)?.into_any())
+    fn uint(self, v: u64) -> PyResult<Self::Node> {
+        Ok(v.into_pyobject(self.0)?.into_any())
     }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+    fn float(self, v: f64) -> PyResult<Self::Node> {
         Ok(PyFloat::new(self.0, v).into_any())
     }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+    fn str(self, v: &str) -> PyResult<Self::Node> {
         Ok(PyString::new(self.0, v).into_any())
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let list = PyList::empty(self.0);
-        while let Some(item) = seq.next_element_seed(self)? {
-            list.append(item).map_err(de::Error::custom)?;
-        }
-        Ok(list.into_any())
+    fn list(self) -> PyResult<Self::Node> {
+        Ok(PyList::empty(self.0).into_any())
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let dict = PyDict::new(self.0);
-        while let Some(key) = map.next_key_seed(self)? {
-            let value = map.next_value_seed(self)?;
-            dict.set_item(key, value).map_err(de::Error::custom)?;
-        }
-        Ok(dict.into_any())
+    fn push(self, list: &mut Self::Node, item: Self::Node) -> PyResult<()> {
+        list.cast::<PyList>()?.append(item)
+    }
+    fn map(self) -> PyResult<Self::Node> {
+        Ok(PyDict::new(self.0).into_any())
+    }
+    fn insert(self, map: &mut Self::Node, key: Self::Node, value: Self::Node) -> PyResult<()> {
+        map.cast::<PyDict>()?.set_item(key, value)
     }
 }
 

@@ -116,6 +116,19 @@ pub struct RawRequest {
     body: Option<Vec<u8>>,
 }
 
+impl RawRequest {
+    /// The method, upper case.
+    pub fn method(&self) -> &'static str {
+        self.method
+    }
+
+    /// The resolved URL (it may carry a query the caller gave, token
+    /// included: not for display).
+    pub fn url(&self) -> &url::Url {
+        &self.url
+    }
+}
+
 impl std::fmt::Debug for RawRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RawRequest")
@@ -401,7 +414,11 @@ impl Connection {
         }
     }
 
-    fn url(&self, path: &str, query: &[(&'static str, String)]) -> Result<url::Url, Error> {
+    pub(crate) fn url(
+        &self,
+        path: &str,
+        query: &[(&'static str, String)],
+    ) -> Result<url::Url, Error> {
         // Appended to the base path, so a reverse-proxy prefix survives;
         // `path` segments are already percent-encoded by the builder.
         let mut url = self.inner.base.clone();

@@ -11,6 +11,8 @@ pub mod cache;
 pub mod connection;
 pub mod endpoints;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ids;
 pub mod json;
 pub mod request;

@@ -14,11 +14,12 @@ pub fn opt_str(name: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<
     let Some(value) = value.filter(|v| !v.is_none()) else {
         return Ok(None);
     };
-    let text = value
-        .cast::<PyString>()
-        .map_err(|_| PyTypeError::new_err(format!("{name}: expected str or None")))?
-        .to_cow()?
-        .into_owned();
+    let text = crate::convert::text(
+        name,
+        value
+            .cast::<PyString>()
+            .map_err(|_| PyTypeError::new_err(format!("{name}: expected str or None")))?,
+    )?;
     if text.is_empty() {
         return Err(PyValueError::new_err(format!(
             "{name}: expected a non-empty string"

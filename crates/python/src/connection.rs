@@ -13,7 +13,7 @@ use pyo3::types::{PyDict, PyString, PyTuple};
 
 use crate::auth;
 use crate::blocking::wait;
-use crate::convert::{json_to_py, py_to_json, to_arg, value_to_py};
+use crate::convert::{json_to_py, py_to_json, text, to_arg, value_to_py};
 use crate::errors::to_pyerr;
 use crate::transfer;
 
@@ -120,20 +120,20 @@ impl PyConnectionInfo {
         max_response_bytes: Option<&Bound<'_, PyAny>>,
         ca_cert: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let api_url = api_url
-            .cast::<PyString>()
-            .map_err(|_| PyTypeError::new_err("api_url: expected str"))?
-            .to_cow()?
-            .into_owned();
+        let api_url = text(
+            "api_url",
+            api_url
+                .cast::<PyString>()
+                .map_err(|_| PyTypeError::new_err("api_url: expected str"))?,
+        )?;
         let node_name = match node_name {
             None => None,
             Some(n) if n.is_none() => None,
-            Some(n) => Some(
+            Some(n) => Some(text(
+                "node_name",
                 n.cast::<PyString>()
-                    .map_err(|_| PyTypeError::new_err("node_name: expected str or None"))?
-                    .to_cow()?
-                    .into_owned(),
-            ),
+                    .map_err(|_| PyTypeError::new_err("node_name: expected str or None"))?,
+            )?),
         };
         let defaults = Config::default();
         let config = Config {

@@ -70,7 +70,18 @@ impl<'py> json::Builder for PyBuilder<'py> {
     }
 }
 
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
+/// A Python `str` as Rust text. A lone surrogate cannot be encoded as
+/// UTF-8 (nor sent): a ValueError naming the argument, not a bare
+/// UnicodeEncodeError.
+pub fn text(argument: &str, s: &Bound<'_, PyString>) -> PyResult<String> {
+    s.to_cow().map(|c| c.into_owned()).map_err(|_| {
+        PyValueError::new_err(format!(
+            "{argument}: expected text encodable as UTF-8, got a string with a lone surrogate"
+        ))
+    })
+}
+
+pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
         .name()
         .map(|n| n.to_string())
@@ -116,7 +127,7 @@ fn to_json(argument: &str, obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Val
             });
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(Value::String(s.to_cow()?.into_owned()));
+        return Ok(Value::String(text(argument, s)?));
     }
     if let Ok(d) = obj.cast::<PyDict>() {
         let mut map = serde_json::Map::with_capacity(d.len());
@@ -128,7 +139,7 @@ fn to_json(argument: &str, obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Val
                 ))
             })?;
             map.insert(
-                key.to_cow()?.into_owned(),
+                text(argument, key)?,
                 to_json(argument, &v, depth + 1)?,
             );
         }
@@ -193,7 +204,7 @@ pub fn to_arg(spec: &Arg, obj: &Bound<'_, PyAny>) -> PyResult<Option<ArgValue>> 
         | Kind::Choice(_)
         | Kind::Role => {
             let s = obj.cast::<PyString>().map_err(|_| wrong("str"))?;
-            ArgValue::Str(s.to_cow()?.into_owned())
+            ArgValue::Str(text(name, s)?)
         }
         Kind::UInt | Kind::UInt32 => {
             if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
@@ -219,24 +230,24 @@ pub fn to_arg(spec: &Arg, obj: &Bound<'_, PyAny>) -> PyResult<Option<ArgValue>> 
         // Handled by the binding itself, never converted here.
         Kind::Upload | Kind::LocalPath | Kind::Progress => return Ok(None),
         Kind::Members | Kind::HexIdList => match obj.cast::<PyString>() {
-            Ok(s) => ArgValue::Str(s.to_cow()?.into_owned()),
+            Ok(s) => ArgValue::Str(text(name, s)?),
             Err(_) if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() => {
                 ArgValue::Json(py_to_json(name, obj)?)
             }
             Err(_) => return Err(wrong("a list or its JSON text (str)")),
         },
         Kind::Metadata => match obj.cast::<PyString>() {
-            Ok(s) => ArgValue::Str(s.to_cow()?.into_owned()),
+            Ok(s) => ArgValue::Str(text(name, s)?),
             Err(_) if obj.is_instance_of::<PyDict>() => ArgValue::Json(py_to_json(name, obj)?),
             Err(_) => return Err(wrong("a dict or its JSON text (str)")),
         },
         Kind::JsonText => match obj.cast::<PyString>() {
-            Ok(s) => ArgValue::Str(s.to_cow()?.into_owned()),
+            Ok(s) => ArgValue::Str(text(name, s)?),
             Err(_) => ArgValue::Json(py_to_json(name, obj)?),
         },
         Kind::Bytes => match (bytes_of(obj), obj.cast::<PyString>()) {
             (Some(b), _) => ArgValue::Bytes(b),
-            (None, Ok(s)) => ArgValue::Str(s.to_cow()?.into_owned()),
+            (None, Ok(s)) => ArgValue::Str(text(name, s)?),
             (None, Err(_)) => ArgValue::Json(py_to_json(name, obj)?),
         },
     }))

@@ -13,7 +13,9 @@ use pyo3::types::{PyDict, PyString, PyTuple};
 
 use crate::auth;
 use crate::blocking::wait;
-use crate::convert::{json_to_py, py_to_json, text, to_arg, value_to_py};
+use crate::convert::{
+    bool_arg, json_to_py, number_arg, py_to_json, str_arg, text, to_arg, value_to_py,
+};
 use crate::errors::to_pyerr;
 use crate::transfer;
 
@@ -109,13 +111,13 @@ impl PyConnectionInfo {
     fn new(
         api_url: &Bound<'_, PyAny>,
         node_name: Option<&Bound<'_, PyAny>>,
-        timeout: Option<f64>,
-        connect_timeout: Option<f64>,
+        timeout: Option<&Bound<'_, PyAny>>,
+        connect_timeout: Option<&Bound<'_, PyAny>>,
         username: Option<&Bound<'_, PyAny>>,
         password: Option<&Bound<'_, PyAny>>,
         access_token: Option<&Bound<'_, PyAny>>,
         refresh_token: Option<&Bound<'_, PyAny>>,
-        interactive: bool,
+        #[pyo3(from_py_with = interactive_arg)] interactive: bool,
         max_retries: Option<&Bound<'_, PyAny>>,
         max_response_bytes: Option<&Bound<'_, PyAny>>,
         ca_cert: Option<&Bound<'_, PyAny>>,
@@ -137,8 +139,16 @@ impl PyConnectionInfo {
         };
         let defaults = Config::default();
         let config = Config {
-            timeout: seconds("timeout", timeout, defaults.timeout)?,
-            connect_timeout: seconds("connect_timeout", connect_timeout, defaults.connect_timeout)?,
+            timeout: seconds(
+                "timeout",
+                number_arg("timeout", timeout)?,
+                defaults.timeout,
+            )?,
+            connect_timeout: seconds(
+                "connect_timeout",
+                number_arg("connect_timeout", connect_timeout)?,
+                defaults.connect_timeout,
+            )?,
             max_retries: retries(max_retries)?.unwrap_or(defaults.max_retries),
             max_response_bytes: match max_response_bytes.filter(|o| !o.is_none()) {
                 None => defaults.max_response_bytes,
@@ -195,10 +205,10 @@ impl PyConnectionInfo {
     #[pyo3(signature = (*, timeout=None, max_retries=None))]
     fn with_options(
         &self,
-        timeout: Option<f64>,
+        timeout: Option<&Bound<'_, PyAny>>,
         max_retries: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let timeout = timeout
+        let timeout = number_arg("timeout", timeout)?
             .map(|t| seconds("timeout", Some(t), self.conn.timeout()))
             .transpose()?;
         Ok(PyConnectionInfo {
@@ -260,8 +270,9 @@ impl PyConnectionInfo {
     }
 
     /// `GET path` (relative to the node URL), decoded from JSON.
-    fn get(&self, py: Python<'_>, path: &str) -> PyResult<Py<PyAny>> {
-        self.request(py, "GET", path, None)
+    fn get(&self, py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let path = str_arg("path", path)?;
+        self.send_raw(py, "GET", &path, None)
     }
 
     /// Any request below the node URL: `method` is GET, POST, PUT, DELETE or
@@ -273,26 +284,12 @@ impl PyConnectionInfo {
     fn request(
         &self,
         py: Python<'_>,
-        method: &str,
-        path: &str,
+        method: &Bound<'_, PyAny>,
+        path: &Bound<'_, PyAny>,
         json: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let body = json.map(|j| py_to_json("json", j)).transpose()?;
-        let raw = self
-            .conn
-            .prepare_raw(method, path, body)
-            .map_err(|e| to_pyerr(py, e))?;
-        let conn = self.conn.clone();
-        let reply = wait(py, async move { conn.send_raw(raw).await })?;
-        if reply.body.is_empty() {
-            return Ok(py.None());
-        }
-        match json_to_py(py, &reply.body) {
-            Ok(v) => Ok(v.unbind()),
-            Err(_) => Ok(PyString::new(py, &String::from_utf8_lossy(&reply.body))
-                .into_any()
-                .unbind()),
-        }
+        let (method, path) = (str_arg("method", method)?, str_arg("path", path)?);
+        self.send_raw(py, &method, &path, json)
     }
 
     /// Calls endpoint `index` of the table with `args` (one per argument,
@@ -380,4 +377,36 @@ impl PyConnectionInfo {
             None => format!("ConnectionInfo(api_url={:?})", self.conn.api_url()),
         }
     }
+}
+
+impl PyConnectionInfo {
+    /// `request` and `get`, once their arguments are text.
+    fn send_raw(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        path: &str,
+        json: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let body = json.map(|j| py_to_json("json", j)).transpose()?;
+        let raw = self
+            .conn
+            .prepare_raw(method, path, body)
+            .map_err(|e| to_pyerr(py, e))?;
+        let conn = self.conn.clone();
+        let reply = wait(py, async move { conn.send_raw(raw).await })?;
+        if reply.body.is_empty() {
+            return Ok(py.None());
+        }
+        match json_to_py(py, &reply.body) {
+            Ok(v) => Ok(v.unbind()),
+            Err(_) => Ok(PyString::new(py, &String::from_utf8_lossy(&reply.body))
+                .into_any()
+                .unbind()),
+        }
+    }
+}
+
+fn interactive_arg(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    bool_arg("interactive", obj)
 }

@@ -81,6 +81,43 @@ pub fn text(argument: &str, s: &Bound<'_, PyString>) -> PyResult<String> {
     })
 }
 
+/// A `str` argument: TypeError or ValueError naming it (PyO3's own
+/// extraction errors name the argument only in a note).
+pub fn str_arg(argument: &str, obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    let s = obj.cast::<PyString>().map_err(|_| {
+        PyTypeError::new_err(format!("{argument}: expected str, got {}", type_name(obj)))
+    })?;
+    text(argument, s)
+}
+
+/// An optional number (`int` or `float`, not `bool`); None when absent.
+pub fn number_arg(argument: &str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<f64>> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(None);
+    };
+    if obj.is_instance_of::<PyBool>()
+        || !(obj.is_instance_of::<PyInt>() || obj.is_instance_of::<PyFloat>())
+    {
+        return Err(PyTypeError::new_err(format!(
+            "{argument}: expected a number (int or float), got {}",
+            type_name(obj)
+        )));
+    }
+    obj.extract::<f64>()
+        .map(Some)
+        .map_err(|_| PyValueError::new_err(format!("{argument}: {obj} is out of range")))
+}
+
+/// A `bool` argument (not any truthy value).
+pub fn bool_arg(argument: &str, obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    obj.cast::<PyBool>().map(|b| b.is_true()).map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{argument}: expected True or False, got {}",
+            type_name(obj)
+        ))
+    })
+}
+
 pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
         .name()

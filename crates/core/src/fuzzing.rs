@@ -106,6 +106,18 @@ pub fn ids(data: &[u8]) {
         }
         Err(e) => assert_invalid(&e, &arg),
     }
+    match ids::token("id", value) {
+        Ok(()) => assert!(
+            (1..=ids::MAX_TOKEN_LEN).contains(&value.len())
+                && value.bytes().all(|b| b.is_ascii_graphic()),
+            "{value:?}"
+        ),
+        Err(e) => {
+            assert_invalid(&e, &arg);
+            // A refused token is never echoed back.
+            assert!(value.len() < 8 || !e.to_string().contains(value));
+        }
+    }
     match ids::http_url("id", value) {
         Ok(url) => {
             assert!(matches!(url.scheme(), "http" | "https"), "{url}");

@@ -147,6 +147,32 @@ pub fn text(argument: &str, value: &str, max: usize) -> Result<(), Error> {
     Ok(())
 }
 
+/// Longest bearer token accepted (a node's JWTs are well under 1 KiB).
+pub const MAX_TOKEN_LEN: usize = 16 * 1024;
+
+/// A bearer token as it goes into an `Authorization` header: 1 to
+/// [`MAX_TOKEN_LEN`] visible ASCII characters (a JWT is base64url and dots).
+/// The message never shows the token.
+pub fn token(argument: &str, value: &str) -> Result<(), Error> {
+    if value.is_empty() || value.len() > MAX_TOKEN_LEN {
+        return Err(Error::invalid(
+            argument,
+            format!(
+                "expected a token of 1 to {MAX_TOKEN_LEN} characters, got {}",
+                value.len()
+            ),
+        ));
+    }
+    if !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::invalid(
+            argument,
+            "expected a token of visible ASCII characters (no spaces, control or non-ASCII \
+             characters)",
+        ));
+    }
+    Ok(())
+}
+
 /// An http(s) URL of at most 2048 bytes (the node's own limits,
 /// core: crates/server/primitives/src/validation.rs).
 pub fn http_url(argument: &str, value: &str) -> Result<url::Url, Error> {
@@ -255,5 +281,15 @@ mod tests {
         assert!(node_path("path", "/srv/../etc/passwd").is_err());
         assert!(node_path("path", "").is_err());
         assert!(text("method", "get\n", 256).is_err());
+    }
+
+    #[test]
+    fn tokens() {
+        assert!(token("access_token", "eyJh.eyJz.c2ln").is_ok());
+        for bad in ["", "a b", "a\nb", "é", &"a".repeat(MAX_TOKEN_LEN + 1)] {
+            let msg = token("access_token", bad).unwrap_err().to_string();
+            assert!(msg.starts_with("access_token: expected a token"), "{msg}");
+            assert!(bad.len() < 2 || !msg.contains(bad), "{msg}");
+        }
     }
 }

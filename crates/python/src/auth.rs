@@ -55,6 +55,12 @@ pub fn options(
     refresh_token: Option<String>,
     interactive: bool,
 ) -> PyResult<AuthOptions> {
+    for (name, token) in [("access_token", &access_token), ("refresh_token", &refresh_token)] {
+        if let Some(t) = token {
+            calimero_client_core::ids::token(name, t)
+                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        }
+    }
     if refresh_token.is_some() && access_token.is_none() {
         return Err(PyValueError::new_err(
             "access_token: required when refresh_token is given",

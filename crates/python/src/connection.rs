@@ -64,12 +64,7 @@ fn read_pem(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     if let Ok(b) = obj.cast::<pyo3::types::PyBytes>() {
         return Ok(b.as_bytes().to_vec());
     }
-    if obj.is_instance_of::<PyString>() || obj.hasattr("__fspath__")? {
-        let path: std::path::PathBuf = obj
-            .py()
-            .import("os")?
-            .call_method1("fspath", (obj,))?
-            .extract()?;
+    if let Some(path) = transfer::as_path("ca_cert", obj)? {
         return std::fs::read(&path).map_err(|e| {
             pyo3::exceptions::PyOSError::new_err((
                 e.raw_os_error().unwrap_or(0),

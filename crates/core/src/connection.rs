@@ -108,6 +108,10 @@ pub struct Reply {
     pub url: String,
 }
 
+/// Longest path (with its query) a raw request may have: servers refuse
+/// longer request lines (hyper's default limit is about this).
+pub const MAX_RAW_PATH: usize = 8 * 1024;
+
 /// A validated raw request (see [`Connection::prepare_raw`]).
 #[derive(Clone)]
 pub struct RawRequest {
@@ -441,6 +445,15 @@ impl Connection {
     /// Refuses absolute URLs, `.`/`..` segments and control characters, so a
     /// raw request cannot leave the node's base path.
     fn raw_url(&self, path: &str) -> Result<url::Url, Error> {
+        if path.len() > MAX_RAW_PATH {
+            return Err(Error::invalid(
+                "path",
+                format!(
+                    "expected at most {MAX_RAW_PATH} bytes (with the query), got {}",
+                    path.len()
+                ),
+            ));
+        }
         if path
             .chars()
             .any(|c| c.is_control() || c == '\\' || c == ' ')
@@ -1000,6 +1013,7 @@ mod tests {
             "/.%2e/admin-api/health",
             "/%2E./x",
             "/a/%2e/b",
+            &format!("/{}", "x".repeat(MAX_RAW_PATH)),
         ] {
             let err = c.raw_url(bad).unwrap_err();
             assert!(err.to_string().starts_with("path:"), "{bad}: {err}");

@@ -190,6 +190,7 @@ pub fn raw_path(data: &[u8]) {
     match conn.prepare_raw(method, &path, None) {
         Ok(raw) => {
             assert!(["GET", "POST", "DELETE", "HEAD", "PUT"].contains(&raw.method()));
+            assert!(path.len() <= crate::connection::MAX_RAW_PATH);
             assert_confined(conn, raw.url());
         }
         Err(e) => assert_invalid(&e, &["path", "method"]),

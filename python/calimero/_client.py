@@ -115,10 +115,19 @@ class Client:
         an application (``scope="application"``). The official client ignored
         ``scope`` and always made a context alias."""
         if scope is None or scope == "context":
-            return self.create_context_alias(alias, value)
-        if scope == "application":
-            return self.create_application_alias(alias, value)
-        raise ValueError(f"scope: expected None, 'context' or 'application', got {scope!r}")
+            create, target = self.create_context_alias, "context_id"
+        elif scope == "application":
+            create, target = self.create_application_alias, "application_id"
+        else:
+            raise ValueError(f"scope: expected None, 'context' or 'application', got {scope!r}")
+        try:
+            return create(alias, value)
+        except (ValueError, TypeError) as e:
+            # The argument is `value` here, whatever the route calls it.
+            message = str(e)
+            if message.startswith(f"{target}: "):
+                raise type(e)("value: " + message[len(target) + 2 :]) from None
+            raise
 
     def set_default_visibility(self, group_id: str, visibility: str) -> Any:
         """Deprecated name of ``set_subgroup_visibility``."""

@@ -21,8 +21,8 @@ build_wheel
 python -m pip install -q --force-reinstall --no-deps dist/calimero_client_py-*.whl
 
 step "Python: ruff"
-ruff check python tests examples
-ruff format --check python tests examples
+ruff check python tests examples benches
+ruff format --check python tests examples benches
 
 step "Python: pytest"
 python -m pytest -q "$@"

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 import calimero  # noqa: E402
-from testnode import TestNode  # noqa: E402
+from testnode import bench_node  # noqa: E402
 
 
 def rss_mib() -> float:
@@ -142,15 +142,7 @@ def main() -> int:
     args = parser.parse_args()
     warmup = args.warmup if args.warmup is not None else max(args.calls // 10, args.threads)
 
-    node = None
-    if args.node_url:
-        url = args.node_url
-    else:
-        release = ROOT / "target" / "release" / "calimero-testnode"
-        if release.exists():
-            os.environ.setdefault("CALIMERO_TESTNODE_BIN", str(release))
-        node = TestNode()
-        url = node.url
+    url, node = bench_node(args.node_url)
     try:
         client = calimero.create_client(calimero.create_connection(url))
         soak = Soak(client, setup(client))

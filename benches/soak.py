@@ -100,8 +100,9 @@ class Soak:
             with self.lock:
                 self.errors.append(f"{what}: unexpected answer {str(detail)[:200]}")
 
-    def run(self, calls: int, threads: int, offset: int) -> None:
-        """`calls` calls split over `threads` threads."""
+    def run(self, pool: ThreadPoolExecutor, calls: int, threads: int, offset: int) -> None:
+        """`calls` calls split over the `threads` threads of `pool` (one pool
+        for the whole soak, as an application keeps its threads)."""
 
         def worker(w: int) -> None:
             sent = 0
@@ -116,8 +117,7 @@ class Soak:
             with self.lock:
                 self.requests += sent
 
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(worker, range(threads)))
+        list(pool.map(worker, range(threads)))
 
 
 def setup(client: calimero.Client) -> str:
@@ -143,17 +143,18 @@ def main() -> int:
     warmup = args.warmup if args.warmup is not None else max(args.calls // 10, args.threads)
 
     url, node = bench_node(args.node_url)
+    pool = ThreadPoolExecutor(args.threads)
     try:
         client = calimero.create_client(calimero.create_connection(url))
         soak = Soak(client, setup(client))
         start = time.perf_counter()
-        soak.run(warmup, args.threads, 0)
+        soak.run(pool, warmup, args.threads, 0)
         rows = [("after warm-up", warmup, len(soak.errors), time.perf_counter() - start, rss_mib())]
         done = warmup
         left = args.calls - warmup
         for quarter in range(4):
             n = left // 4 + (left % 4 if quarter == 3 else 0)
-            soak.run(n, args.threads, done)
+            soak.run(pool, n, args.threads, done)
             done += n
             rows.append(
                 (
@@ -165,6 +166,7 @@ def main() -> int:
                 )
             )
     finally:
+        pool.shutdown()
         if node is not None:
             node.stop()
 

@@ -55,7 +55,10 @@ pub fn options(
     refresh_token: Option<String>,
     interactive: bool,
 ) -> PyResult<AuthOptions> {
-    for (name, token) in [("access_token", &access_token), ("refresh_token", &refresh_token)] {
+    for (name, token) in [
+        ("access_token", &access_token),
+        ("refresh_token", &refresh_token),
+    ] {
         if let Some(t) = token {
             calimero_client_core::ids::token(name, t)
                 .map_err(|e| PyValueError::new_err(e.to_string()))?;

@@ -134,11 +134,7 @@ impl PyConnectionInfo {
         };
         let defaults = Config::default();
         let config = Config {
-            timeout: seconds(
-                "timeout",
-                number_arg("timeout", timeout)?,
-                defaults.timeout,
-            )?,
+            timeout: seconds("timeout", number_arg("timeout", timeout)?, defaults.timeout)?,
             connect_timeout: seconds(
                 "connect_timeout",
                 number_arg("connect_timeout", connect_timeout)?,

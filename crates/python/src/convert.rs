@@ -175,10 +175,7 @@ fn to_json(argument: &str, obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Val
                     type_name(&k)
                 ))
             })?;
-            map.insert(
-                text(argument, key)?,
-                to_json(argument, &v, depth + 1)?,
-            );
+            map.insert(text(argument, key)?, to_json(argument, &v, depth + 1)?);
         }
         return Ok(Value::Object(map));
     }

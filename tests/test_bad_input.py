@@ -189,6 +189,26 @@ SPECS: dict[str, list[Arg]] = {
         Arg("group_id", "hex_id", True, HEX),
         Arg("visibility", "choice", True, _visibility()["choices"][0]),
     ],
+    # No such routes on the node: the arguments are checked, then
+    # UnsupportedByNodeError (test_identity_alias_methods_are_unsupported).
+    "Client.create_context_identity_alias": [
+        Arg("alias", "alias", True, "my-alias"),
+        Arg("context_id", "base58_id", True, B58),
+        Arg("public_key", "base58_id", True, B58),
+    ],
+    "Client.delete_context_identity_alias": [
+        Arg("alias", "alias", True, "my-alias"),
+        Arg("context_id", "base58_id", True, B58),
+    ],
+    "Client.list_context_identity_aliases": [Arg("context_id", "base58_id", True, B58)],
+    "Client.lookup_context_identity_alias": [
+        Arg("alias", "alias", True, "my-alias"),
+        Arg("context_id", "base58_id", True, B58),
+    ],
+    "Client.resolve_context_identity_alias": [
+        Arg("alias", "alias", True, "my-alias"),
+        Arg("context_id", "base58_id", True, B58),
+    ],
     "get_token_cache_dir": [],
     "get_token_cache_path": [Arg("node_name", "node_name", True, "node-a")],
     "JwtToken": [
@@ -204,16 +224,6 @@ SPECS: dict[str, list[Arg]] = {
 
 #: Public callables deliberately not swept, and why.
 EXEMPT: dict[str, str] = {
-    **{
-        f"Client.{name}": "always raises UnsupportedByNodeError (no such route on the node); no I/O"
-        for name in (
-            "create_context_identity_alias",
-            "delete_context_identity_alias",
-            "list_context_identity_aliases",
-            "lookup_context_identity_alias",
-            "resolve_context_identity_alias",
-        )
-    },
     # Made by download_blob(..., chunks=True) only.
     "BlobChunks": "no public constructor (the test asserts it cannot be called)",
 }
@@ -422,4 +432,15 @@ def test_surrogates_nested_in_json_name_the_argument(
             client.call(B58, "set", bad)
     with pytest.raises(ValueError, match=r"^json: "):
         client.connection.request("POST", "/admin-api/health", {"a": "\ud800"})
+    assert node.requests() == []
+
+
+def test_identity_alias_methods_are_unsupported(client: calimero.Client, node: TestNode) -> None:
+    """With good arguments they raise UnsupportedByNodeError (the sweep
+    checks bad ones raise ValueError/TypeError instead), sending nothing."""
+    for path, args in SPECS.items():
+        if "identity_alias" in path:
+            method = getattr(client, path.split(".")[1])
+            with pytest.raises(calimero.UnsupportedByNodeError):
+                method(**{a.name: a.good for a in args})
     assert node.requests() == []

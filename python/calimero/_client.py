@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 from typing import Any, Callable, NoReturn
 
@@ -142,23 +143,28 @@ class Client:
 
     def create_context_identity_alias(self, alias: str, context_id: str, public_key: str) -> Any:
         """Not served by merod 0.11.0-rc.25: raises UnsupportedByNodeError."""
-        _no_identity_aliases("create_context_identity_alias")
+        _no_identity_aliases(
+            "create_context_identity_alias",
+            alias=alias,
+            context_id=context_id,
+            public_key=public_key,
+        )
 
     def delete_context_identity_alias(self, alias: str, context_id: str) -> Any:
         """Not served by merod 0.11.0-rc.25: raises UnsupportedByNodeError."""
-        _no_identity_aliases("delete_context_identity_alias")
+        _no_identity_aliases("delete_context_identity_alias", alias=alias, context_id=context_id)
 
     def list_context_identity_aliases(self, context_id: str) -> Any:
         """Not served by merod 0.11.0-rc.25: raises UnsupportedByNodeError."""
-        _no_identity_aliases("list_context_identity_aliases")
+        _no_identity_aliases("list_context_identity_aliases", context_id=context_id)
 
     def lookup_context_identity_alias(self, alias: str, context_id: str) -> Any:
         """Not served by merod 0.11.0-rc.25: raises UnsupportedByNodeError."""
-        _no_identity_aliases("lookup_context_identity_alias")
+        _no_identity_aliases("lookup_context_identity_alias", alias=alias, context_id=context_id)
 
     def resolve_context_identity_alias(self, alias: str, context_id: str) -> Any:
         """Not served by merod 0.11.0-rc.25: raises UnsupportedByNodeError."""
-        _no_identity_aliases("resolve_context_identity_alias")
+        _no_identity_aliases("resolve_context_identity_alias", alias=alias, context_id=context_id)
 
 
 def _resolve(alias: str, lookup: Any) -> dict[str, Any]:
@@ -175,7 +181,9 @@ _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 def _is_base58_id(text: str) -> bool:
     """Whether ``text`` is base58 of exactly 32 bytes."""
-    if not text or any(c not in _BASE58 for c in text):
+    # 32 bytes are at most 44 characters; the length check first keeps a
+    # huge string from becoming a huge integer.
+    if not text or len(text) > 64 or any(c not in _BASE58 for c in text):
         return False
     number = 0
     for c in text:
@@ -184,7 +192,19 @@ def _is_base58_id(text: str) -> bool:
     return zeros + (number.bit_length() + 7) // 8 == 32
 
 
-def _no_identity_aliases(method: str) -> NoReturn:
+_ALIAS = re.compile(r"[A-Za-z0-9._-]{1,50}")
+
+
+def _no_identity_aliases(method: str, **args: Any) -> NoReturn:
+    """Checks the arguments as the methods would (ValueError/TypeError naming
+    them), then raises UnsupportedByNodeError: no I/O either way."""
+    for name, value in args.items():
+        if not isinstance(value, str):
+            raise TypeError(f"{name}: expected str, got {type(value).__name__}")
+        if name == "alias" and not _ALIAS.fullmatch(value):
+            raise ValueError(f"{name}: expected 1 to 50 characters of A-Z a-z 0-9 . _ -")
+        if name != "alias" and not _is_base58_id(value):
+            raise ValueError(f"{name}: expected a base58 string of 32 bytes")
     raise UnsupportedByNodeError(
         f"{method}: merod 0.11.0-rc.25 has no identity-alias routes "
         "(/admin-api/alias/*/identity/...); only context and application aliases exist",

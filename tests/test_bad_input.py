@@ -210,6 +210,7 @@ SPECS: dict[str, list[Arg]] = {
         Arg("context_id", "base58_id", True, B58),
     ],
     "get_token_cache_dir": [],
+    "calimero_client_py.endpoints": [],
     "get_token_cache_path": [Arg("node_name", "node_name", True, "node-a")],
     "JwtToken": [
         Arg("access_token", "jwt", True, "a.b.c"),
@@ -254,6 +255,14 @@ def public_callables() -> dict[str, Callable[..., Any]]:
                     out[f"{name}.{attr}"] = getattr(obj, attr)
         elif callable(obj):
             out[name] = obj
+    # The extension module is importable too; what it has that the package
+    # does not re-export is public as well.
+    exported = {id(v) for v in out.values()}
+    native = calimero.calimero_client_py
+    for name in dir(native):
+        obj = getattr(native, name)
+        if not name.startswith("_") and callable(obj) and id(obj) not in exported:
+            out[f"calimero_client_py.{name}"] = obj
     return out
 
 

@@ -385,7 +385,10 @@ impl Connection {
             _ => {
                 return Err(Error::invalid(
                     "method",
-                    format!("expected one of GET, POST, PUT, DELETE, HEAD, got {method:?}"),
+                    format!(
+                        "expected one of GET, POST, PUT, DELETE, HEAD, got {}",
+                        crate::ids::shown(method)
+                    ),
                 ))
             }
         };

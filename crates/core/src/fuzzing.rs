@@ -185,9 +185,14 @@ pub fn raw_path(data: &[u8]) {
     let (selector, rest) = data.split_first().unwrap_or((&0, &[]));
     let conns = connections();
     let conn = &conns[usize::from(*selector) % conns.len()];
-    let method = METHODS[usize::from(selector >> 2) % METHODS.len()];
-    let path = String::from_utf8_lossy(rest);
-    match conn.prepare_raw(method, &path, None) {
+    let text = String::from_utf8_lossy(rest);
+    // One selector in eight takes the method from the input too (up to the
+    // first space).
+    let (method, path) = match usize::from(selector >> 2) % (METHODS.len() + 1) {
+        i if i < METHODS.len() => (METHODS[i], &*text),
+        _ => text.split_once(' ').unwrap_or((&*text, "/x")),
+    };
+    match conn.prepare_raw(method, path, None) {
         Ok(raw) => {
             assert!(["GET", "POST", "DELETE", "HEAD", "PUT"].contains(&raw.method()));
             assert!(path.len() <= crate::connection::MAX_RAW_PATH);

@@ -10,7 +10,9 @@ use crate::error::Error;
 /// Longest alias the node accepts (core: crates/primitives/src/alias.rs).
 pub const MAX_ALIAS_LEN: usize = 50;
 
-fn shown(value: &str) -> String {
+/// `value` quoted for an error message, cut at 60 characters: a message
+/// stays short whatever it is about.
+pub fn shown(value: &str) -> String {
     let mut s: String = value.chars().take(60).collect();
     if s.len() < value.len() {
         s.push('…');
@@ -192,8 +194,8 @@ pub fn http_url(argument: &str, value: &str) -> Result<url::Url, Error> {
         return Err(Error::invalid(
             argument,
             format!(
-                "expected an http or https URL, got scheme {:?}",
-                url.scheme()
+                "expected an http or https URL, got scheme {}",
+                shown(url.scheme())
             ),
         ));
     }

@@ -274,7 +274,11 @@ fn encode(spec: &Arg, value: &ArgValue) -> Result<Option<Value>, Error> {
             if !choices.contains(&s) {
                 return Err(Error::invalid(
                     name,
-                    format!("expected one of {}, got {s:?}", choices.join(", ")),
+                    format!(
+                        "expected one of {}, got {}",
+                        choices.join(", "),
+                        ids::shown(s)
+                    ),
                 ));
             }
             Value::from(s)
@@ -310,7 +314,10 @@ fn encode(spec: &Arg, value: &ArgValue) -> Result<Option<Value>, Error> {
                         if let Some(key) = fields.keys().next() {
                             return Err(Error::invalid(
                                 name,
-                                format!("{at}: unknown key {key:?} (expected identity and role)"),
+                                format!(
+                                    "{at}: unknown key {} (expected identity and role)",
+                                    ids::shown(key)
+                                ),
                             ));
                         }
                         (identity, role_name)
@@ -410,7 +417,10 @@ fn role(argument: &str, value: &str) -> Result<&'static str, Error> {
         "readonly" | "read_only" | "read-only" => Ok("ReadOnly"),
         _ => Err(Error::invalid(
             argument,
-            format!("expected \"Admin\", \"Member\" or \"ReadOnly\", got {value:?}"),
+            format!(
+                "expected \"Admin\", \"Member\" or \"ReadOnly\", got {}",
+                ids::shown(value)
+            ),
         )),
     }
 }
@@ -479,7 +489,7 @@ fn metadata(spec: &Arg, value: &ArgValue) -> Result<Value, Error> {
                     let Value::String(v) = v else {
                         return Err(Error::invalid(
                             name,
-                            format!("\"data\"[{k:?}] must be a string"),
+                            format!("\"data\"[{}] must be a string", ids::shown(k)),
                         ));
                     };
                     if k.is_empty() || k.len() > 64 || v.len() > 4096 {
@@ -487,7 +497,8 @@ fn metadata(spec: &Arg, value: &ArgValue) -> Result<Value, Error> {
                             name,
                             format!(
                                 "\"data\" keys must be 1 to 64 bytes and values at most 4096 \
-                                 bytes (key {k:?})"
+                                 bytes (key {})",
+                                ids::shown(k)
                             ),
                         ));
                     }
@@ -496,13 +507,16 @@ fn metadata(spec: &Arg, value: &ArgValue) -> Result<Value, Error> {
             ("name" | "data", _) => {
                 return Err(Error::invalid(
                     name,
-                    format!("{key:?} must be a string (name) or an object of strings (data)"),
+                    format!(
+                        "{} must be a string (name) or an object of strings (data)",
+                        ids::shown(key)
+                    ),
                 ))
             }
             _ => {
                 return Err(Error::invalid(
                     name,
-                    format!("unknown key {key:?} (expected name and data)"),
+                    format!("unknown key {} (expected name and data)", ids::shown(key)),
                 ))
             }
         }

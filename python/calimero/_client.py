@@ -120,7 +120,9 @@ class Client:
         elif scope == "application":
             create, target = self.create_application_alias, "application_id"
         else:
-            raise ValueError(f"scope: expected None, 'context' or 'application', got {scope!r}")
+            raise ValueError(
+                f"scope: expected None, 'context' or 'application', got {_shown(scope)}"
+            )
         try:
             return create(alias, value)
         except (ValueError, TypeError) as e:
@@ -174,6 +176,15 @@ def _resolve(alias: str, lookup: Any) -> dict[str, Any]:
     if _is_base58_id(alias):
         return {"alias": alias, "value": {"kind": "Parsed", "data": alias}}
     return {"alias": alias, "value": None}
+
+
+def _shown(value: Any) -> str:
+    """``value`` for an error message: its repr, cut at 60 characters."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 60 else text[:60] + "…"
 
 
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"

@@ -48,7 +48,8 @@ fn int_in(argument: &str, obj: &Bound<'_, PyAny>, min: u64, max: u64) -> PyResul
     match obj.extract::<u64>() {
         Ok(v) if (min..=max).contains(&v) => Ok(v),
         _ => Err(PyValueError::new_err(format!(
-            "{argument}: expected an integer from {min} to {max}, got {obj}"
+            "{argument}: expected an integer from {min} to {max}, got {}",
+            crate::convert::shown(obj)
         ))),
     }
 }

@@ -105,7 +105,7 @@ pub fn number_arg(argument: &str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Op
     }
     obj.extract::<f64>()
         .map(Some)
-        .map_err(|_| PyValueError::new_err(format!("{argument}: {obj} is out of range")))
+        .map_err(|_| PyValueError::new_err(format!("{argument}: {} is out of range", shown(obj))))
 }
 
 /// A `bool` argument (not any truthy value).
@@ -116,6 +116,20 @@ pub fn bool_arg(argument: &str, obj: &Bound<'_, PyAny>) -> PyResult<bool> {
             type_name(obj)
         ))
     })
+}
+
+/// `obj` for an error message: its repr, cut at 60 characters (an int of
+/// 4 000 digits must not make a 4 000-character message).
+pub(crate) fn shown(obj: &Bound<'_, PyAny>) -> String {
+    let text = obj
+        .repr()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| format!("<{}>", type_name(obj)));
+    let mut cut: String = text.chars().take(60).collect();
+    if cut.len() < text.len() {
+        cut.push('…');
+    }
+    cut
 }
 
 pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
@@ -152,7 +166,8 @@ fn to_json(argument: &str, obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Val
             return Ok(Value::from(v));
         }
         return Err(PyValueError::new_err(format!(
-            "{argument}: integer {obj} does not fit in 64 bits"
+            "{argument}: integer {} does not fit in 64 bits",
+            shown(obj)
         )));
     }
     if let Ok(f) = obj.cast::<PyFloat>() {
@@ -246,7 +261,8 @@ pub fn to_arg(spec: &Arg, obj: &Bound<'_, PyAny>) -> PyResult<Option<ArgValue>> 
             }
             let v = obj.extract::<u64>().map_err(|_| {
                 PyValueError::new_err(format!(
-                    "{name}: expected a non-negative integer below 2**64, got {obj}"
+                    "{name}: expected a non-negative integer below 2**64, got {}",
+                    shown(obj)
                 ))
             })?;
             ArgValue::UInt(v)

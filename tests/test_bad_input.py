@@ -5,9 +5,10 @@ attributes of its classes, and ``calimero.ENDPOINTS`` for the ``Client``
 methods), so a new function or method is swept automatically, and
 ``test_every_public_callable_is_covered`` fails until it is described here.
 Each argument of each callable gets wrong types, None when it is required,
-an empty string, a 10 MB string, malformed ids, NULs, a lone surrogate and
-other unicode: the call must raise ValueError or TypeError naming the
-argument, and the test node must receive nothing. A value an argument
+an empty string, a 10 MB string, a 4 000-digit int, malformed ids, NULs, a
+lone surrogate and other unicode: the call must raise ValueError or
+TypeError naming the argument in a short message, and the test node must
+receive nothing. A value an argument
 legitimately accepts is skipped by its kind (``ACCEPTS``), never by a list
 of methods. The whole sweep also runs in a subprocess, whose exit code
 shows the interpreter survived it.
@@ -36,6 +37,7 @@ HUGE = "x" * (10 * 1024 * 1024)
 #: (label, value): the hostile values, each tried on every argument.
 HOSTILE: list[tuple[str, Any]] = [
     ("int", 42),
+    ("big_int", 10**4000),
     ("float", 4.5),
     ("bool", True),
     ("bytes", b"\x00\xff"),
@@ -50,6 +52,10 @@ HOSTILE: list[tuple[str, Any]] = [
     ("surrogate", "\ud800"),
     ("unicode", "é😀\u202e"),
 ]
+
+#: Longest message a refusal may have, whatever the value (the enums'
+#: messages are the standard library's and not held to it).
+MAX_MESSAGE = 500
 
 STRINGS = {"empty", "huge", "malformed_id", "bad_hex", "nul", "surrogate", "unicode"}
 #: Strings that are plausible file paths: a path argument takes them, and a
@@ -111,10 +117,10 @@ ACCEPTS: dict[str, set[str]] = {
     # empty refresh token means none
     "jwt": STRINGS - {"empty"},
     "jwt_refresh": STRINGS,
-    "unix_time": {"int"},
+    "unix_time": {"int", "big_int"},
     "enum_value": set(),
     # an IntFlag: any int is a combination of flags
-    "flag_value": {"int", "bool"},
+    "flag_value": {"int", "big_int", "bool"},
 }
 
 
@@ -394,6 +400,10 @@ def check(world: World, path: str) -> list[str]:
                     failures.append(
                         f"{path}({arg.name}={label}): {type(e).__name__} does not name "
                         f"{expected!r}: {str(e)[:200]}"
+                    )
+                elif len(str(e)) > MAX_MESSAGE and expected == arg.name:
+                    failures.append(
+                        f"{path}({arg.name}={label}): a {len(str(e))}-character message"
                     )
             except BaseException as e:
                 failures.append(f"{path}({arg.name}={label}): {type(e).__name__}: {str(e)[:200]}")

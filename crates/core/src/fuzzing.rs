@@ -211,8 +211,14 @@ impl Input<'_> {
         self.0 = rest;
         *b
     }
+    /// A length-prefixed slice: one length byte, or 255 and two more for
+    /// up to 64 KiB (long values reach the length limits).
     fn chunk(&mut self) -> &[u8] {
-        let n = usize::from(self.byte()).min(self.0.len());
+        let mut n = usize::from(self.byte());
+        if n == 255 {
+            n = usize::from(u16::from_le_bytes([self.byte(), self.byte()]));
+        }
+        let n = n.min(self.0.len());
         let (chunk, rest) = self.0.split_at(n);
         self.0 = rest;
         chunk

@@ -76,7 +76,7 @@ fn mutate(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
     };
     for _ in 0..=rng.below(8) {
         let at = rng.below(data.len() + 1);
-        match rng.below(6) {
+        match rng.below(7) {
             0 if !data.is_empty() => {
                 let i = rng.below(data.len());
                 data[i] ^= 1 << rng.below(8);
@@ -99,6 +99,15 @@ fn mutate(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
                 let from = rng.below(other.len() + 1);
                 let to = (from + rng.below(32)).min(other.len());
                 data.splice(at..at, other[from..to].iter().copied());
+            }
+            5 if !data.is_empty() => {
+                // A run repeated into a long input, for the length limits
+                // and for messages that must stay short.
+                let from = rng.below(data.len());
+                let run: Vec<u8> = data[from..(from + 1 + rng.below(4)).min(data.len())].to_vec();
+                let times = 64 + rng.below(1024);
+                let at = from.min(data.len());
+                data.splice(at..at, run.iter().copied().cycle().take(run.len() * times));
             }
             _ => data.insert(at, rng.next() as u8),
         }

@@ -16,6 +16,7 @@ shows the interpreter survived it.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import inspect
 import re
@@ -119,6 +120,7 @@ ACCEPTS: dict[str, set[str]] = {
     "jwt_refresh": STRINGS,
     "unix_time": {"int", "big_int"},
     "enum_value": set(),
+    "blob_chunks": set(),
     # an IntFlag: any int is a combination of flags
     "flag_value": {"int", "big_int", "bool"},
 }
@@ -180,10 +182,17 @@ SPECS: dict[str, list[Arg]] = {
     ],
     "ConnectionInfo.detect_auth_mode": [],
     "ConnectionInfo.logout": [],
+    "ConnectionInfo.close": [],
     "create_client": [Arg("connection", "connection", True, "CONNECTION")],
+    "create_async_client": [Arg("connection", "connection", True, "CONNECTION")],
     "Client": [Arg("connection", "connection", True, "CONNECTION")],
+    "AsyncClient": [Arg("connection", "connection", True, "CONNECTION")],
     "Client.with_options": _OPTIONS_ARGS,
     "Client.get_api_url": [],
+    "Client.close": [],
+    "AsyncClient.aclose": [],
+    "AsyncBlobChunks": [Arg("chunks", "blob_chunks", True, None)],
+    "AsyncBlobChunks.aclose": [],
     "Client.resolve_context_alias": [Arg("alias", "alias", True, "my-alias")],
     "Client.resolve_application_alias": [Arg("alias", "alias", True, "my-alias")],
     "Client.create_alias_generic": [
@@ -275,18 +284,28 @@ def public_callables() -> dict[str, Callable[..., Any]]:
 ENDPOINT_NAMES = {e["name"]: e for e in calimero.ENDPOINTS}
 
 
+def _as_sync_method(path: str) -> str:
+    """``AsyncClient.x`` is described by ``Client.x`` (same parameters,
+    test_async checks it) unless SPECS has an entry of its own."""
+    if path.startswith("AsyncClient.") and path not in SPECS:
+        return "Client." + path[len("AsyncClient.") :]
+    return path
+
+
 def spec(path: str) -> list[Arg]:
+    path = _as_sync_method(path)
     if path.startswith("Client.") and path[len("Client.") :] in ENDPOINT_NAMES:
         return _table_args(ENDPOINT_NAMES[path[len("Client.") :]])
     return SPECS[path]
 
 
+def _described(path: str) -> bool:
+    path = _as_sync_method(path)
+    return path in SPECS or (path.startswith("Client.") and path[7:] in ENDPOINT_NAMES)
+
+
 def covered() -> list[str]:
-    return sorted(
-        p
-        for p in public_callables()
-        if p not in EXEMPT and (p in SPECS or (p.startswith("Client.") and p[7:] in ENDPOINT_NAMES))
-    )
+    return sorted(p for p in public_callables() if p not in EXEMPT and _described(p))
 
 
 def test_every_public_callable_is_covered() -> None:
@@ -324,6 +343,7 @@ class World:
         self.url = url
         self.connection = calimero.create_connection(url, max_retries=0, interactive=False)
         self.client = calimero.create_client(self.connection)
+        self.aclient = calimero.create_async_client(self.connection)
         self.token = calimero.JwtToken("a.b.c")
 
     def target(self, path: str) -> Callable[..., Any]:
@@ -333,12 +353,19 @@ class World:
             return getattr(calimero, head)
         owner = {
             "Client": self.client,
+            "AsyncClient": self.aclient,
             "ConnectionInfo": self.connection,
             "JwtToken": self.token,
         }.get(head)
         if owner is None:  # no instance to be had without I/O: call it unbound
-            return getattr(getattr(calimero, head), method)
-        return getattr(owner, method)
+            found = getattr(getattr(calimero, head), method)
+        else:
+            found = getattr(owner, method)
+        if inspect.iscoroutinefunction(found):
+            # The arguments are bound when it is called (a wrong count is a
+            # TypeError at once) and checked when it is awaited.
+            return lambda *args, **kwargs: asyncio.run(found(*args, **kwargs))
+        return found
 
     def good(self, arg: Arg) -> Any:
         if arg.good == "URL":
@@ -372,7 +399,8 @@ def check(world: World, path: str) -> list[str]:
     if not args:
         # Nothing to pass: an extra argument is a TypeError, before any I/O.
         try:
-            target(*([world.token] if path == "BlobChunks.close" else []), "extra")
+            unbound_self = {"BlobChunks.close": [world.token], "AsyncBlobChunks.aclose": [object()]}
+            target(*unbound_self.get(path, []), "extra")
         except TypeError:
             pass
         except BaseException as e:

@@ -279,6 +279,8 @@ class AsyncBlobChunks:
     __slots__ = ("_chunks",)
 
     def __init__(self, chunks: BlobChunks) -> None:
+        if not isinstance(chunks, BlobChunks):
+            raise TypeError("chunks: expected a BlobChunks (AsyncClient.iter_blob makes these)")
         self._chunks = chunks
 
     def __aiter__(self) -> AsyncBlobChunks:

@@ -495,7 +495,7 @@ impl Connection {
     /// Sends a request; `with_token` requests carry the current token and,
     /// when the node refuses it, go through [`Connection::on_auth_failure`]
     /// and are replayed (at most [`MAX_AUTH_RETRIES`] times).
-    async fn execute(
+    pub(crate) async fn execute(
         &self,
         method: &'static str,
         url: url::Url,
@@ -589,7 +589,7 @@ impl Connection {
     /// machine: anyone on the path can read it. A warning, not a refusal:
     /// nodes in a private network (merobox's Docker networks) are often
     /// reached over plain HTTP on purpose.
-    fn warn_if_plain_http(&self, url: &url::Url) {
+    pub(crate) fn warn_if_plain_http(&self, url: &url::Url) {
         if url.scheme() != "http" || is_loopback(url) {
             return;
         }

@@ -12,6 +12,7 @@ re-exports its types and adds the Python-side pieces.
 
 from . import errors
 from ._client import ENDPOINTS, Client, create_client, create_connection
+from ._events import Subscription
 from ._types import AuthMode, Capability, JwtToken
 from .calimero_client_py import (
     VERSION,
@@ -33,6 +34,7 @@ __all__ = [
     "Client",
     "ConnectionInfo",
     "JwtToken",
+    "Subscription",
     "__version__",
     "create_client",
     "create_connection",

@@ -12,8 +12,10 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Iterable
 from typing import Any, Callable, NoReturn
 
+from ._events import Subscription, subscribe
 from .calimero_client_py import ConnectionInfo, endpoints
 from .errors import UnsupportedByNodeError
 
@@ -95,6 +97,31 @@ class Client:
 
     def __repr__(self) -> str:
         return f"Client({self._connection!r})"
+
+    def subscribe(
+        self,
+        context_ids: str | Iterable[str] | None = None,
+        group_ids: str | Iterable[str] | None = None,
+        *,
+        transport: str = "sse",
+        max_reconnects: int = 10,
+        buffer: int = 256,
+    ) -> Subscription:
+        """Live events of contexts (base58 ids) and groups (64-hex ids), over
+        ``transport`` ``"sse"`` (``GET /sse``) or ``"ws"`` (``GET /ws``): a
+        ``Subscription``, both a blocking and an async iterator. Connects and
+        subscribes before returning (ValueError for a bad id, before any I/O;
+        a ``ClientError`` when the node cannot be reached or refuses).
+        ``max_reconnects``: failed reconnect attempts in a row before
+        iteration raises; ``buffer``: events held for a slow reader."""
+        return subscribe(
+            self._connection,
+            context_ids,
+            group_ids,
+            transport=transport,
+            max_reconnects=max_reconnects,
+            buffer=buffer,
+        )
 
     # ---- composed from the table's methods (no route of their own) ----
 

@@ -49,6 +49,9 @@ pub const DEFAULT_BUFFER: usize = 256;
 /// The largest event (or WebSocket message) accepted: the node's
 /// `WS_MAX_MESSAGE_BYTES`.
 pub const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+/// Events read ahead of a slow consumer while a WebSocket subscribe waits
+/// for its answer.
+const MAX_BACKLOG: usize = 4096;
 /// First reconnect delay; doubled per failed attempt, capped, with jitter.
 const BACKOFF_BASE: Duration = Duration::from_millis(250);
 const BACKOFF_CAP: Duration = Duration::from_secs(10);
@@ -504,6 +507,12 @@ enum Link {
     },
 }
 
+impl Link {
+    fn awaits_answers(&self) -> bool {
+        matches!(self, Link::Ws { awaiting, .. } if !awaiting.is_empty())
+    }
+}
+
 /// Why [`Driver::pump`] returned.
 enum Stop {
     /// The subscription was closed or dropped.
@@ -948,6 +957,12 @@ impl Driver {
     ) -> Stop {
         let mut read = Vec::new();
         loop {
+            // Read only when the consumer has taken what was read (a slow
+            // consumer slows this stream, nothing else), or while a
+            // WebSocket subscribe waits for its answer, which comes in the
+            // same stream (then a bounded backlog is kept).
+            let reading =
+                pending.is_empty() || (link.awaits_answers() && pending.len() < MAX_BACKLOG);
             tokio::select! {
                 biased;
                 command = control.recv() => match command {
@@ -967,9 +982,7 @@ impl Driver {
                     Err(_) => return Stop::Done,
                 },
                 () = tx.closed() => return Stop::Done,
-                // Read only when the consumer has taken what was read: a
-                // slow consumer slows this stream, nothing else.
-                outcome = self.read(link, &mut read), if pending.is_empty() => match outcome {
+                outcome = self.read(link, &mut read), if reading => match outcome {
                     Ok(_) => pending.extend(read.drain(..)),
                     Err(err) => return Stop::Broken(err),
                 },

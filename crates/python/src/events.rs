@@ -1,0 +1,214 @@
+//! Live events from Python: the core's subscription behind a blocking
+//! iterator (the GIL released while it waits, Ctrl-C honoured) and a
+//! bounded `_poll` the asyncio side (`calimero/_events.py`) runs in an
+//! executor thread without losing events when a task is cancelled.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use calimero_client_core::events::{Ids, SubscribeOptions, Subscription, Transport};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyString};
+
+use crate::blocking::wait;
+use crate::connection::PyConnectionInfo;
+use crate::convert::value_to_py;
+use crate::errors::to_pyerr;
+
+/// Most reconnect attempts in a row that may be asked for.
+const MAX_RECONNECTS_LIMIT: u32 = 1000;
+const MAX_BUFFER: usize = 1 << 20;
+
+/// `context_ids` / `group_ids`: None, one id as a str, or an iterable of str.
+fn id_list(argument: &str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(Vec::new());
+    };
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(vec![s.to_cow()?.into_owned()]);
+    }
+    let iter = obj.try_iter().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{argument}: expected a str or an iterable of str, got {}",
+            obj.get_type()
+                .name()
+                .map_or_else(|_| "?".into(), |n| n.to_string())
+        ))
+    })?;
+    let mut out = Vec::new();
+    for (i, item) in iter.enumerate() {
+        let item = item?;
+        let s = item
+            .cast::<PyString>()
+            .map_err(|_| PyTypeError::new_err(format!("{argument}[{i}]: expected str")))?;
+        out.push(s.to_cow()?.into_owned());
+    }
+    Ok(out)
+}
+
+fn ids(
+    py: Python<'_>,
+    context_ids: Option<&Bound<'_, PyAny>>,
+    group_ids: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Ids> {
+    let contexts = id_list("context_ids", context_ids)?;
+    let groups = id_list("group_ids", group_ids)?;
+    Ids::new(&contexts, &groups).map_err(|e| to_pyerr(py, e))
+}
+
+fn answer_to_py(py: Python<'_>, answer: Option<serde_json::Value>) -> PyResult<Py<PyAny>> {
+    match answer {
+        Some(v) => Ok(value_to_py(py, &v)?.unbind()),
+        None => Ok(py.None()),
+    }
+}
+
+/// Connects and subscribes; see `calimero.Client.subscribe`.
+#[pyfunction]
+#[pyo3(signature = (
+    connection, context_ids=None, group_ids=None, *, transport="sse",
+    max_reconnects=10, buffer=256
+))]
+pub fn _subscribe(
+    py: Python<'_>,
+    connection: PyRef<'_, PyConnectionInfo>,
+    context_ids: Option<&Bound<'_, PyAny>>,
+    group_ids: Option<&Bound<'_, PyAny>>,
+    transport: &str,
+    max_reconnects: i64,
+    buffer: i64,
+) -> PyResult<PySubscription> {
+    let transport = Transport::parse("transport", transport).map_err(|e| to_pyerr(py, e))?;
+    let max_reconnects = u32::try_from(max_reconnects)
+        .ok()
+        .filter(|n| *n <= MAX_RECONNECTS_LIMIT)
+        .ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "max_reconnects: expected an integer from 0 to {MAX_RECONNECTS_LIMIT}, got {max_reconnects}"
+            ))
+        })?;
+    let buffer = usize::try_from(buffer)
+        .ok()
+        .filter(|n| (1..=MAX_BUFFER).contains(n))
+        .ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "buffer: expected an integer from 1 to {MAX_BUFFER}, got {buffer}"
+            ))
+        })?;
+    let ids = ids(py, context_ids, group_ids)?;
+    let options = SubscribeOptions {
+        transport,
+        max_reconnects,
+        buffer,
+    };
+    let conn = connection.conn.clone();
+    let sub = wait(py, async move { conn.subscribe(ids, options).await })?;
+    Ok(PySubscription {
+        inner: Arc::new(sub),
+    })
+}
+
+/// A running subscription (wrapped by `calimero.Subscription`).
+#[pyclass(module = "calimero", name = "_Subscription", frozen)]
+pub struct PySubscription {
+    inner: Arc<Subscription>,
+}
+
+#[pymethods]
+impl PySubscription {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    /// The next event, waiting with the GIL released; StopIteration once
+    /// closed; a ClientError when the subscription failed for good.
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let sub = Arc::clone(&self.inner);
+        match wait(py, async move { sub.next().await })? {
+            Some(v) => Ok(Some(value_to_py(py, &v)?.unbind())),
+            None => Ok(None),
+        }
+    }
+
+    /// Waits at most `timeout` seconds: `("event", value)`, `("timeout",
+    /// None)` or `("end", None)` (no event is lost to a timeout).
+    fn _poll(&self, py: Python<'_>, timeout: f64) -> PyResult<(&'static str, Py<PyAny>)> {
+        if !(timeout.is_finite() && timeout > 0.0) {
+            return Err(PyValueError::new_err("timeout: expected seconds above 0"));
+        }
+        let sub = Arc::clone(&self.inner);
+        let limit = Duration::from_secs_f64(timeout);
+        let got = wait(py, async move {
+            match tokio::time::timeout(limit, sub.next()).await {
+                Ok(r) => r.map(|v| Some(v.ok_or(()))),
+                Err(_) => Ok(None),
+            }
+        })?;
+        match got {
+            Some(Ok(v)) => Ok(("event", value_to_py(py, &v)?.unbind())),
+            Some(Err(())) => Ok(("end", py.None())),
+            None => Ok(("timeout", py.None())),
+        }
+    }
+
+    #[pyo3(signature = (context_ids=None, group_ids=None))]
+    fn subscribe(
+        &self,
+        py: Python<'_>,
+        context_ids: Option<&Bound<'_, PyAny>>,
+        group_ids: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let ids = ids(py, context_ids, group_ids)?;
+        let sub = Arc::clone(&self.inner);
+        let answer = wait(py, async move { sub.subscribe(ids).await })?;
+        answer_to_py(py, answer)
+    }
+
+    #[pyo3(signature = (context_ids=None, group_ids=None))]
+    fn unsubscribe(
+        &self,
+        py: Python<'_>,
+        context_ids: Option<&Bound<'_, PyAny>>,
+        group_ids: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let ids = ids(py, context_ids, group_ids)?;
+        let sub = Arc::clone(&self.inner);
+        let answer = wait(py, async move { sub.unsubscribe(ids).await })?;
+        answer_to_py(py, answer)
+    }
+
+    fn close(&self) {
+        self.inner.close();
+    }
+
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    #[getter]
+    fn transport(&self) -> &'static str {
+        self.inner.transport().as_str()
+    }
+
+    #[getter]
+    fn reconnects(&self) -> u64 {
+        self.inner.reconnects()
+    }
+
+    #[getter]
+    fn session_id(&self) -> Option<String> {
+        self.inner.session_id()
+    }
+
+    #[getter]
+    fn context_ids<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        PyList::new(py, self.inner.ids().contexts)
+    }
+
+    #[getter]
+    fn group_ids<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        PyList::new(py, self.inner.ids().groups)
+    }
+}

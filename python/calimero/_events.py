@@ -1,0 +1,226 @@
+"""Live events: ``Subscription``, a blocking and an async iterator of the
+node's events for contexts and groups, over Server-Sent Events or a
+WebSocket, reconnecting and re-subscribing by itself.
+
+The streaming runs in the Rust core (``crates/core/src/events.rs``) on the
+client's runtime; this module adds the Python protocols around it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import Iterable
+from typing import Any, Optional, Union
+
+from .calimero_client_py import ConnectionInfo, _subscribe
+
+__all__ = ["Subscription", "subscribe", "asubscribe"]
+
+Ids = Optional[Union[str, Iterable[str]]]
+
+#: How long one executor wait of ``__anext__`` lasts before it is renewed:
+#: bounds how long a cancelled ``__anext__`` keeps an executor thread (what
+#: that wait receives is kept for the next read, never lost).
+_POLL_SECONDS = 0.25
+
+
+class Subscription:
+    """A live subscription to contexts and groups.
+
+    Made by ``client.subscribe(context_ids=..., group_ids=...,
+    transport="sse")`` (or ``"ws"``). Iterate it, with ``for`` or ``async
+    for``, to get the node's events as it sends them: dicts as the node
+    sends them (``NodeEvent``), e.g. ``{"contextId": ..., "type":
+    "StateMutation", "data": {"newRoot": ..., "events": [...]}}`` or
+    ``{"groupId": ..., "type": "MemberAdded", "data": {"memberAccount": ...,
+    "role": ...}}``.
+
+    When the connection breaks it is made again (bounded exponential
+    backoff) and everything subscribed is subscribed again. The node does
+    not replay what was sent meanwhile, so a reconnect shows in the stream
+    as ``{"type": "reconnected", "transport": "sse"|"ws", "attempt": n,
+    "reconnects": total}`` (``reconnects`` also counts them). After
+    ``max_reconnects`` failed attempts in a row, iteration raises the last
+    failure (a ``ClientError`` subclass, e.g. ``NetworkError``) and ends.
+
+    ``subscribe(...)`` / ``unsubscribe(...)`` change the ids while it runs;
+    ``close()`` (or leaving a ``with`` / ``async with`` block) ends the
+    iteration. A consumer that reads slowly slows only its own stream,
+    never other calls on the same client.
+    """
+
+    __slots__ = ("__weakref__", "_inner", "_kept")
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        # Events an interrupted async read received, delivered next.
+        self._kept: collections.deque[Any] = collections.deque()
+
+    # ---- blocking iteration ----
+
+    def __iter__(self) -> Subscription:
+        return self
+
+    def __next__(self) -> dict[str, Any]:
+        if self._kept:
+            return self._kept.popleft()
+        return next(self._inner)
+
+    # ---- async iteration ----
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        while True:
+            if self._kept:
+                return self._kept.popleft()
+            wait = loop.run_in_executor(None, self._inner._poll, _POLL_SECONDS)
+            try:
+                kind, value = await asyncio.shield(wait)
+            except asyncio.CancelledError:
+                wait.add_done_callback(self._keep)
+                raise
+            if kind == "event":
+                return value
+            if kind == "end":
+                raise StopAsyncIteration
+
+    def _keep(self, wait: asyncio.Future[Any]) -> None:
+        if not wait.cancelled() and wait.exception() is None:
+            kind, value = wait.result()
+            if kind == "event":
+                self._kept.append(value)
+
+    # ---- changing what is subscribed ----
+
+    def subscribe(self, context_ids: Ids = None, group_ids: Ids = None) -> Any:
+        """Adds contexts (base58 ids) and groups (64-hex ids). Returns the
+        node's answer, or None while reconnecting (they are subscribed as
+        soon as the connection is back). ValueError for a bad id, before
+        anything is sent."""
+        return self._inner.subscribe(context_ids, group_ids)
+
+    def unsubscribe(self, context_ids: Ids = None, group_ids: Ids = None) -> Any:
+        """Removes contexts and groups; their events stop."""
+        return self._inner.unsubscribe(context_ids, group_ids)
+
+    async def asubscribe(self, context_ids: Ids = None, group_ids: Ids = None) -> Any:
+        """``subscribe`` without blocking the event loop."""
+        return await asyncio.to_thread(self._inner.subscribe, context_ids, group_ids)
+
+    async def aunsubscribe(self, context_ids: Ids = None, group_ids: Ids = None) -> Any:
+        """``unsubscribe`` without blocking the event loop."""
+        return await asyncio.to_thread(self._inner.unsubscribe, context_ids, group_ids)
+
+    # ---- state ----
+
+    def close(self) -> None:
+        """Closes the connection; iteration ends (StopIteration)."""
+        self._kept.clear()
+        self._inner.close()
+
+    async def aclose(self) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._inner.closed)
+
+    @property
+    def transport(self) -> str:
+        """``"sse"`` or ``"ws"``."""
+        return str(self._inner.transport)
+
+    @property
+    def reconnects(self) -> int:
+        """How many times the connection was made again."""
+        return int(self._inner.reconnects)
+
+    @property
+    def session_id(self) -> str | None:
+        """The node's SSE session id (None over a WebSocket)."""
+        return self._inner.session_id
+
+    @property
+    def context_ids(self) -> list[str]:
+        """The contexts subscribed now."""
+        return list(self._inner.context_ids)
+
+    @property
+    def group_ids(self) -> list[str]:
+        """The groups subscribed now (lower-case hex)."""
+        return list(self._inner.group_ids)
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Subscription:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        inner = getattr(self, "_inner", None)
+        if inner is not None:
+            inner.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return (
+            f"Subscription(transport={self.transport!r}, context_ids={self.context_ids!r}, "
+            f"group_ids={self.group_ids!r}, reconnects={self.reconnects}, {state})"
+        )
+
+
+Subscription.__module__ = "calimero"
+
+
+def subscribe(
+    connection: ConnectionInfo,
+    context_ids: Ids = None,
+    group_ids: Ids = None,
+    *,
+    transport: str = "sse",
+    max_reconnects: int = 10,
+    buffer: int = 256,
+) -> Subscription:
+    """Connects to the node behind ``connection`` and subscribes (see
+    ``Client.subscribe``)."""
+    return Subscription(
+        _subscribe(
+            connection,
+            context_ids,
+            group_ids,
+            transport=transport,
+            max_reconnects=max_reconnects,
+            buffer=buffer,
+        )
+    )
+
+
+async def asubscribe(
+    connection: ConnectionInfo,
+    context_ids: Ids = None,
+    group_ids: Ids = None,
+    *,
+    transport: str = "sse",
+    max_reconnects: int = 10,
+    buffer: int = 256,
+) -> Subscription:
+    """``subscribe`` without blocking the event loop (for ``AsyncClient``)."""
+    return await asyncio.to_thread(
+        subscribe,
+        connection,
+        context_ids,
+        group_ids,
+        transport=transport,
+        max_reconnects=max_reconnects,
+        buffer=buffer,
+    )

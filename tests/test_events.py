@@ -122,7 +122,12 @@ def test_a_cut_stream_reconnects_visibly(
         session = sub.session_id
         assert node.control("POST", "events/drop") == {"dropped": 1}
         marker = next_event(sub)
-        assert marker == {"type": "reconnected", "transport": transport, "attempt": 1, "reconnects": 1}
+        assert marker == {
+            "type": "reconnected",
+            "transport": transport,
+            "attempt": 1,
+            "reconnects": 1,
+        }
         assert sub.reconnects == 1
         # SSE resumes its session (Last-Event-ID), re-subscribed either way.
         assert sub.session_id == session

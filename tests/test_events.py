@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import os
+import signal
 import threading
 from pathlib import Path
 from typing import Any
@@ -191,6 +193,25 @@ def test_close_ends_the_iterator(client: calimero.Client, context_id: str, trans
     with pytest.raises(ValueError, match="closed"):
         sub.subscribe(context_id)
     assert "closed" in repr(sub)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="signals")
+def test_ctrl_c_interrupts_a_waiting_iterator(client: calimero.Client, context_id: str) -> None:
+    with client.subscribe(context_id) as sub:
+        # Should Ctrl-C not work, the fallback closes it: StopIteration, a failure.
+        fallback = threading.Timer(WAIT, sub.close)
+        interrupt = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+        fallback.start()
+        interrupt.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                next(sub)
+        finally:
+            interrupt.join()
+            fallback.cancel()
+        # The subscription is still usable.
+        set_key(client, context_id, "after-interrupt")
+        assert_mutation(next_event(sub), context_id, "after-interrupt")
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

@@ -166,11 +166,6 @@ class Subscription:
     async def __aexit__(self, *exc: object) -> None:
         self.close()
 
-    def __del__(self) -> None:
-        inner = getattr(self, "_inner", None)
-        if inner is not None:
-            inner.close()
-
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         return (

@@ -727,9 +727,13 @@ fn is_loopback(url: &url::Url) -> bool {
 /// A retry delay: 0.5 s doubled per attempt, capped at 8 s, with up to 25%
 /// of random jitter either way (so retrying clients do not move in step).
 fn backoff(attempt: u32) -> Duration {
-    let base = RETRY_BASE
-        .saturating_mul(1u32 << attempt.min(16))
-        .min(RETRY_CAP);
+    jittered_backoff(RETRY_BASE, RETRY_CAP, attempt)
+}
+
+/// `first` doubled per attempt (from 0), capped at `cap`, with up to 25% of
+/// random jitter either way.
+pub(crate) fn jittered_backoff(first: Duration, cap: Duration, attempt: u32) -> Duration {
+    let base = first.saturating_mul(1u32 << attempt.min(16)).min(cap);
     // Jitter from the clock's nanoseconds: no RNG dependency for this.
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

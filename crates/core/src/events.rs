@@ -39,7 +39,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::auth::{AuthRecovery, AuthTicket, MAX_AUTH_RETRIES};
-use crate::connection::{redact, transport_error, Config, Connection};
+use crate::connection::{jittered_backoff, redact, transport_error, Config, Connection};
 use crate::error::{Error, ErrorKind, RpcFailure};
 
 /// Reconnect attempts after a connection breaks, unless told otherwise.
@@ -495,7 +495,7 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// One live connection.
 enum Link {
     Sse {
-        response: reqwest::Response,
+        response: Box<reqwest::Response>,
         parser: SseParser,
         url: String,
     },
@@ -552,13 +552,7 @@ fn retriable(err: &Error) -> bool {
 
 /// 250 ms doubled per attempt, capped at 10 s, with up to 25% jitter.
 fn backoff(attempt: u32) -> Duration {
-    let base = BACKOFF_BASE
-        .saturating_mul(1u32 << attempt.min(16))
-        .min(BACKOFF_CAP);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    base.mul_f64(0.75 + f64::from(nanos % 1000) / 2000.0)
+    jittered_backoff(BACKOFF_BASE, BACKOFF_CAP, attempt)
 }
 
 impl Driver {
@@ -613,7 +607,7 @@ impl Driver {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let mut link = Link::Sse {
-            response,
+            response: Box::new(response),
             parser: SseParser::new(MAX_EVENT_BYTES),
             url: shown.clone(),
         };
@@ -1210,7 +1204,7 @@ mod tests {
     fn ids_are_checked_and_named() {
         let ctx = bs58::encode([1u8; 32]).into_string();
         let group = "AB".repeat(32);
-        let ids = Ids::new(&[ctx.clone(), ctx.clone()], &[group.clone()]).unwrap();
+        let ids = Ids::new(&[ctx.clone(), ctx.clone()], std::slice::from_ref(&group)).unwrap();
         assert_eq!(ids.contexts, vec![ctx.clone()]);
         assert_eq!(ids.groups, vec!["ab".repeat(32)]);
         let err = Ids::new(&[ctx.clone(), "nope".into()], &[]).unwrap_err();

@@ -5,9 +5,11 @@
 
 use std::time::Duration;
 
-use calimero_client_core::endpoints::find;
+mod common;
+
 use calimero_client_core::events::{Ids, SubscribeOptions, Subscription, Transport};
-use calimero_client_core::{ArgValue, Config, Connection, Error, ErrorKind};
+use calimero_client_core::{ArgValue, Config, Connection, ErrorKind};
+use common::{call, s};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -24,22 +26,6 @@ async fn start() -> Node {
     let base = format!("http://{addr}");
     let conn = Connection::new(&base, None, Config::default()).unwrap();
     Node { base, conn }
-}
-
-fn s(v: &str) -> Option<ArgValue> {
-    Some(ArgValue::Str(v.to_owned()))
-}
-
-async fn call(conn: &Connection, name: &str, args: &[Option<ArgValue>]) -> Result<Value, Error> {
-    let (_, endpoint) = find(name).unwrap();
-    let mut args = args.to_vec();
-    args.resize(endpoint.args.len(), None);
-    let reply = conn.invoke(endpoint, &args).await?;
-    let mut value: Value = reply.json()?;
-    for key in reply.select {
-        value = value.get(*key).cloned().unwrap_or(Value::Null);
-    }
-    Ok(value)
 }
 
 /// An application, a namespace and `n` contexts.

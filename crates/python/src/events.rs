@@ -57,13 +57,6 @@ fn ids(
     Ids::new(&contexts, &groups).map_err(|e| to_pyerr(py, e))
 }
 
-fn answer_to_py(py: Python<'_>, answer: Option<serde_json::Value>) -> PyResult<Py<PyAny>> {
-    match answer {
-        Some(v) => Ok(value_to_py(py, &v)?.unbind()),
-        None => Ok(py.None()),
-    }
-}
-
 /// Connects and subscribes; see `calimero.Client.subscribe`.
 #[pyfunction]
 #[pyo3(signature = (
@@ -115,6 +108,30 @@ pub struct PySubscription {
     inner: Arc<Subscription>,
 }
 
+impl PySubscription {
+    fn change(
+        &self,
+        py: Python<'_>,
+        add: bool,
+        context_ids: Option<&Bound<'_, PyAny>>,
+        group_ids: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let ids = ids(py, context_ids, group_ids)?;
+        let sub = Arc::clone(&self.inner);
+        let answer = wait(py, async move {
+            if add {
+                sub.subscribe(ids).await
+            } else {
+                sub.unsubscribe(ids).await
+            }
+        })?;
+        match answer {
+            Some(v) => Ok(value_to_py(py, &v)?.unbind()),
+            None => Ok(py.None()),
+        }
+    }
+}
+
 #[pymethods]
 impl PySubscription {
     fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
@@ -152,6 +169,8 @@ impl PySubscription {
         }
     }
 
+    /// Adds contexts and groups; the node's answer, or None while
+    /// reconnecting.
     #[pyo3(signature = (context_ids=None, group_ids=None))]
     fn subscribe(
         &self,
@@ -159,12 +178,10 @@ impl PySubscription {
         context_ids: Option<&Bound<'_, PyAny>>,
         group_ids: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let ids = ids(py, context_ids, group_ids)?;
-        let sub = Arc::clone(&self.inner);
-        let answer = wait(py, async move { sub.subscribe(ids).await })?;
-        answer_to_py(py, answer)
+        self.change(py, true, context_ids, group_ids)
     }
 
+    /// Removes contexts and groups (see `subscribe`).
     #[pyo3(signature = (context_ids=None, group_ids=None))]
     fn unsubscribe(
         &self,
@@ -172,10 +189,7 @@ impl PySubscription {
         context_ids: Option<&Bound<'_, PyAny>>,
         group_ids: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let ids = ids(py, context_ids, group_ids)?;
-        let sub = Arc::clone(&self.inner);
-        let answer = wait(py, async move { sub.unsubscribe(ids).await })?;
-        answer_to_py(py, answer)
+        self.change(py, false, context_ids, group_ids)
     }
 
     fn close(&self) {

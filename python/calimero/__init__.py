@@ -11,7 +11,15 @@ re-exports its types and adds the Python-side pieces.
 """
 
 from . import errors
-from ._client import ENDPOINTS, Client, create_client, create_connection
+from ._client import (
+    ENDPOINTS,
+    AsyncBlobChunks,
+    AsyncClient,
+    Client,
+    create_async_client,
+    create_client,
+    create_connection,
+)
 from ._events import Subscription
 from ._types import AuthMode, Capability, JwtToken
 from .calimero_client_py import (
@@ -21,13 +29,31 @@ from .calimero_client_py import (
     get_token_cache_dir,
     get_token_cache_path,
 )
-from .errors import *  # noqa: F403  (the exception classes, errors.__all__)
+from .errors import (
+    AuthenticationError,
+    AuthRevokedError,
+    BadRequestError,
+    ClientError,
+    ConflictError,
+    HttpError,
+    MalformedResponseError,
+    NetworkError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTimeoutError,
+    RpcError,
+    ServerError,
+    UnsupportedByNodeError,
+)
 
 __version__ = VERSION
 
 __all__ = [
     "ENDPOINTS",
     "VERSION",
+    "AsyncBlobChunks",
+    "AsyncClient",
     "AuthMode",
     "BlobChunks",
     "Capability",
@@ -36,10 +62,25 @@ __all__ = [
     "JwtToken",
     "Subscription",
     "__version__",
+    "create_async_client",
     "create_client",
     "create_connection",
     "errors",
     "get_token_cache_dir",
     "get_token_cache_path",
-    *errors.__all__,
+    "AuthRevokedError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientError",
+    "ConflictError",
+    "HttpError",
+    "MalformedResponseError",
+    "NetworkError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "RpcError",
+    "ServerError",
+    "UnsupportedByNodeError",
 ]

@@ -83,15 +83,19 @@ def test_a_write_arrives_as_a_state_mutation(
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_the_async_iterator(conn: calimero.ConnectionInfo, context_id: str, transport: str) -> None:
-    client = calimero.create_client(conn)
+    client = calimero.create_async_client(conn)
+
+    async def set_key(context_id: str, key: str) -> None:
+        await client.call(context_id, "set", {"key": key, "value": "v"})
 
     async def main() -> None:
-        async with await asubscribe(conn, context_id, transport=transport) as sub:
-            # Nothing yet: a read that times out is cancelled, and the event
-            # its executor wait receives later is not lost.
+        async with await client.subscribe(context_id, transport=transport) as sub:
+            assert isinstance(sub, calimero.Subscription)
+            # Nothing yet: a read that times out is cancelled, and no later
+            # event is lost to it.
             with pytest.raises(asyncio.TimeoutError):
                 await asyncio.wait_for(sub.__anext__(), 0.1)
-            await asyncio.to_thread(set_key, client, context_id, "a1")
+            await set_key(context_id, "a1")
             assert_mutation(await asyncio.wait_for(sub.__anext__(), WAIT), context_id, "a1")
             # The loop stays free while waiting: a concurrent task runs.
             ticks = 0
@@ -103,12 +107,16 @@ def test_the_async_iterator(conn: calimero.ConnectionInfo, context_id: str, tran
                     await asyncio.sleep(0.01)
 
             ticker = asyncio.create_task(tick())
-            await asyncio.to_thread(set_key, client, context_id, "a2")
+            await set_key(context_id, "a2")
             async for event in sub:
                 assert_mutation(event, context_id, "a2")
                 break
             ticker.cancel()
             assert ticks > 0
+            # Changing the ids from a coroutine.
+            assert await sub.aunsubscribe(context_id) is not None
+            assert sub.context_ids == []
+            assert await sub.asubscribe(context_id) is not None
             await sub.aclose()
             with pytest.raises(StopAsyncIteration):
                 await asyncio.wait_for(sub.__anext__(), WAIT)
@@ -323,3 +331,31 @@ def test_auth_mode_with_an_expired_token_refreshed(
         assert_mutation(next_event(sub), context_id, "k2")
         assert auth_node.count("/auth/refresh") == 2
         assert "token" not in repr(sub).lower()
+
+
+def test_asubscribe_checks_arguments_and_connects(
+    conn: calimero.ConnectionInfo, context_id: str
+) -> None:
+    async def main() -> None:
+        with pytest.raises(ValueError, match=r"context_ids\[0\]"):
+            await asubscribe(conn, ["nope"])
+        sub = await asubscribe(conn, context_id, transport="ws")
+        assert sub.transport == "ws"
+        sub.close()
+        assert await asyncio.wait_for(_drain(sub), WAIT) == []
+
+    asyncio.run(main())
+
+
+async def _drain(sub: calimero.Subscription) -> list[dict[str, Any]]:
+    return [event async for event in sub]
+
+
+def test_a_closed_connection_cannot_subscribe(
+    conn: calimero.ConnectionInfo, context_id: str
+) -> None:
+    client = calimero.create_client(conn)
+    conn.close()
+    for transport in TRANSPORTS:
+        with pytest.raises(RuntimeError, match="closed"):
+            client.subscribe(context_id, transport=transport)

@@ -8,21 +8,16 @@ client's runtime; this module adds the Python protocols around it.
 
 from __future__ import annotations
 
-import asyncio
-import collections
-from collections.abc import Iterable
-from typing import Any, Optional, Union
+from .calimero_client_py import ConnectionInfo, _asubscribe, _subscribe
 
-from .calimero_client_py import ConnectionInfo, _subscribe
+# Neither typing nor asyncio is imported at run time (``import calimero``
+# stays light): annotations are strings, read only by type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
 
-__all__ = ["Subscription", "subscribe", "asubscribe"]
-
-Ids = Optional[Union[str, Iterable[str]]]
-
-#: How long one executor wait of ``__anext__`` lasts before it is renewed:
-#: bounds how long a cancelled ``__anext__`` keeps an executor thread (what
-#: that wait receives is kept for the next read, never lost).
-_POLL_SECONDS = 0.25
+__all__ = ["Subscription", "asubscribe", "subscribe"]
 
 
 class Subscription:
@@ -50,12 +45,10 @@ class Subscription:
     never other calls on the same client.
     """
 
-    __slots__ = ("__weakref__", "_inner", "_kept")
+    __slots__ = ("__weakref__", "_inner")
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
-        # Events an interrupted async read received, delivered next.
-        self._kept: collections.deque[Any] = collections.deque()
 
     # ---- blocking iteration ----
 
@@ -63,8 +56,6 @@ class Subscription:
         return self
 
     def __next__(self) -> dict[str, Any]:
-        if self._kept:
-            return self._kept.popleft()
         return next(self._inner)
 
     # ---- async iteration ----
@@ -73,53 +64,54 @@ class Subscription:
         return self
 
     async def __anext__(self) -> dict[str, Any]:
-        loop = asyncio.get_running_loop()
-        while True:
-            if self._kept:
-                return self._kept.popleft()
-            wait = loop.run_in_executor(None, self._inner._poll, _POLL_SECONDS)
-            try:
-                kind, value = await asyncio.shield(wait)
-            except asyncio.CancelledError:
-                wait.add_done_callback(self._keep)
-                raise
-            if kind == "event":
-                return value
-            if kind == "end":
-                raise StopAsyncIteration
-
-    def _keep(self, wait: asyncio.Future[Any]) -> None:
-        if not wait.cancelled() and wait.exception() is None:
-            kind, value = wait.result()
-            if kind == "event":
-                self._kept.append(value)
+        # Awaited on the client's runtime, not in a thread: the loop stays
+        # free, and a cancelled read loses no event.
+        event = await self._inner._anext()
+        if event is None:
+            raise StopAsyncIteration
+        return event
 
     # ---- changing what is subscribed ----
 
-    def subscribe(self, context_ids: Ids = None, group_ids: Ids = None) -> Any:
+    def subscribe(
+        self,
+        context_ids: str | Iterable[str] | None = None,
+        group_ids: str | Iterable[str] | None = None,
+    ) -> Any:
         """Adds contexts (base58 ids) and groups (64-hex ids). Returns the
         node's answer, or None while reconnecting (they are subscribed as
         soon as the connection is back). ValueError for a bad id, before
         anything is sent."""
         return self._inner.subscribe(context_ids, group_ids)
 
-    def unsubscribe(self, context_ids: Ids = None, group_ids: Ids = None) -> Any:
+    def unsubscribe(
+        self,
+        context_ids: str | Iterable[str] | None = None,
+        group_ids: str | Iterable[str] | None = None,
+    ) -> Any:
         """Removes contexts and groups; their events stop."""
         return self._inner.unsubscribe(context_ids, group_ids)
 
-    async def asubscribe(self, context_ids: Ids = None, group_ids: Ids = None) -> Any:
+    async def asubscribe(
+        self,
+        context_ids: str | Iterable[str] | None = None,
+        group_ids: str | Iterable[str] | None = None,
+    ) -> Any:
         """``subscribe`` without blocking the event loop."""
-        return await asyncio.to_thread(self._inner.subscribe, context_ids, group_ids)
+        return await self._inner._asubscribe(context_ids, group_ids)
 
-    async def aunsubscribe(self, context_ids: Ids = None, group_ids: Ids = None) -> Any:
+    async def aunsubscribe(
+        self,
+        context_ids: str | Iterable[str] | None = None,
+        group_ids: str | Iterable[str] | None = None,
+    ) -> Any:
         """``unsubscribe`` without blocking the event loop."""
-        return await asyncio.to_thread(self._inner.unsubscribe, context_ids, group_ids)
+        return await self._inner._aunsubscribe(context_ids, group_ids)
 
     # ---- state ----
 
     def close(self) -> None:
         """Closes the connection; iteration ends (StopIteration)."""
-        self._kept.clear()
         self._inner.close()
 
     async def aclose(self) -> None:
@@ -179,8 +171,8 @@ Subscription.__module__ = "calimero"
 
 def subscribe(
     connection: ConnectionInfo,
-    context_ids: Ids = None,
-    group_ids: Ids = None,
+    context_ids: str | Iterable[str] | None = None,
+    group_ids: str | Iterable[str] | None = None,
     *,
     transport: str = "sse",
     max_reconnects: int = 10,
@@ -202,16 +194,15 @@ def subscribe(
 
 async def asubscribe(
     connection: ConnectionInfo,
-    context_ids: Ids = None,
-    group_ids: Ids = None,
+    context_ids: str | Iterable[str] | None = None,
+    group_ids: str | Iterable[str] | None = None,
     *,
     transport: str = "sse",
     max_reconnects: int = 10,
     buffer: int = 256,
 ) -> Subscription:
-    """``subscribe`` without blocking the event loop (for ``AsyncClient``)."""
-    return await asyncio.to_thread(
-        subscribe,
+    """``subscribe`` without blocking the event loop (``AsyncClient.subscribe``)."""
+    inner = await _asubscribe(
         connection,
         context_ids,
         group_ids,
@@ -219,3 +210,4 @@ async def asubscribe(
         max_reconnects=max_reconnects,
         buffer=buffer,
     )
+    return Subscription(inner)

@@ -561,6 +561,11 @@ impl Driver {
     /// refuses it. Answers the link and the events that came before the
     /// subscription was confirmed.
     async fn connect(&mut self) -> Result<(Link, Vec<Value>), Error> {
+        if self.conn.is_closed() {
+            return Err(Error::Internal(
+                "this connection is closed; make a new one with create_connection".into(),
+            ));
+        }
         let mut auth_retries = 0;
         loop {
             let attempt = match self.options.transport {

@@ -1,16 +1,17 @@
 //! Live events from Python: the core's subscription behind a blocking
-//! iterator (the GIL released while it waits, Ctrl-C honoured) and a
-//! bounded `_poll` the asyncio side (`calimero/_events.py`) runs in an
-//! executor thread without losing events when a task is cancelled.
+//! iterator (the GIL released while it waits, Ctrl-C honoured) and asyncio
+//! awaitables on the same runtime (`calimero/_events.py` wraps both).
+//! Defaults (`max_reconnects=10`, `buffer=256`) are the core's
+//! `DEFAULT_MAX_RECONNECTS` and `DEFAULT_BUFFER`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use calimero_client_core::events::{Ids, SubscribeOptions, Subscription, Transport};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 
+use crate::asyncio;
 use crate::blocking::wait;
 use crate::connection::PyConnectionInfo;
 use crate::convert::value_to_py;
@@ -57,21 +58,32 @@ fn ids(
     Ids::new(&contexts, &groups).map_err(|e| to_pyerr(py, e))
 }
 
-/// Connects and subscribes; see `calimero.Client.subscribe`.
-#[pyfunction]
-#[pyo3(signature = (
-    connection, context_ids=None, group_ids=None, *, transport="sse",
-    max_reconnects=10, buffer=256
-))]
-pub fn _subscribe(
+fn optional_to_py(py: Python<'_>, value: Option<serde_json::Value>) -> PyResult<Py<PyAny>> {
+    match value {
+        Some(v) => Ok(value_to_py(py, &v)?.unbind()),
+        None => Ok(py.None()),
+    }
+}
+
+fn subscription_to_py(py: Python<'_>, sub: Subscription) -> PyResult<Py<PyAny>> {
+    Ok(Py::new(
+        py,
+        PySubscription {
+            inner: Arc::new(sub),
+        },
+    )?
+    .into_any())
+}
+
+/// The checked arguments of `_subscribe` / `_asubscribe`.
+fn options(
     py: Python<'_>,
-    connection: PyRef<'_, PyConnectionInfo>,
     context_ids: Option<&Bound<'_, PyAny>>,
     group_ids: Option<&Bound<'_, PyAny>>,
     transport: &str,
     max_reconnects: i64,
     buffer: i64,
-) -> PyResult<PySubscription> {
+) -> PyResult<(Ids, SubscribeOptions)> {
     let transport = Transport::parse("transport", transport).map_err(|e| to_pyerr(py, e))?;
     let max_reconnects = u32::try_from(max_reconnects)
         .ok()
@@ -90,11 +102,56 @@ pub fn _subscribe(
             ))
         })?;
     let ids = ids(py, context_ids, group_ids)?;
-    let options = SubscribeOptions {
-        transport,
-        max_reconnects,
-        buffer,
-    };
+    Ok((
+        ids,
+        SubscribeOptions {
+            transport,
+            max_reconnects,
+            buffer,
+        },
+    ))
+}
+
+/// `_subscribe` as an asyncio awaitable (for `AsyncClient.subscribe`).
+#[pyfunction]
+#[pyo3(signature = (
+    connection, context_ids=None, group_ids=None, *, transport="sse",
+    max_reconnects=10, buffer=256
+))]
+pub fn _asubscribe<'py>(
+    py: Python<'py>,
+    connection: PyRef<'_, PyConnectionInfo>,
+    context_ids: Option<&Bound<'_, PyAny>>,
+    group_ids: Option<&Bound<'_, PyAny>>,
+    transport: &str,
+    max_reconnects: i64,
+    buffer: i64,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (ids, options) = options(py, context_ids, group_ids, transport, max_reconnects, buffer)?;
+    let conn = connection.conn.clone();
+    asyncio::into_awaitable(
+        py,
+        async move { conn.subscribe(ids, options).await },
+        subscription_to_py,
+    )
+}
+
+/// Connects and subscribes; see `calimero.Client.subscribe`.
+#[pyfunction]
+#[pyo3(signature = (
+    connection, context_ids=None, group_ids=None, *, transport="sse",
+    max_reconnects=10, buffer=256
+))]
+pub fn _subscribe(
+    py: Python<'_>,
+    connection: PyRef<'_, PyConnectionInfo>,
+    context_ids: Option<&Bound<'_, PyAny>>,
+    group_ids: Option<&Bound<'_, PyAny>>,
+    transport: &str,
+    max_reconnects: i64,
+    buffer: i64,
+) -> PyResult<PySubscription> {
+    let (ids, options) = options(py, context_ids, group_ids, transport, max_reconnects, buffer)?;
     let conn = connection.conn.clone();
     let sub = wait(py, async move { conn.subscribe(ids, options).await })?;
     Ok(PySubscription {
@@ -125,10 +182,7 @@ impl PySubscription {
                 sub.unsubscribe(ids).await
             }
         })?;
-        match answer {
-            Some(v) => Ok(value_to_py(py, &v)?.unbind()),
-            None => Ok(py.None()),
-        }
+        optional_to_py(py, answer)
     }
 }
 
@@ -148,25 +202,37 @@ impl PySubscription {
         }
     }
 
-    /// Waits at most `timeout` seconds: `("event", value)`, `("timeout",
-    /// None)` or `("end", None)` (no event is lost to a timeout).
-    fn _poll(&self, py: Python<'_>, timeout: f64) -> PyResult<(&'static str, Py<PyAny>)> {
-        if !(timeout.is_finite() && timeout > 0.0) {
-            return Err(PyValueError::new_err("timeout: expected seconds above 0"));
-        }
+    /// `__next__` as an asyncio awaitable: the next event, or None once
+    /// closed. Cancelling the awaiting task loses no event.
+    fn _anext<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let sub = Arc::clone(&self.inner);
-        let limit = Duration::from_secs_f64(timeout);
-        let got = wait(py, async move {
-            match tokio::time::timeout(limit, sub.next()).await {
-                Ok(r) => r.map(|v| Some(v.ok_or(()))),
-                Err(_) => Ok(None),
-            }
-        })?;
-        match got {
-            Some(Ok(v)) => Ok(("event", value_to_py(py, &v)?.unbind())),
-            Some(Err(())) => Ok(("end", py.None())),
-            None => Ok(("timeout", py.None())),
-        }
+        asyncio::into_awaitable(py, async move { sub.next().await }, optional_to_py)
+    }
+
+    /// `subscribe` as an asyncio awaitable.
+    #[pyo3(signature = (context_ids=None, group_ids=None))]
+    fn _asubscribe<'py>(
+        &self,
+        py: Python<'py>,
+        context_ids: Option<&Bound<'_, PyAny>>,
+        group_ids: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let ids = ids(py, context_ids, group_ids)?;
+        let sub = Arc::clone(&self.inner);
+        asyncio::into_awaitable(py, async move { sub.subscribe(ids).await }, optional_to_py)
+    }
+
+    /// `unsubscribe` as an asyncio awaitable.
+    #[pyo3(signature = (context_ids=None, group_ids=None))]
+    fn _aunsubscribe<'py>(
+        &self,
+        py: Python<'py>,
+        context_ids: Option<&Bound<'_, PyAny>>,
+        group_ids: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let ids = ids(py, context_ids, group_ids)?;
+        let sub = Arc::clone(&self.inner);
+        asyncio::into_awaitable(py, async move { sub.unsubscribe(ids).await }, optional_to_py)
     }
 
     /// Adds contexts and groups; the node's answer, or None while

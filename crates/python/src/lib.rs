@@ -149,6 +149,7 @@ fn calimero_client_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<transfer::BlobChunks>()?;
     m.add_class::<events::PySubscription>()?;
     m.add_function(wrap_pyfunction!(events::_subscribe, m)?)?;
+    m.add_function(wrap_pyfunction!(events::_asubscribe, m)?)?;
     m.add_function(wrap_pyfunction!(get_token_cache_path, m)?)?;
     m.add_function(wrap_pyfunction!(get_token_cache_dir, m)?)?;
     m.add_function(wrap_pyfunction!(endpoints, m)?)?;

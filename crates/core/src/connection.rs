@@ -771,6 +771,23 @@ pub(crate) fn jittered_backoff(first: Duration, cap: Duration, attempt: u32) -> 
 /// One pooled HTTP client (rustls, keep-alive) with the connection's
 /// connect timeout; the request timeout is set per request.
 fn build_http(config: &Config) -> Result<reqwest::Client, Error> {
+    finish_http(http_builder(config)?)
+}
+
+/// The HTTP client of long-lived event streams (`GET /sse`): the pool's
+/// settings, but HTTP/1.1 only, so a stream never shares a connection (and
+/// its flow-control window) with the calls of the pool.
+pub(crate) fn build_stream_http(config: &Config) -> Result<reqwest::Client, Error> {
+    finish_http(http_builder(config)?.http1_only())
+}
+
+fn finish_http(builder: reqwest::ClientBuilder) -> Result<reqwest::Client, Error> {
+    builder
+        .build()
+        .map_err(|e| Error::Internal(format!("could not build the HTTP client: {e}")))
+}
+
+fn http_builder(config: &Config) -> Result<reqwest::ClientBuilder, Error> {
     crate::runtime::install_crypto_provider();
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("calimero-client-py/", env!("CARGO_PKG_VERSION")))
@@ -785,9 +802,7 @@ fn build_http(config: &Config) -> Result<reqwest::Client, Error> {
         }
         builder = builder.tls_certs_merge(certs);
     }
-    builder
-        .build()
-        .map_err(|e| Error::Internal(format!("could not build the HTTP client: {e}")))
+    Ok(builder)
 }
 
 /// The URL as shown in errors: without any `token` query parameter.

@@ -39,7 +39,9 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::auth::{AuthRecovery, AuthTicket, MAX_AUTH_RETRIES};
-use crate::connection::{jittered_backoff, redact, transport_error, Config, Connection};
+use crate::connection::{
+    build_stream_http, jittered_backoff, redact, transport_error, Config, Connection,
+};
 use crate::error::{Error, ErrorKind, RpcFailure};
 
 /// Reconnect attempts after a connection breaks, unless told otherwise.
@@ -315,6 +317,8 @@ type Reply = oneshot::Sender<Result<Option<Value>, Error>>;
 enum Control {
     Subscribe(Ids, Reply),
     Unsubscribe(Ids, Reply),
+    /// Close the connection (a WebSocket with a close frame) and stop.
+    Close,
 }
 
 struct Shared {
@@ -417,7 +421,11 @@ impl Subscription {
     /// answers `None` from now on (events not yet read are dropped).
     pub fn close(&self) {
         self.shared.closed.send_replace(true);
-        self.task.abort();
+        // The task closes its connection and stops; should it be gone,
+        // there is nothing to close.
+        if self.control.send(Control::Close).is_err() {
+            self.task.abort();
+        }
     }
 
     pub fn is_closed(&self) -> bool {
@@ -475,6 +483,7 @@ impl Connection {
             next_frame_id: 1,
             unsubscribed_meanwhile: Ids::default(),
             tls: OnceLock::new(),
+            stream_http: None,
         };
         let (link, early) = driver.connect().await?;
         let (tx, rx) = mpsc::channel(options.buffer.max(1));
@@ -531,6 +540,9 @@ struct Driver {
     /// them, so they are unsubscribed after the reconnect.
     unsubscribed_meanwhile: Ids,
     tls: OnceLock<Arc<rustls::ClientConfig>>,
+    /// The HTTP/1.1 client of this subscription's SSE stream: its own
+    /// connection, apart from the pool the calls use.
+    stream_http: Option<reqwest::Client>,
 }
 
 fn broken(method: &str, url: &str, message: impl Into<String>) -> Error {
@@ -588,7 +600,22 @@ impl Driver {
     async fn connect_sse(&mut self) -> Result<(Link, Vec<Value>), (Error, Option<AuthTicket>)> {
         let url = self.conn.node_url("/sse").map_err(|e| (e, None))?;
         let shown = redact(&url);
-        let (mut request, ticket) = self.conn.builder("GET", url, true).map_err(|e| (e, None))?;
+        let http = match &self.stream_http {
+            Some(http) => http.clone(),
+            None => {
+                let http = build_stream_http(self.conn.config()).map_err(|e| (e, None))?;
+                self.stream_http = Some(http.clone());
+                http
+            }
+        };
+        let (mut request, ticket) = self
+            .conn
+            .authorize(http.get(url.clone()))
+            .map_err(|e| (e, None))?;
+        if ticket.sent_token() {
+            self.conn.warn_if_plain_http(&url);
+        }
+        let ticket = Some(ticket);
         request = request.header(ACCEPT, "text/event-stream");
         if let Some(id) = &self.last_event_id {
             request = request.header("Last-Event-ID", id.as_str());
@@ -966,6 +993,13 @@ impl Driver {
                 biased;
                 command = control.recv() => match command {
                     None => return Stop::Done,
+                    Some(Control::Close) => {
+                        if let Link::Ws { socket, .. } = link {
+                            let bye = WebSocketStream::close(socket, None);
+                            let _ = tokio::time::timeout(Duration::from_secs(1), bye).await;
+                        }
+                        return Stop::Done;
+                    }
                     Some(command) => {
                         if let Err(err) = self.apply(link, command).await {
                             return Stop::Broken(err);
@@ -993,6 +1027,7 @@ impl Driver {
         let (method, ids, reply) = match command {
             Control::Subscribe(ids, reply) => ("subscribe", ids, reply),
             Control::Unsubscribe(ids, reply) => ("unsubscribe", ids, reply),
+            Control::Close => return Ok(()),
         };
         match link {
             Link::Sse { .. } => {
@@ -1041,7 +1076,7 @@ impl Driver {
                     () = &mut sleep => break,
                     () = tx.closed() => return None,
                     command = control.recv() => match command {
-                        None => return None,
+                        None | Some(Control::Close) => return None,
                         // Recorded in the shared ids: done on reconnect.
                         Some(Control::Subscribe(_, reply)) => { let _ = reply.send(Ok(None)); }
                         Some(Control::Unsubscribe(ids, reply)) => {

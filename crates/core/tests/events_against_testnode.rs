@@ -194,3 +194,47 @@ async fn bad_ids_fail_before_any_io() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Network);
 }
+
+/// A node's WebSocket ping is answered while the subscription waits (the
+/// real node closes a connection whose ping goes unanswered for 10 s).
+#[tokio::test]
+async fn ws_pings_are_answered() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let node = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        let Some(Ok(Message::Text(text))) = ws.next().await else {
+            panic!("expected the subscribe frame");
+        };
+        let frame: Value = serde_json::from_str(text.as_str()).unwrap();
+        assert_eq!(frame["method"], "subscribe");
+        assert!(frame["id"].is_u64());
+        let answer =
+            json!({"id": frame["id"], "result": {"contextIds": frame["params"]["contextIds"]}});
+        ws.send(Message::text(answer.to_string())).await.unwrap();
+        ws.send(Message::Ping(bytes::Bytes::from_static(b"are you there")))
+            .await
+            .unwrap();
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Pong(payload))) => return payload,
+                Some(Ok(_)) => {}
+                other => panic!("no pong: {other:?}"),
+            }
+        }
+    });
+    let conn = Connection::new(&format!("http://{addr}"), None, Config::default()).unwrap();
+    let ctx = bs58::encode([3u8; 32]).into_string();
+    let options = SubscribeOptions {
+        transport: Transport::Ws,
+        ..SubscribeOptions::default()
+    };
+    let sub = conn.subscribe(ids(&[&ctx]), options).await.unwrap();
+    let pong = tokio::time::timeout(WAIT, node).await.unwrap().unwrap();
+    assert_eq!(&pong[..], b"are you there");
+    sub.close();
+}

@@ -127,7 +127,14 @@ pub fn _asubscribe<'py>(
     max_reconnects: i64,
     buffer: i64,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let (ids, options) = options(py, context_ids, group_ids, transport, max_reconnects, buffer)?;
+    let (ids, options) = options(
+        py,
+        context_ids,
+        group_ids,
+        transport,
+        max_reconnects,
+        buffer,
+    )?;
     let conn = connection.conn.clone();
     asyncio::into_awaitable(
         py,
@@ -151,7 +158,14 @@ pub fn _subscribe(
     max_reconnects: i64,
     buffer: i64,
 ) -> PyResult<PySubscription> {
-    let (ids, options) = options(py, context_ids, group_ids, transport, max_reconnects, buffer)?;
+    let (ids, options) = options(
+        py,
+        context_ids,
+        group_ids,
+        transport,
+        max_reconnects,
+        buffer,
+    )?;
     let conn = connection.conn.clone();
     let sub = wait(py, async move { conn.subscribe(ids, options).await })?;
     Ok(PySubscription {
@@ -232,7 +246,11 @@ impl PySubscription {
     ) -> PyResult<Bound<'py, PyAny>> {
         let ids = ids(py, context_ids, group_ids)?;
         let sub = Arc::clone(&self.inner);
-        asyncio::into_awaitable(py, async move { sub.unsubscribe(ids).await }, optional_to_py)
+        asyncio::into_awaitable(
+            py,
+            async move { sub.unsubscribe(ids).await },
+            optional_to_py,
+        )
     }
 
     /// Adds contexts and groups; the node's answer, or None while

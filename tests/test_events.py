@@ -166,6 +166,24 @@ def test_unsubscribe_stops_a_context(
         assert_mutation(next_event(sub), second_context, "seen")
 
 
+def test_a_refused_subscribe_raises_and_changes_nothing(
+    client: calimero.Client, node: TestNode, context_id: str, second_context: str
+) -> None:
+    with client.subscribe(context_id) as sub:
+        node.fault(
+            "/sse/subscription",
+            "status",
+            status=403,
+            body={"error": "Forbidden: not the session owner"},
+            times=1,
+        )
+        with pytest.raises(calimero.PermissionDeniedError, match="not the session owner"):
+            sub.subscribe(second_context)
+        assert sub.context_ids == [context_id]
+        set_key(client, context_id, "still")
+        assert_mutation(next_event(sub), context_id, "still")
+
+
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_group_membership_events(
     client: calimero.Client, namespace_id: str, transport: str

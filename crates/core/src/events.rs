@@ -400,21 +400,30 @@ impl Subscription {
         if self.is_closed() {
             return Err(gone());
         }
-        if let Ok(mut all) = self.shared.ids.lock() {
-            if add {
-                all.add(&ids);
-            } else {
-                all.remove(&ids);
+        let record = |add: bool| {
+            if let Ok(mut all) = self.shared.ids.lock() {
+                if add {
+                    all.add(&ids);
+                } else {
+                    all.remove(&ids);
+                }
             }
-        }
+        };
+        // Recorded first: a reconnect meanwhile subscribes what is recorded.
+        record(add);
         let (tx, rx) = oneshot::channel();
         let command = if add {
-            Control::Subscribe(ids, tx)
+            Control::Subscribe(ids.clone(), tx)
         } else {
-            Control::Unsubscribe(ids, tx)
+            Control::Unsubscribe(ids.clone(), tx)
         };
         self.control.send(command).map_err(|_| gone())?;
-        rx.await.map_err(|_| gone())?
+        let answer = rx.await.map_err(|_| gone())?;
+        if answer.is_err() {
+            // The node refused: the ids stay as they were.
+            record(!add);
+        }
+        answer
     }
 
     /// Stops the subscription: its connection closes and [`Subscription::next`]

@@ -82,7 +82,7 @@ class Subscription:
         node's answer, or None while reconnecting (they are subscribed as
         soon as the connection is back). ValueError for a bad id, before
         anything is sent."""
-        return self._inner.subscribe(context_ids, group_ids)
+        return self._inner._change(True, context_ids, group_ids)
 
     def unsubscribe(
         self,
@@ -90,7 +90,7 @@ class Subscription:
         group_ids: str | Iterable[str] | None = None,
     ) -> Any:
         """Removes contexts and groups; their events stop."""
-        return self._inner.unsubscribe(context_ids, group_ids)
+        return self._inner._change(False, context_ids, group_ids)
 
     async def asubscribe(
         self,
@@ -98,7 +98,7 @@ class Subscription:
         group_ids: str | Iterable[str] | None = None,
     ) -> Any:
         """``subscribe`` without blocking the event loop."""
-        return await self._inner._asubscribe(context_ids, group_ids)
+        return await self._inner._achange(True, context_ids, group_ids)
 
     async def aunsubscribe(
         self,
@@ -106,7 +106,7 @@ class Subscription:
         group_ids: str | Iterable[str] | None = None,
     ) -> Any:
         """``unsubscribe`` without blocking the event loop."""
-        return await self._inner._aunsubscribe(context_ids, group_ids)
+        return await self._inner._achange(False, context_ids, group_ids)
 
     # ---- state ----
 

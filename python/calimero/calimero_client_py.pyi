@@ -101,23 +101,15 @@ class _Subscription:
     def __iter__(self) -> _Subscription: ...
     def __next__(self) -> dict[str, Any]: ...
     def _anext(self) -> Awaitable[dict[str, Any] | None]: ...
-    def subscribe(
+    def _change(
         self,
+        add: bool,
         context_ids: str | Iterable[str] | None = None,
         group_ids: str | Iterable[str] | None = None,
     ) -> Any: ...
-    def unsubscribe(
+    def _achange(
         self,
-        context_ids: str | Iterable[str] | None = None,
-        group_ids: str | Iterable[str] | None = None,
-    ) -> Any: ...
-    def _asubscribe(
-        self,
-        context_ids: str | Iterable[str] | None = None,
-        group_ids: str | Iterable[str] | None = None,
-    ) -> Awaitable[Any]: ...
-    def _aunsubscribe(
-        self,
+        add: bool,
         context_ids: str | Iterable[str] | None = None,
         group_ids: str | Iterable[str] | None = None,
     ) -> Awaitable[Any]: ...

@@ -7,9 +7,11 @@
 use std::sync::Arc;
 
 use calimero_client_core::events::{Ids, SubscribeOptions, Subscription, Transport};
+use calimero_client_core::Error;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
+use serde_json::Value;
 
 use crate::asyncio;
 use crate::blocking::wait;
@@ -58,7 +60,7 @@ fn ids(
     Ids::new(&contexts, &groups).map_err(|e| to_pyerr(py, e))
 }
 
-fn optional_to_py(py: Python<'_>, value: Option<serde_json::Value>) -> PyResult<Py<PyAny>> {
+fn optional_to_py(py: Python<'_>, value: Option<Value>) -> PyResult<Py<PyAny>> {
     match value {
         Some(v) => Ok(value_to_py(py, &v)?.unbind()),
         None => Ok(py.None()),
@@ -179,24 +181,13 @@ pub struct PySubscription {
     inner: Arc<Subscription>,
 }
 
-impl PySubscription {
-    fn change(
-        &self,
-        py: Python<'_>,
-        add: bool,
-        context_ids: Option<&Bound<'_, PyAny>>,
-        group_ids: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Py<PyAny>> {
-        let ids = ids(py, context_ids, group_ids)?;
-        let sub = Arc::clone(&self.inner);
-        let answer = wait(py, async move {
-            if add {
-                sub.subscribe(ids).await
-            } else {
-                sub.unsubscribe(ids).await
-            }
-        })?;
-        optional_to_py(py, answer)
+/// Adds (`add`) or removes ids; the node's answer, or None while
+/// reconnecting.
+async fn change(sub: Arc<Subscription>, add: bool, ids: Ids) -> Result<Option<Value>, Error> {
+    if add {
+        sub.subscribe(ids).await
+    } else {
+        sub.unsubscribe(ids).await
     }
 }
 
@@ -223,57 +214,33 @@ impl PySubscription {
         asyncio::into_awaitable(py, async move { sub.next().await }, optional_to_py)
     }
 
-    /// `subscribe` as an asyncio awaitable.
-    #[pyo3(signature = (context_ids=None, group_ids=None))]
-    fn _asubscribe<'py>(
+    /// Adds (`add`) or removes contexts and groups: the node's answer, or
+    /// None while reconnecting (`Subscription.subscribe`/`unsubscribe`).
+    #[pyo3(signature = (add, context_ids=None, group_ids=None))]
+    fn _change(
+        &self,
+        py: Python<'_>,
+        add: bool,
+        context_ids: Option<&Bound<'_, PyAny>>,
+        group_ids: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let ids = ids(py, context_ids, group_ids)?;
+        let answer = wait(py, change(Arc::clone(&self.inner), add, ids))?;
+        optional_to_py(py, answer)
+    }
+
+    /// `_change` as an asyncio awaitable.
+    #[pyo3(signature = (add, context_ids=None, group_ids=None))]
+    fn _achange<'py>(
         &self,
         py: Python<'py>,
+        add: bool,
         context_ids: Option<&Bound<'_, PyAny>>,
         group_ids: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let ids = ids(py, context_ids, group_ids)?;
-        let sub = Arc::clone(&self.inner);
-        asyncio::into_awaitable(py, async move { sub.subscribe(ids).await }, optional_to_py)
-    }
-
-    /// `unsubscribe` as an asyncio awaitable.
-    #[pyo3(signature = (context_ids=None, group_ids=None))]
-    fn _aunsubscribe<'py>(
-        &self,
-        py: Python<'py>,
-        context_ids: Option<&Bound<'_, PyAny>>,
-        group_ids: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let ids = ids(py, context_ids, group_ids)?;
-        let sub = Arc::clone(&self.inner);
-        asyncio::into_awaitable(
-            py,
-            async move { sub.unsubscribe(ids).await },
-            optional_to_py,
-        )
-    }
-
-    /// Adds contexts and groups; the node's answer, or None while
-    /// reconnecting.
-    #[pyo3(signature = (context_ids=None, group_ids=None))]
-    fn subscribe(
-        &self,
-        py: Python<'_>,
-        context_ids: Option<&Bound<'_, PyAny>>,
-        group_ids: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Py<PyAny>> {
-        self.change(py, true, context_ids, group_ids)
-    }
-
-    /// Removes contexts and groups (see `subscribe`).
-    #[pyo3(signature = (context_ids=None, group_ids=None))]
-    fn unsubscribe(
-        &self,
-        py: Python<'_>,
-        context_ids: Option<&Bound<'_, PyAny>>,
-        group_ids: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Py<PyAny>> {
-        self.change(py, false, context_ids, group_ids)
+        let fut = change(Arc::clone(&self.inner), add, ids);
+        asyncio::into_awaitable(py, fut, optional_to_py)
     }
 
     fn close(&self) {

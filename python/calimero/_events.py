@@ -8,7 +8,7 @@ client's runtime; this module adds the Python protocols around it.
 
 from __future__ import annotations
 
-from .calimero_client_py import ConnectionInfo, _asubscribe, _subscribe
+from .calimero_client_py import ConnectionInfo, _asubscribe, _subscribe, _Subscription
 
 # Neither typing nor asyncio is imported at run time (``import calimero``
 # stays light): annotations are strings, read only by type checkers.
@@ -48,6 +48,8 @@ class Subscription:
     __slots__ = ("__weakref__", "_inner")
 
     def __init__(self, inner: Any) -> None:
+        if not isinstance(inner, _Subscription):
+            raise TypeError("inner: expected a live subscription (use client.subscribe)")
         self._inner = inner
 
     # ---- blocking iteration ----

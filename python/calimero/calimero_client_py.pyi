@@ -132,16 +132,16 @@ def _subscribe(
     context_ids: str | Iterable[str] | None = None,
     group_ids: str | Iterable[str] | None = None,
     *,
-    transport: str = "sse",
-    max_reconnects: int = 10,
-    buffer: int = 256,
+    transport: str | None = None,
+    max_reconnects: int | None = None,
+    buffer: int | None = None,
 ) -> _Subscription: ...
 def _asubscribe(
     connection: ConnectionInfo,
     context_ids: str | Iterable[str] | None = None,
     group_ids: str | Iterable[str] | None = None,
     *,
-    transport: str = "sse",
-    max_reconnects: int = 10,
-    buffer: int = 256,
+    transport: str | None = None,
+    max_reconnects: int | None = None,
+    buffer: int | None = None,
 ) -> Awaitable[_Subscription]: ...

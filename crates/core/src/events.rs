@@ -78,7 +78,10 @@ impl Transport {
             "ws" => Ok(Transport::Ws),
             other => Err(Error::invalid(
                 argument,
-                format!("expected \"sse\" or \"ws\", got {other:?}"),
+                format!(
+                    "expected \"sse\" or \"ws\", got {}",
+                    crate::ids::shown(other)
+                ),
             )),
         }
     }

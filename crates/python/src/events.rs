@@ -6,22 +6,25 @@
 
 use std::sync::Arc;
 
-use calimero_client_core::events::{Ids, SubscribeOptions, Subscription, Transport};
+use calimero_client_core::events::{
+    Ids, SubscribeOptions, Subscription, Transport, DEFAULT_BUFFER, DEFAULT_MAX_RECONNECTS,
+};
 use calimero_client_core::Error;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 use serde_json::Value;
 
 use crate::asyncio;
 use crate::blocking::wait;
+use crate::connection::int_in;
 use crate::connection::PyConnectionInfo;
-use crate::convert::value_to_py;
+use crate::convert::{str_arg, text, value_to_py};
 use crate::errors::to_pyerr;
 
 /// Most reconnect attempts in a row that may be asked for.
-const MAX_RECONNECTS_LIMIT: u32 = 1000;
-const MAX_BUFFER: usize = 1 << 20;
+const MAX_RECONNECTS_LIMIT: u64 = 1000;
+const MAX_BUFFER: u64 = 1 << 20;
 
 /// `context_ids` / `group_ids`: None, one id as a str, or an iterable of str.
 fn id_list(argument: &str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
@@ -29,7 +32,7 @@ fn id_list(argument: &str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<Strin
         return Ok(Vec::new());
     };
     if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(vec![s.to_cow()?.into_owned()]);
+        return Ok(vec![text(argument, s)?]);
     }
     let iter = obj.try_iter().map_err(|_| {
         PyTypeError::new_err(format!(
@@ -45,7 +48,7 @@ fn id_list(argument: &str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<Strin
         let s = item
             .cast::<PyString>()
             .map_err(|_| PyTypeError::new_err(format!("{argument}[{i}]: expected str")))?;
-        out.push(s.to_cow()?.into_owned());
+        out.push(text(&format!("{argument}[{i}]"), s)?);
     }
     Ok(out)
 }
@@ -82,27 +85,25 @@ fn options(
     py: Python<'_>,
     context_ids: Option<&Bound<'_, PyAny>>,
     group_ids: Option<&Bound<'_, PyAny>>,
-    transport: &str,
-    max_reconnects: i64,
-    buffer: i64,
+    transport: Option<&Bound<'_, PyAny>>,
+    max_reconnects: Option<&Bound<'_, PyAny>>,
+    buffer: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<(Ids, SubscribeOptions)> {
-    let transport = Transport::parse("transport", transport).map_err(|e| to_pyerr(py, e))?;
-    let max_reconnects = u32::try_from(max_reconnects)
-        .ok()
-        .filter(|n| *n <= MAX_RECONNECTS_LIMIT)
-        .ok_or_else(|| {
-            PyValueError::new_err(format!(
-                "max_reconnects: expected an integer from 0 to {MAX_RECONNECTS_LIMIT}, got {max_reconnects}"
-            ))
-        })?;
-    let buffer = usize::try_from(buffer)
-        .ok()
-        .filter(|n| (1..=MAX_BUFFER).contains(n))
-        .ok_or_else(|| {
-            PyValueError::new_err(format!(
-                "buffer: expected an integer from 1 to {MAX_BUFFER}, got {buffer}"
-            ))
-        })?;
+    let transport = match transport.filter(|o| !o.is_none()) {
+        Some(t) => {
+            Transport::parse("transport", &str_arg("transport", t)?).map_err(|e| to_pyerr(py, e))?
+        }
+        None => Transport::Sse,
+    };
+    // Both bounds fit their types, so the casts cannot truncate.
+    let max_reconnects = match max_reconnects.filter(|o| !o.is_none()) {
+        Some(n) => int_in("max_reconnects", n, 0, MAX_RECONNECTS_LIMIT)? as u32,
+        None => DEFAULT_MAX_RECONNECTS,
+    };
+    let buffer = match buffer.filter(|o| !o.is_none()) {
+        Some(n) => int_in("buffer", n, 1, MAX_BUFFER)? as usize,
+        None => DEFAULT_BUFFER,
+    };
     let ids = ids(py, context_ids, group_ids)?;
     Ok((
         ids,
@@ -117,17 +118,17 @@ fn options(
 /// `_subscribe` as an asyncio awaitable (for `AsyncClient.subscribe`).
 #[pyfunction]
 #[pyo3(signature = (
-    connection, context_ids=None, group_ids=None, *, transport="sse",
-    max_reconnects=10, buffer=256
+    connection, context_ids=None, group_ids=None, *, transport=None,
+    max_reconnects=None, buffer=None
 ))]
 pub fn _asubscribe<'py>(
     py: Python<'py>,
     connection: PyRef<'_, PyConnectionInfo>,
     context_ids: Option<&Bound<'_, PyAny>>,
     group_ids: Option<&Bound<'_, PyAny>>,
-    transport: &str,
-    max_reconnects: i64,
-    buffer: i64,
+    transport: Option<&Bound<'_, PyAny>>,
+    max_reconnects: Option<&Bound<'_, PyAny>>,
+    buffer: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let (ids, options) = options(
         py,
@@ -148,17 +149,17 @@ pub fn _asubscribe<'py>(
 /// Connects and subscribes; see `calimero.Client.subscribe`.
 #[pyfunction]
 #[pyo3(signature = (
-    connection, context_ids=None, group_ids=None, *, transport="sse",
-    max_reconnects=10, buffer=256
+    connection, context_ids=None, group_ids=None, *, transport=None,
+    max_reconnects=None, buffer=None
 ))]
 pub fn _subscribe(
     py: Python<'_>,
     connection: PyRef<'_, PyConnectionInfo>,
     context_ids: Option<&Bound<'_, PyAny>>,
     group_ids: Option<&Bound<'_, PyAny>>,
-    transport: &str,
-    max_reconnects: i64,
-    buffer: i64,
+    transport: Option<&Bound<'_, PyAny>>,
+    max_reconnects: Option<&Bound<'_, PyAny>>,
+    buffer: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PySubscription> {
     let (ids, options) = options(
         py,

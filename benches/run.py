@@ -19,7 +19,8 @@ medians over --rounds repeated runs (with the spread, min to max):
    on the same routes, and the peak RSS growth of our process;
 5. the time ``import calimero`` adds to a bare interpreter start.
 
---write records the table, the machine and the command in benches/RESULTS.md.
+--write records the table, the machine and the command in benches/RESULTS.md
+(keeping the file's "## Notes" section, written by hand).
 --quick shrinks every size for a smoke run (the goals are then not judged).
 """
 
@@ -371,11 +372,15 @@ def main() -> int:
     print(table)
     if args.write:
         command = "python benches/run.py " + " ".join(sys.argv[1:])
-        (ROOT / "benches" / "RESULTS.md").write_text(
+        results = ROOT / "benches" / "RESULTS.md"
+        # The notes written by hand below the table (from "## Notes" on) stay.
+        old = results.read_text() if results.exists() else ""
+        notes = old[old.index("\n## Notes") :] if "\n## Notes" in old else ""
+        results.write_text(
             "# Benchmark results\n\n"
             f"Machine: {machine()}.\n\n"
             f"Command: `{command}` ({rounds} rounds; medians, spread min to max).\n"
-            f"Date: {time.strftime('%Y-%m-%d')}.\n\n" + table + "\n"
+            f"Date: {time.strftime('%Y-%m-%d')}.\n\n" + table + "\n" + notes
         )
     return 0
 

@@ -47,6 +47,11 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 #: At most this many ```python no-run blocks in README.md and docs/*.md.
 MAX_NOT_RUN = 5
 
+#: Pages of docs/ that have no Python sample by design: the index, the
+#: fault matrix (its rows name tests), and the events page while
+#: ``client.subscribe`` has not landed.
+WITHOUT_SAMPLES = {"README.md", "faults.md", "events.md"}
+
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`]*?)[ \t]*$")
 
 
@@ -199,7 +204,7 @@ def test_samples_are_found_and_few_are_not_run() -> None:
     assert len(not_run) <= MAX_NOT_RUN, f"too many no-run samples: {not_run}"
     assert len(samples) - len(not_run) >= 20, "the samples were not found"
     for page in PAGES:
-        if page.name not in ("faults.md", "README.md") or page.parent == ROOT:
+        if page.parent == ROOT or page.name not in WITHOUT_SAMPLES:
             assert extract(page), f"{page}: no Python sample"
 
 

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import logging
 import os
 import pickle
 import secrets
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -160,8 +163,109 @@ def conn(node: TestNode) -> calimero.ConnectionInfo:
     return calimero.create_connection(node.url)
 
 
+#: Test modules whose scenarios run twice: through ``Client`` and through
+#: ``AsyncClient`` (driven by :class:`AsyncDriven`).
+BOTH_CLIENTS = {
+    "test_aliases",
+    "test_applications",
+    "test_blobs",
+    "test_contexts",
+    "test_error_paths",
+    "test_groups",
+    "test_jsonrpc",
+    "test_namespace_membership",
+    "test_system",
+}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    module = metafunc.module.__name__.rsplit(".", 1)[-1]
+    if "client" in metafunc.fixturenames and module in BOTH_CLIENTS:
+        metafunc.parametrize("client", ["sync", "async"], indirect=True)
+
+
+class AsyncDriven:
+    """An ``AsyncClient`` with blocking methods, so the sync scenarios run
+    through it unchanged: each coroutine method is awaited on an event loop
+    in a background thread; ``iter_blob``'s async iterator is driven the
+    same way. Anything else is the ``AsyncClient``'s own attribute."""
+
+    def __init__(self, inner: calimero.AsyncClient, loop: asyncio.AbstractEventLoop) -> None:
+        self.inner = inner
+        self.loop = loop
+
+    def run(self, awaitable: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(awaitable, self.loop).result(timeout=120)
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.inner, name)
+        if name == "with_options":
+            return lambda **options: AsyncDriven(attr(**options), self.loop)
+        if not inspect.iscoroutinefunction(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = self.run(attr(*args, **kwargs))
+            if isinstance(result, calimero.AsyncBlobChunks):
+                return _DrivenChunks(result, self)
+            return result
+
+        return call
+
+
+class _DrivenChunks:
+    def __init__(self, chunks: calimero.AsyncBlobChunks, driver: AsyncDriven) -> None:
+        self.chunks = chunks
+        self.driver = driver
+
+    def __iter__(self) -> _DrivenChunks:
+        return self
+
+    def __next__(self) -> bytes:
+        async def step() -> bytes | None:
+            try:
+                return await self.chunks.__anext__()
+            except StopAsyncIteration:
+                return None
+
+        chunk = self.driver.run(step())
+        if chunk is None:
+            raise StopIteration
+        return chunk
+
+    def close(self) -> None:
+        self.driver.run(self.chunks.aclose())
+
+    def __enter__(self) -> _DrivenChunks:
+        self.driver.run(self.chunks.__aenter__())
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.driver.run(self.chunks.__aexit__(*exc_info))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.chunks, name)
+
+
+@pytest.fixture(scope="session")
+def event_loop_thread() -> Iterator[asyncio.AbstractEventLoop]:
+    """An event loop running in a background thread, for AsyncDriven."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield loop
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=10)
+
+
 @pytest.fixture
-def client(conn: calimero.ConnectionInfo) -> calimero.Client:
+def client(
+    conn: calimero.ConnectionInfo, request: pytest.FixtureRequest, event_loop_thread: Any
+) -> Any:
+    """A ``Client``; in the BOTH_CLIENTS modules also an ``AsyncClient``
+    driven through :class:`AsyncDriven`."""
+    if getattr(request, "param", "sync") == "async":
+        return AsyncDriven(calimero.create_async_client(conn), event_loop_thread)
     return calimero.create_client(conn)
 
 

@@ -11,7 +11,15 @@ re-exports its types and adds the Python-side pieces.
 """
 
 from . import errors
-from ._client import ENDPOINTS, Client, create_client, create_connection
+from ._client import (
+    ENDPOINTS,
+    AsyncBlobChunks,
+    AsyncClient,
+    Client,
+    create_async_client,
+    create_client,
+    create_connection,
+)
 from ._types import AuthMode, Capability, JwtToken
 from .calimero_client_py import (
     VERSION,
@@ -27,6 +35,8 @@ __version__ = VERSION
 __all__ = [
     "ENDPOINTS",
     "VERSION",
+    "AsyncBlobChunks",
+    "AsyncClient",
     "AuthMode",
     "BlobChunks",
     "Capability",
@@ -34,6 +44,7 @@ __all__ = [
     "ConnectionInfo",
     "JwtToken",
     "__version__",
+    "create_async_client",
     "create_client",
     "create_connection",
     "errors",

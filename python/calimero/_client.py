@@ -9,15 +9,25 @@ naming the argument, before any I/O), and sent with the GIL released.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import threading
 import warnings
 from typing import Any, Callable, NoReturn
 
-from .calimero_client_py import ConnectionInfo, endpoints
+from .calimero_client_py import BlobChunks, ConnectionInfo, endpoints
 from .errors import UnsupportedByNodeError
 
-__all__ = ["ENDPOINTS", "Client", "create_client", "create_connection"]
+__all__ = [
+    "ENDPOINTS",
+    "AsyncBlobChunks",
+    "AsyncClient",
+    "Client",
+    "create_async_client",
+    "create_client",
+    "create_connection",
+]
 
 #: The endpoint table, as dicts (name, area, verb, path, doc, args, ...).
 ENDPOINTS: list[dict[str, Any]] = endpoints()
@@ -33,7 +43,13 @@ def _py_default(arg: dict[str, Any]) -> Any:
     return value if isinstance(value, (bool, int, float, str)) else None
 
 
-def _make_method(index: int, endpoint: dict[str, Any]) -> Callable[..., Any]:
+def _is_transfer(endpoint: dict[str, Any]) -> bool:
+    """Whether the endpoint streams a blob through Python objects."""
+    return endpoint["body"] == "stream" or endpoint["output"] in ("bytes", "file", "chunks")
+
+
+def _make_method(index: int, endpoint: dict[str, Any], owner: str) -> Callable[..., Any]:
+    """``Client`` (``owner="Client"``) or ``AsyncClient`` method of an endpoint."""
     params: list[str] = ["self"]
     star = False
     for arg in endpoint["args"]:
@@ -46,35 +62,38 @@ def _make_method(index: int, endpoint: dict[str, Any]) -> Callable[..., Any]:
             params.append(f"{arg['name']}={_py_default(arg)!r}")
     call = "".join(f"{a['name']}, " for a in endpoint["args"])
     name = endpoint["name"]
-    source = f"def {name}({', '.join(params)}):\n    return self._invoke({index}, ({call}))\n"
+    if owner == "Client":
+        body = f"return self._invoke({index}, ({call}))"
+        header = "def"
+    elif _is_transfer(endpoint):
+        body = f"return await self._transfer({index}, ({call}))"
+        header = "async def"
+    else:
+        body = f"return await self._invoke_async({index}, ({call}))"
+        header = "async def"
+    source = f"{header} {name}({', '.join(params)}):\n    {body}\n"
     namespace: dict[str, Any] = {}
     exec(compile(source, f"<calimero endpoint {name}>", "exec"), namespace)
     method = namespace[name]
     route = f"{endpoint['verb']} {endpoint['path']}"
     method.__doc__ = f"{endpoint['doc']}\n\nNode route: ``{route}``."
-    method.__qualname__ = f"Client.{name}"
+    method.__qualname__ = f"{owner}.{name}"
     method.__module__ = "calimero"
     return method
 
 
-class Client:
-    """The node API, one method per endpoint.
+class _BaseClient:
+    """What ``Client`` and ``AsyncClient`` share: the connection, options,
+    ``close()``."""
 
-    Made by ``create_client(connection)`` (or ``Client(connection)``). Every
-    method blocks until the node answers, with the GIL released, so other
-    threads run meanwhile; Ctrl-C interrupts a waiting call. Answers are the
-    node's JSON as it sent it (dicts, lists, str, int, float, bool, None).
-    Failures raise a ``ClientError`` subclass; bad arguments raise
-    ValueError or TypeError before anything is sent.
-    """
-
-    __slots__ = ("_connection", "_invoke")
+    __slots__ = ("_connection", "_invoke", "_invoke_async")
 
     def __init__(self, connection: ConnectionInfo) -> None:
         if not isinstance(connection, ConnectionInfo):
             raise TypeError("connection: expected a ConnectionInfo (see create_connection)")
         self._connection = connection
         self._invoke = connection._invoke
+        self._invoke_async = connection._invoke_async
 
     @property
     def connection(self) -> ConnectionInfo:
@@ -85,16 +104,49 @@ class Client:
         """The node's base URL."""
         return self._connection.api_url
 
-    def with_options(
-        self, *, timeout: float | None = None, max_retries: int | None = None
-    ) -> Client:
+    def with_options(self, *, timeout: float | None = None, max_retries: int | None = None) -> Any:
         """A client whose calls use another request ``timeout`` (seconds)
         and/or ``max_retries``, over the same connection pool and tokens:
         ``client.with_options(timeout=5).list_contexts()``."""
-        return Client(self._connection.with_options(timeout=timeout, max_retries=max_retries))
+        options = self._connection.with_options(timeout=timeout, max_retries=max_retries)
+        return type(self)(options)
+
+    @property
+    def closed(self) -> bool:
+        """Whether the connection was closed."""
+        return self._connection.closed
+
+    def close(self) -> None:
+        """Closes the connection this client uses: its pooled HTTP
+        connections are dropped, and later calls through it (from this
+        client, or any other client or ``with_options`` copy sharing the
+        connection) raise RuntimeError. Closing twice is harmless."""
+        self._connection.close()
 
     def __repr__(self) -> str:
-        return f"Client({self._connection!r})"
+        return f"{type(self).__name__}({self._connection!r})"
+
+
+class Client(_BaseClient):
+    """The node API, one method per endpoint.
+
+    Made by ``create_client(connection)`` (or ``Client(connection)``). Every
+    method blocks until the node answers, with the GIL released, so other
+    threads run meanwhile; Ctrl-C interrupts a waiting call. Answers are the
+    node's JSON as it sent it (dicts, lists, str, int, float, bool, None).
+    Failures raise a ``ClientError`` subclass; bad arguments raise
+    ValueError or TypeError before anything is sent. A context manager:
+    ``with create_client(conn) as client: ...`` closes the connection at
+    the end.
+    """
+
+    __slots__ = ()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     # ---- composed from the table's methods (no route of their own) ----
 
@@ -114,42 +166,159 @@ class Client:
         """Creates an alias of a context (``scope`` None or ``"context"``) or of
         an application (``scope="application"``). The official client ignored
         ``scope`` and always made a context alias."""
-        if scope is None or scope == "context":
-            return self.create_context_alias(alias, value)
-        if scope == "application":
-            return self.create_application_alias(alias, value)
-        raise ValueError(f"scope: expected None, 'context' or 'application', got {scope!r}")
+        return getattr(self, _alias_method(scope))(alias, value)
 
     def set_default_visibility(self, group_id: str, visibility: str) -> Any:
         """Deprecated name of ``set_subgroup_visibility``."""
-        warnings.warn(
-            "set_default_visibility is deprecated; use set_subgroup_visibility",
-            DeprecationWarning,
-            stacklevel=2,
-        )
+        _deprecated_visibility()
         return self.set_subgroup_visibility(group_id, visibility)
 
-    # ---- identity aliases: no such routes on merod 0.11.0-rc.25 ----
 
-    def create_context_identity_alias(self, alias: str, context_id: str, public_key: str) -> Any:
-        """Not served by merod 0.11.0-rc.25: raises UnsupportedByNodeError."""
-        _no_identity_aliases("create_context_identity_alias")
+class AsyncClient(_BaseClient):
+    """The node API for asyncio: every ``Client`` method as a coroutine, with
+    the same parameters and results.
 
-    def delete_context_identity_alias(self, alias: str, context_id: str) -> Any:
-        """Not served by merod 0.11.0-rc.25: raises UnsupportedByNodeError."""
-        _no_identity_aliases("delete_context_identity_alias")
+    Made by ``create_async_client(connection)`` (or
+    ``AsyncClient(connection)``); it shares the connection's runtime, HTTP
+    pool and tokens with every other client of that connection. Cancelling
+    the task that awaits a call cancels the request (its connection is
+    closed). Bad arguments raise ValueError or TypeError when the call is
+    awaited, before anything is sent. Blob transfers stream through a worker
+    thread and stop at their next chunk when cancelled; their progress
+    callbacks run in that thread (an exception from one stops the transfer,
+    as with ``Client``). ``async with create_async_client(conn) as
+    client:`` closes the connection at the end.
+    """
 
-    def list_context_identity_aliases(self, context_id: str) -> Any:
-        """Not served by merod 0.11.0-rc.25: raises UnsupportedByNodeError."""
-        _no_identity_aliases("list_context_identity_aliases")
+    __slots__ = ()
 
-    def lookup_context_identity_alias(self, alias: str, context_id: str) -> Any:
-        """Not served by merod 0.11.0-rc.25: raises UnsupportedByNodeError."""
-        _no_identity_aliases("lookup_context_identity_alias")
+    async def __aenter__(self) -> AsyncClient:
+        return self
 
-    def resolve_context_identity_alias(self, alias: str, context_id: str) -> Any:
-        """Not served by merod 0.11.0-rc.25: raises UnsupportedByNodeError."""
-        _no_identity_aliases("resolve_context_identity_alias")
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def aclose(self) -> None:
+        """``close()``, awaitable."""
+        self.close()
+
+    async def _transfer(self, index: int, args: tuple[Any, ...]) -> Any:
+        """A blob transfer: the blocking call in a worker thread, stopped at
+        its next chunk when the awaiting task is cancelled."""
+        loop = asyncio.get_running_loop()
+        names = [a["name"] for a in ENDPOINTS[index]["args"]]
+        values = list(args)
+        cancelled = threading.Event()
+        if "progress" in names:
+            slot = names.index("progress")
+            user = values[slot]
+            if user is not None and not callable(user):
+                raise TypeError(
+                    f"progress: expected a callable taking (done, total), got {type(user).__name__}"
+                )
+
+            def progress(done: int, total: int | None) -> None:
+                if cancelled.is_set():
+                    raise asyncio.CancelledError
+                if user is not None:
+                    user(done, total)
+
+            values[slot] = progress
+        invoke = self._invoke
+        work = loop.run_in_executor(None, lambda: invoke(index, tuple(values)))
+        try:
+            result = await work
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        if isinstance(result, BlobChunks):
+            return AsyncBlobChunks(result)
+        return result
+
+    # ---- composed from the table's methods (no route of their own) ----
+
+    async def resolve_context_alias(self, alias: str) -> dict[str, Any]:
+        """See ``Client.resolve_context_alias``."""
+        return _resolve(alias, await self.lookup_context_alias(alias))
+
+    async def resolve_application_alias(self, alias: str) -> dict[str, Any]:
+        """See ``Client.resolve_application_alias``."""
+        return _resolve(alias, await self.lookup_application_alias(alias))
+
+    async def create_alias_generic(self, alias: str, value: str, scope: str | None = None) -> Any:
+        """See ``Client.create_alias_generic``."""
+        return await getattr(self, _alias_method(scope))(alias, value)
+
+    async def set_default_visibility(self, group_id: str, visibility: str) -> Any:
+        """Deprecated name of ``set_subgroup_visibility``."""
+        _deprecated_visibility()
+        return await self.set_subgroup_visibility(group_id, visibility)
+
+
+class AsyncBlobChunks:
+    """``AsyncClient.iter_blob``'s answer: the blob's bytes as an async
+    iterator of chunks (``async for chunk in chunks``), read in a worker
+    thread; ``size``, ``blob_id``, ``hash`` and ``mime_type`` as on
+    ``BlobChunks``. ``aclose()`` (or ``async with``) stops the download."""
+
+    __slots__ = ("_chunks",)
+
+    def __init__(self, chunks: BlobChunks) -> None:
+        self._chunks = chunks
+
+    def __aiter__(self) -> AsyncBlobChunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunk = await asyncio.get_running_loop().run_in_executor(None, next, self._chunks, None)
+        if chunk is None:
+            raise StopAsyncIteration
+        return chunk
+
+    async def aclose(self) -> None:
+        """Stops the download; iteration ends."""
+        self._chunks.close()
+
+    async def __aenter__(self) -> AsyncBlobChunks:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._chunks.close()
+
+    @property
+    def size(self) -> int | None:
+        return self._chunks.size
+
+    @property
+    def blob_id(self) -> str | None:
+        return self._chunks.blob_id
+
+    @property
+    def hash(self) -> str | None:
+        return self._chunks.hash
+
+    @property
+    def mime_type(self) -> str | None:
+        return self._chunks.mime_type
+
+    def __repr__(self) -> str:
+        return f"Async{self._chunks!r}"
+
+
+def _alias_method(scope: str | None) -> str:
+    if scope is None or scope == "context":
+        return "create_context_alias"
+    if scope == "application":
+        return "create_application_alias"
+    raise ValueError(f"scope: expected None, 'context' or 'application', got {scope!r}")
+
+
+def _deprecated_visibility() -> None:
+    warnings.warn(
+        "set_default_visibility is deprecated; use set_subgroup_visibility",
+        DeprecationWarning,
+        stacklevel=3,
+    )
 
 
 def _resolve(alias: str, lookup: Any) -> dict[str, Any]:
@@ -183,11 +352,37 @@ def _no_identity_aliases(method: str) -> NoReturn:
     )
 
 
-Client.__module__ = "calimero"
+# ---- identity aliases: no such routes on merod 0.11.0-rc.25 ----
 
-for _index, _endpoint in enumerate(ENDPOINTS):
-    setattr(Client, _endpoint["name"], _make_method(_index, _endpoint))
-del _index, _endpoint
+_IDENTITY_ALIAS_METHODS = {
+    "create_context_identity_alias": "alias, context_id, public_key",
+    "delete_context_identity_alias": "alias, context_id",
+    "list_context_identity_aliases": "context_id",
+    "lookup_context_identity_alias": "alias, context_id",
+    "resolve_context_identity_alias": "alias, context_id",
+}
+
+
+def _identity_alias_method(name: str, params: str, owner: str) -> Callable[..., Any]:
+    header = "def" if owner == "Client" else "async def"
+    source = f"{header} {name}(self, {params}):\n    _no_identity_aliases({name!r})\n"
+    namespace: dict[str, Any] = {"_no_identity_aliases": _no_identity_aliases}
+    exec(compile(source, f"<calimero {name}>", "exec"), namespace)
+    method = namespace[name]
+    method.__doc__ = "Not served by merod 0.11.0-rc.25: raises UnsupportedByNodeError."
+    method.__qualname__ = f"{owner}.{name}"
+    method.__module__ = "calimero"
+    return method
+
+
+for _cls in (Client, AsyncClient):
+    _cls.__module__ = "calimero"
+    for _index, _endpoint in enumerate(ENDPOINTS):
+        setattr(_cls, _endpoint["name"], _make_method(_index, _endpoint, _cls.__name__))
+    for _name, _params in _IDENTITY_ALIAS_METHODS.items():
+        setattr(_cls, _name, _identity_alias_method(_name, _params, _cls.__name__))
+AsyncBlobChunks.__module__ = "calimero"
+del _cls, _index, _endpoint, _name, _params
 
 
 def create_connection(
@@ -252,3 +447,8 @@ def create_connection(
 def create_client(connection: ConnectionInfo) -> Client:
     """A client for the node behind ``connection``."""
     return Client(connection)
+
+
+def create_async_client(connection: ConnectionInfo) -> AsyncClient:
+    """An asyncio client for the node behind ``connection``."""
+    return AsyncClient(connection)

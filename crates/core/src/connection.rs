@@ -147,8 +147,9 @@ struct Inner {
     api_url: String,
     node_name: Option<String>,
     /// The pooled HTTP client and the process it belongs to: a forked child
-    /// cannot use its parent's pooled connections and builds its own.
-    http: Mutex<(u32, reqwest::Client)>,
+    /// cannot use its parent's pooled connections and builds its own. None
+    /// once the connection is closed.
+    http: Mutex<(u32, Option<reqwest::Client>)>,
     config: Config,
     auth: AuthState,
     rpc_id: AtomicU64,
@@ -205,7 +206,7 @@ impl Connection {
                 base,
                 api_url,
                 node_name,
-                http: Mutex::new((std::process::id(), http)),
+                http: Mutex::new((std::process::id(), Some(http))),
                 config,
                 auth,
                 rpc_id: AtomicU64::new(1),
@@ -271,16 +272,41 @@ impl Connection {
 
     /// The pooled HTTP client of this process.
     fn http(&self) -> Result<reqwest::Client, Error> {
-        let mut slot = self
-            .inner
+        let mut slot = self.lock_http()?;
+        let pid = std::process::id();
+        match &slot.1 {
+            None => Err(Error::Internal(
+                "this connection is closed; make a new one with create_connection".into(),
+            )),
+            Some(_) if slot.0 != pid => {
+                let http = build_http(&self.inner.config)?;
+                *slot = (pid, Some(http.clone()));
+                Ok(http)
+            }
+            Some(http) => Ok(http.clone()),
+        }
+    }
+
+    fn lock_http(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, (u32, Option<reqwest::Client>)>, Error> {
+        self.inner
             .http
             .lock()
-            .map_err(|_| Error::Internal("the HTTP client lock is poisoned".into()))?;
-        let pid = std::process::id();
-        if slot.0 != pid {
-            *slot = (pid, build_http(&self.inner.config)?);
-        }
-        Ok(slot.1.clone())
+            .map_err(|_| Error::Internal("the HTTP client lock is poisoned".into()))
+    }
+
+    /// Closes the connection, for every clone and `with_options` copy of it:
+    /// its pooled HTTP connections are dropped (requests under way finish
+    /// first) and later requests fail at once. Closing twice is harmless.
+    pub fn close(&self) -> Result<(), Error> {
+        self.lock_http()?.1 = None;
+        Ok(())
+    }
+
+    /// Whether [`Connection::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.lock_http().map_or(true, |slot| slot.1.is_none())
     }
 
     /// The base URL, without a trailing slash.

@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use calimero_client_core::blobs::BlobMeta;
 use calimero_client_core::connection::Reply;
-use calimero_client_core::endpoints::{Body, Loc, Output};
+use calimero_client_core::endpoints::{Body, Endpoint, Loc, Output};
+use calimero_client_core::request::Prepared;
 use calimero_client_core::{Config, Connection, ENDPOINTS};
 use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
+use crate::asyncio;
 use crate::auth;
 use crate::blocking::wait;
 use crate::convert::{json_to_py, py_to_json, to_arg, value_to_py};
@@ -95,6 +97,57 @@ pub(crate) fn reply_to_py(py: Python<'_>, reply: &Reply) -> PyResult<Py<PyAny>> 
         };
     }
     Ok(value.unbind())
+}
+
+/// The arguments of one call, checked and built into a request.
+type PreparedCall<'py> = (
+    &'static Endpoint,
+    Prepared,
+    Vec<(&'static str, Bound<'py, PyAny>)>,
+);
+
+impl PyConnectionInfo {
+    /// Converts and checks the arguments of endpoint `index` (ValueError or
+    /// TypeError naming the argument, nothing sent) and builds its request.
+    /// The binding's own arguments (upload data, a download's path, the
+    /// progress callback, a chunk size) come back by name.
+    fn prepare_call<'py>(
+        &self,
+        py: Python<'py>,
+        index: usize,
+        args: &Bound<'py, PyTuple>,
+    ) -> PyResult<PreparedCall<'py>> {
+        let endpoint = ENDPOINTS
+            .get(index)
+            .ok_or_else(|| PyIndexError::new_err(format!("no endpoint {index}")))?;
+        let mut values = Vec::with_capacity(endpoint.args.len());
+        let mut local = Vec::new();
+        for (spec, obj) in endpoint.args.iter().zip(args.iter()) {
+            if spec.loc == Loc::Local {
+                local.push((spec.name, obj));
+                values.push(None);
+            } else {
+                values.push(to_arg(spec, &obj)?);
+            }
+        }
+        values.resize(endpoint.args.len(), None);
+        let prepared = self
+            .conn
+            .prepare(endpoint, &values)
+            .map_err(|e| to_pyerr(py, e))?;
+        Ok((endpoint, prepared, local))
+    }
+}
+
+/// A reply as the endpoint's Python result.
+fn reply_out(py: Python<'_>, (output, reply): (Output, Reply)) -> PyResult<Py<PyAny>> {
+    match output {
+        Output::Text => Ok(PyString::new(py, &String::from_utf8_lossy(&reply.body))
+            .into_any()
+            .unbind()),
+        Output::BlobInfo => Ok(value_to_py(py, &BlobMeta::from_reply(&reply).to_json())?.unbind()),
+        _ => reply_to_py(py, &reply),
+    }
 }
 
 #[pymethods]
@@ -303,48 +356,29 @@ impl PyConnectionInfo {
         index: usize,
         args: &Bound<'_, PyTuple>,
     ) -> PyResult<Py<PyAny>> {
-        let endpoint = ENDPOINTS
-            .get(index)
-            .ok_or_else(|| PyIndexError::new_err(format!("no endpoint {index}")))?;
-        let mut values = Vec::with_capacity(endpoint.args.len());
-        // The binding's own arguments (upload data, a download's path, the
-        // progress callback, a chunk size), by name.
-        let mut local: Vec<(&str, Bound<'_, PyAny>)> = Vec::new();
-        for (spec, obj) in endpoint.args.iter().zip(args.iter()) {
-            if spec.loc == Loc::Local {
-                local.push((spec.name, obj));
-                values.push(None);
-            } else {
-                values.push(to_arg(spec, &obj)?);
-            }
-        }
-        values.resize(endpoint.args.len(), None);
+        let (endpoint, prepared, local) = self.prepare_call(py, index, args)?;
         let take = |name: &str| {
             local
                 .iter()
                 .find(|(n, _)| *n == name)
                 .map(|(_, o)| o.clone())
         };
-        let chunk_size = match take("chunk_size") {
-            Some(o) if !o.is_none() => {
-                let spec = endpoint.args.iter().find(|a| a.name == "chunk_size");
-                match spec.map(|s| to_arg(s, &o)).transpose()?.flatten() {
-                    Some(calimero_client_core::ArgValue::UInt(n)) => Some(n),
-                    _ => None,
-                }
-            }
-            _ => None,
-        };
-        let prepared = self
-            .conn
-            .prepare(endpoint, &values)
-            .map_err(|e| to_pyerr(py, e))?;
         if endpoint.body == Body::Stream {
             let data = take("data").unwrap_or_else(|| py.None().into_bound(py));
             return transfer::upload(py, &self.conn, prepared, &data, take("progress"));
         }
         match endpoint.output {
             Output::Bytes | Output::File | Output::Chunks => {
+                let chunk_size = match take("chunk_size") {
+                    Some(o) if !o.is_none() => {
+                        let spec = endpoint.args.iter().find(|a| a.name == "chunk_size");
+                        match spec.map(|s| to_arg(s, &o)).transpose()?.flatten() {
+                            Some(calimero_client_core::ArgValue::UInt(n)) => Some(n),
+                            _ => None,
+                        }
+                    }
+                    _ => None,
+                };
                 return transfer::download(
                     py,
                     &self.conn,
@@ -353,21 +387,73 @@ impl PyConnectionInfo {
                     take("path"),
                     take("progress"),
                     chunk_size,
-                )
+                );
             }
             _ => {}
         }
         let conn = self.conn.clone();
         let reply = wait(py, async move { conn.send(prepared).await })?;
-        match endpoint.output {
-            Output::Text => Ok(PyString::new(py, &String::from_utf8_lossy(&reply.body))
-                .into_any()
-                .unbind()),
-            Output::BlobInfo => {
-                Ok(value_to_py(py, &BlobMeta::from_reply(&reply).to_json())?.unbind())
-            }
-            _ => reply_to_py(py, &reply),
+        reply_out(py, (endpoint.output, reply))
+    }
+
+    /// Like `_invoke`, as an awaitable (used by the generated `AsyncClient`
+    /// methods; blob transfers, which stream through Python objects, are
+    /// not taken here). Arguments are checked before anything is sent.
+    fn _invoke_async<'py>(
+        &self,
+        py: Python<'py>,
+        index: usize,
+        args: &Bound<'py, PyTuple>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (endpoint, prepared, _) = self.prepare_call(py, index, args)?;
+        if endpoint.body == Body::Stream
+            || matches!(
+                endpoint.output,
+                Output::Bytes | Output::File | Output::Chunks
+            )
+        {
+            return Err(PyTypeError::new_err(format!(
+                "{}: blob transfers are not awaited through _invoke_async",
+                endpoint.name
+            )));
         }
+        let conn = self.conn.clone();
+        let output = endpoint.output;
+        asyncio::into_awaitable(
+            py,
+            async move { conn.send(prepared).await.map(|r| (output, r)) },
+            reply_out,
+        )
+    }
+
+    /// Closes the connection: its pooled HTTP connections are dropped and
+    /// every later call through it, or through any client or
+    /// `with_options` copy made from it, raises RuntimeError. Closing twice
+    /// is harmless.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        self.conn.close().map_err(|e| to_pyerr(py, e))
+    }
+
+    /// Whether `close()` was called.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.conn.is_closed()
+    }
+
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    /// Closes the connection; exceptions propagate.
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: &Bound<'_, PyAny>,
+        _exc: &Bound<'_, PyAny>,
+        _tb: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
     }
 
     fn __repr__(&self) -> String {

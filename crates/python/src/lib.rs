@@ -4,6 +4,7 @@
 //! Thin by rule: it converts Python values, releases the GIL while the core
 //! works, and maps core errors to exceptions. It knows nothing of HTTP.
 
+mod asyncio;
 mod auth;
 mod blocking;
 mod connection;

@@ -1,0 +1,249 @@
+"""AsyncClient: what only asyncio has (the shared scenarios run through
+``AsyncDriven`` in the modules listed in conftest.BOTH_CLIENTS)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from pathlib import Path
+
+import pytest
+
+import calimero
+from testnode import TestNode
+
+
+def test_every_client_method_is_a_coroutine_with_the_same_signature() -> None:
+    public = [n for n in dir(calimero.Client) if not n.startswith("_")]
+    sync_only = {"connection", "closed", "close", "get_api_url", "with_options"}
+    for name in public:
+        if name in sync_only:
+            continue
+        sync = getattr(calimero.Client, name)
+        coro = getattr(calimero.AsyncClient, name)
+        assert inspect.iscoroutinefunction(coro), name
+        assert inspect.signature(sync) == inspect.signature(coro), name
+        assert coro.__doc__, name
+    for name in sync_only:
+        assert hasattr(calimero.AsyncClient, name)
+
+
+def test_256_gathered_calls_complete_correctly(
+    conn: calimero.ConnectionInfo, context_id: str
+) -> None:
+    async def main() -> None:
+        client = calimero.create_async_client(conn)
+        await asyncio.gather(
+            *(
+                client.call(context_id, "set", {"key": f"k{i}", "value": f"v{i}"})
+                for i in range(256)
+            )
+        )
+        values = await asyncio.gather(
+            *(client.call(context_id, "get", {"key": f"k{i}"}) for i in range(256))
+        )
+        assert values == [f"v{i}" for i in range(256)]
+        assert await client.call(context_id, "len") == 256
+
+    asyncio.run(main())
+
+
+def test_a_cancelled_call_is_cancelled_at_the_node(
+    conn: calimero.ConnectionInfo, node: TestNode
+) -> None:
+    node.fault("/admin-api/health", "delay", delayMs=30_000, times=1)
+
+    async def main() -> None:
+        client = calimero.create_async_client(conn)
+        task = asyncio.ensure_future(client.health())
+        await asyncio.sleep(0.3)
+        start = time.monotonic()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert time.monotonic() - start < 2
+        assert await client.health() == {"data": {"status": "alive"}}
+
+    asyncio.run(main())
+    # The node saw the held request's connection end long before 30 s.
+    deadline = time.monotonic() + 5
+    finished = None
+    while finished is None and time.monotonic() < deadline:
+        entry = next(r for r in node.requests() if r["path"] == "/admin-api/health")
+        finished = entry["finishedMs"]
+        time.sleep(0.05)
+    assert finished is not None
+    assert finished - entry["startedMs"] < 5000
+
+
+def test_wait_for_timeout_cancels_the_request(
+    conn: calimero.ConnectionInfo, node: TestNode
+) -> None:
+    node.fault("/admin-api/peers", "delay", delayMs=30_000, times=1)
+
+    async def main() -> None:
+        client = calimero.create_async_client(conn)
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(client.get_peers_count(), 0.3)
+
+    asyncio.run(main())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        (entry,) = [r for r in node.requests() if r["path"] == "/admin-api/peers"]
+        if entry["finishedMs"] is not None:
+            break
+        time.sleep(0.05)
+    assert entry["finishedMs"] is not None
+
+
+def test_bad_arguments_raise_when_awaited_and_nothing_is_sent(
+    conn: calimero.ConnectionInfo, node: TestNode
+) -> None:
+    async def main() -> None:
+        client = calimero.create_async_client(conn)
+        coro = client.get_context("not-an-id")
+        node.clear_requests()
+        with pytest.raises(ValueError, match="context_id"):
+            await coro
+        with pytest.raises(TypeError, match="offset"):
+            await client.list_contexts(offset="1")  # type: ignore[arg-type]
+
+    asyncio.run(main())
+    assert node.requests() == []
+
+
+def test_errors_are_the_same_classes(conn: calimero.ConnectionInfo, node: TestNode) -> None:
+    async def main() -> None:
+        client = calimero.create_async_client(conn)
+        with pytest.raises(calimero.NotFoundError) as info:
+            await client.get_context("11111111111111111111111111111111")
+        assert info.value.status == 404
+        assert info.value.message == "Context not found"
+        node.fault("/admin-api/peers", "status", status=503, body="busy", times=5)
+        with pytest.raises(calimero.ServerError):
+            await client.with_options(max_retries=0).get_peers_count()
+
+    asyncio.run(main())
+
+
+def test_the_event_loop_is_not_blocked_while_a_call_waits(
+    conn: calimero.ConnectionInfo, node: TestNode
+) -> None:
+    node.fault("/admin-api/health", "delay", delayMs=800, times=1)
+
+    async def main() -> int:
+        client = calimero.create_async_client(conn)
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        tick_task = asyncio.ensure_future(ticker())
+        await client.health()
+        tick_task.cancel()
+        return ticks
+
+    # 800 ms of waiting: a blocked loop would tick about zero times.
+    assert asyncio.run(main()) > 20
+
+
+def test_async_blob_round_trip_with_progress(conn: calimero.ConnectionInfo, tmp_path: Path) -> None:
+    data = bytes(range(256)) * 8192  # 2 MiB
+    seen: list[tuple[int, int | None]] = []
+
+    async def main() -> None:
+        async with calimero.create_async_client(conn) as client:
+            blob = await client.upload_blob(data, progress=lambda d, t: seen.append((d, t)))
+            blob_id = blob["data"]["blob_id"]
+            assert await client.download_blob(blob_id) == data
+            target = tmp_path / "blob.bin"
+            await client.download_blob_to_path(blob_id, target)
+            assert target.read_bytes() == data
+            async with await client.iter_blob(blob_id, chunk_size=65536) as chunks:
+                assert chunks.size == len(data)
+                parts = [c async for c in chunks]
+            assert b"".join(parts) == data
+        assert client.closed
+
+    asyncio.run(main())
+    done = [d for d, _ in seen]
+    assert done == sorted(done) and done[-1] == len(data)
+    assert all(t == len(data) for _, t in seen)
+
+
+def test_cancelling_an_upload_stops_it(conn: calimero.ConnectionInfo, tmp_path: Path) -> None:
+    path = tmp_path / "big.bin"
+    with open(path, "wb") as f:
+        f.truncate(256 * 1024 * 1024)  # sparse: 256 MiB of zeros
+    seen: list[int] = []
+
+    async def main() -> None:
+        client = calimero.create_async_client(conn)
+        task = asyncio.ensure_future(client.upload_blob(path, progress=lambda d, t: seen.append(d)))
+        while not seen:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        # the worker thread stops at its next progress tick
+        await asyncio.sleep(0.5)
+        count = len(seen)
+        await asyncio.sleep(0.5)
+        assert len(seen) == count
+        assert seen[-1] < 256 * 1024 * 1024
+
+    asyncio.run(main())
+
+
+def test_clients_and_connections_are_context_managers(node: TestNode) -> None:
+    with calimero.create_connection(node.url) as conn:
+        with calimero.create_client(conn) as client:
+            assert client.health() == {"data": {"status": "alive"}}
+        assert conn.closed and client.closed
+    with pytest.raises(RuntimeError, match="closed"):
+        client.health()
+    conn2 = calimero.create_connection(node.url)
+    conn2.close()
+    conn2.close()  # twice is harmless
+    with pytest.raises(RuntimeError, match="closed"):
+        conn2.get("/admin-api/health")
+
+    async def main() -> None:
+        conn3 = calimero.create_connection(node.url)
+        async with calimero.create_async_client(conn3) as aclient:
+            assert await aclient.health() == {"data": {"status": "alive"}}
+        with pytest.raises(RuntimeError, match="closed"):
+            await aclient.health()
+        conn4 = calimero.create_connection(node.url)
+        aclient4 = calimero.AsyncClient(conn4)
+        await aclient4.aclose()
+        assert aclient4.closed and conn4.closed
+
+    asyncio.run(main())
+
+
+def test_a_with_options_copy_shares_the_close(node: TestNode) -> None:
+    client = calimero.create_client(calimero.create_connection(node.url))
+    fast = client.with_options(timeout=5)
+    assert isinstance(fast, calimero.Client)
+    assert fast.connection.timeout == 5
+    client.close()
+    assert fast.closed
+
+
+def test_async_client_needs_a_connection() -> None:
+    with pytest.raises(TypeError, match="connection"):
+        calimero.AsyncClient("http://127.0.0.1:1")  # type: ignore[arg-type]
+
+
+def test_identity_alias_methods_raise_unsupported_in_async(conn: calimero.ConnectionInfo) -> None:
+    async def main() -> None:
+        client = calimero.create_async_client(conn)
+        with pytest.raises(calimero.UnsupportedByNodeError):
+            await client.list_context_identity_aliases("11111111111111111111111111111111")
+
+    asyncio.run(main())

@@ -106,6 +106,8 @@ def extract(path: Path, text: str | None = None) -> list[Sample]:
         else:
             raise ValueError(f"{path}:{start}: unclosed code fence")
         if words and words[0] in ("python", "py"):
+            if set(words[1:]) - {"no-run"}:
+                raise ValueError(f"{path}:{start}: unknown fence words {words[1:]}")
             body = [
                 line[len(indent) :] if line.startswith(indent) else line.lstrip()
                 for line in lines[start:i]
@@ -202,6 +204,9 @@ def test_samples_are_found_and_few_are_not_run() -> None:
     samples = [s for page in PAGES for s in extract(page)]
     not_run = [s.where for s in samples if not s.run]
     assert len(not_run) <= MAX_NOT_RUN, f"too many no-run samples: {not_run}"
+    for sample in samples:  # even the ones not run must compile
+        source = "\n" * (sample.line - 1) + sample.code
+        compile(source, str(sample.path), "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
     assert len(samples) - len(not_run) >= 20, "the samples were not found"
     for page in PAGES:
         if page.parent == ROOT or page.name not in WITHOUT_SAMPLES:
@@ -283,8 +288,11 @@ def test_async_samples_run_under_asyncio(tmp_path: Path) -> None:
     assert "KeyError" in str(info.value)
 
 
-def test_an_unclosed_fence_is_an_error(tmp_path: Path) -> None:
+def test_an_unclosed_fence_or_a_mistyped_marker_is_an_error(tmp_path: Path) -> None:
     page = tmp_path / "open.md"
     page.write_text("```python\nx = 1\n")
     with pytest.raises(ValueError, match="unclosed code fence"):
+        extract(page)
+    page.write_text("```python norun\nx = 1\n```\n")
+    with pytest.raises(ValueError, match="unknown fence words"):
         extract(page)

@@ -30,3 +30,7 @@ printf '\0asm\1\0\0\0demo-kv-store calimero_abi_v1' >"$workdir/kv_store.wasm"
 
 step "Run examples/quickstart.py"
 CALIMERO_NODE_URL="$url" python examples/quickstart.py "$workdir/kv_store.wasm"
+
+step "Run examples/async_quickstart.py"
+printf '\0asm\1\0\0\0demo-kv-store-async calimero_abi_v1' >"$workdir/kv_store_async.wasm"
+CALIMERO_NODE_URL="$url" python examples/async_quickstart.py "$workdir/kv_store_async.wasm"

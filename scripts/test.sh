@@ -21,8 +21,13 @@ build_wheel
 python -m pip install -q --force-reinstall --no-deps dist/calimero_client_py-*.whl
 
 step "Python: ruff"
-ruff check python tests examples
-ruff format --check python tests examples
+ruff check python tests examples scripts
+ruff format --check python tests examples scripts
+
+step "Python: stubs (generated from the table, stubtest, mypy --strict on examples/)"
+python scripts/gen_stubs.py --check
+python -m mypy.stubtest calimero --allowlist stubtest-allowlist.txt
+python -m mypy --strict examples/
 
 step "Python: pytest"
 python -m pytest -q "$@"

@@ -28,7 +28,23 @@ from .calimero_client_py import (
     get_token_cache_dir,
     get_token_cache_path,
 )
-from .errors import *  # noqa: F403  (the exception classes, errors.__all__)
+from .errors import (
+    AuthenticationError,
+    AuthRevokedError,
+    BadRequestError,
+    ClientError,
+    ConflictError,
+    HttpError,
+    MalformedResponseError,
+    NetworkError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTimeoutError,
+    RpcError,
+    ServerError,
+    UnsupportedByNodeError,
+)
 
 __version__ = VERSION
 
@@ -50,5 +66,19 @@ __all__ = [
     "errors",
     "get_token_cache_dir",
     "get_token_cache_path",
-    *errors.__all__,
+    "AuthRevokedError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientError",
+    "ConflictError",
+    "HttpError",
+    "MalformedResponseError",
+    "NetworkError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "RpcError",
+    "ServerError",
+    "UnsupportedByNodeError",
 ]

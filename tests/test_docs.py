@@ -27,9 +27,12 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
 import inspect
 import os
 import re
+import signal
+import threading
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,6 +49,10 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 #: At most this many ```python no-run blocks in README.md and docs/*.md.
 MAX_NOT_RUN = 5
+
+#: Seconds one sample may run (a sample waiting for an event that never
+#: comes fails instead of hanging the tests).
+SAMPLE_TIME_LIMIT = 60.0
 
 #: Pages of docs/ that have no Python sample by design: the index, the
 #: fault matrix (its rows name tests), and the events page while
@@ -127,9 +134,38 @@ def _failing_line(error: BaseException, filename: str) -> int | None:
     return line
 
 
-def run_samples(samples: list[Sample], namespace: dict[str, Any]) -> int:
-    """Runs the samples in order in ``namespace``; returns how many ran.
-    Raises SampleError naming the page and line of the first that fails."""
+class SampleTimeout(Exception):
+    """A sample ran longer than its time limit."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raises SampleTimeout in the running code after ``seconds`` (on POSIX,
+    in the main thread; elsewhere there is no limit). Blocking calls of the
+    client are interrupted like by Ctrl-C."""
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable or seconds <= 0:
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise SampleTimeout(f"still running after {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run_samples(
+    samples: list[Sample], namespace: dict[str, Any], time_limit: float = SAMPLE_TIME_LIMIT
+) -> int:
+    """Runs the samples in order in ``namespace``, each within
+    ``time_limit`` seconds; returns how many ran. Raises SampleError naming
+    the page and line of the first that fails or hangs."""
     ran = 0
     for sample in samples:
         if not sample.run:
@@ -146,10 +182,11 @@ def run_samples(samples: list[Sample], namespace: dict[str, Any]) -> int:
                 f"compile: {e.msg}"
             ) from e
         try:
-            if code.co_flags & inspect.CO_COROUTINE:
-                asyncio.run(eval(code, namespace))
-            else:
-                exec(code, namespace)
+            with _time_limit(time_limit):
+                if code.co_flags & inspect.CO_COROUTINE:
+                    asyncio.run(eval(code, namespace))
+                else:
+                    exec(code, namespace)
         except Exception as e:
             line = _failing_line(e, filename) or sample.line
             name = sample.where.rsplit(":", 1)[0]
@@ -286,6 +323,22 @@ def test_async_samples_run_under_asyncio(tmp_path: Path) -> None:
     assert namespace["done"] is True
     assert str(info.value).startswith(f"{page}:12: the sample starting at line 11 raised")
     assert "KeyError" in str(info.value)
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs SIGALRM")
+def test_a_hanging_sample_fails_with_its_line(tmp_path: Path) -> None:
+    page = tmp_path / "hang.md"
+    page.write_text(
+        "```python\nimport threading\n\nthreading.Event().wait()\n```\n\n"
+        "```python\nimport asyncio\n\nawait asyncio.Event().wait()\n```\n"
+    )
+    samples = extract(page)
+    # A waiting coroutine is not in the traceback: its sample's first line.
+    for sample, line in zip(samples, (4, 8)):
+        with pytest.raises(SampleError) as info:
+            run_samples([sample], {}, time_limit=0.3)
+        assert str(info.value).startswith(f"{page}:{line}: ")
+        assert "SampleTimeout: still running after 0.3 s" in str(info.value)
 
 
 def test_an_unclosed_fence_or_a_mistyped_marker_is_an_error(tmp_path: Path) -> None:

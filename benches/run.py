@@ -61,6 +61,9 @@ def build() -> None:
             "calimero-testnode",
             "-p",
             "calimero-client-core",
+            # --example alone would build only the example: --bins keeps
+            # the test node binary in the build.
+            "--bins",
             "--example",
             "reqwest_floor",
         ],

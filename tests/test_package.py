@@ -223,3 +223,15 @@ def test_installed_as_one_abi3_wheel_for_cpython_39_and_later() -> None:
     wheel = importlib.metadata.distribution("calimero-client-py").read_text("WHEEL") or ""
     tags = re.findall(r"^Tag: (\S+)$", wheel, re.M)
     assert len(tags) == 1 and tags[0].startswith("cp39-abi3-"), tags
+
+
+def test_import_stays_light() -> None:
+    """``import calimero`` does not pull in asyncio or typing (the import-time
+    benchmark in benches/run.py measures the rest)."""
+    import subprocess
+    import sys
+
+    code = "import sys, calimero; print(sorted({'asyncio', 'typing'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

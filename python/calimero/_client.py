@@ -9,15 +9,18 @@ naming the argument, before any I/O), and sent with the GIL released.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import threading
 import warnings
-from typing import Any, Callable, NoReturn
 
 from .calimero_client_py import BlobChunks, ConnectionInfo, endpoints
 from .errors import UnsupportedByNodeError
+
+# typing is not imported at run time (about 10 ms of `import calimero`):
+# annotations are strings here, read only by type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, NoReturn
 
 __all__ = [
     "ENDPOINTS",
@@ -205,6 +208,9 @@ class AsyncClient(_BaseClient):
     async def _transfer(self, index: int, args: tuple[Any, ...]) -> Any:
         """A blob transfer: the blocking call in a worker thread, stopped at
         its next chunk when the awaiting task is cancelled."""
+        import asyncio  # not at import time: only asyncio users pay for it
+        import threading
+
         loop = asyncio.get_running_loop()
         names = [a["name"] for a in ENDPOINTS[index]["args"]]
         values = list(args)
@@ -270,6 +276,8 @@ class AsyncBlobChunks:
         return self
 
     async def __anext__(self) -> bytes:
+        import asyncio
+
         chunk = await asyncio.get_running_loop().run_in_executor(None, next, self._chunks, None)
         if chunk is None:
             raise StopAsyncIteration

@@ -16,7 +16,12 @@ None of them ever holds a token. Errors pickle with all their attributes.
 from __future__ import annotations
 
 import builtins
-from typing import Any
+
+# typing is not imported at run time (about 10 ms of `import calimero`):
+# annotations are strings here, read only by type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "AuthRevokedError",

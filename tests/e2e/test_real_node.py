@@ -243,3 +243,20 @@ def test_refresh_across_a_real_expiry(home: Path) -> None:
     )
     other.list_contexts()
     assert other.connection.token == renewed
+
+
+def test_async_client_against_a_real_node() -> None:
+    import asyncio
+
+    async def main() -> None:
+        conn = calimero.create_connection(URL)
+        async with calimero.create_async_client(conn) as client:
+            health = await asyncio.gather(*(client.health() for _ in range(32)))
+            assert health == [{"data": {"status": "alive"}}] * 32
+            with pytest.raises(calimero.NotFoundError, match="Context not found"):
+                await client.get_context(MISSING)
+            contexts = await client.list_contexts(limit=5)
+            assert isinstance(contexts["data"]["contexts"], list)
+        assert conn.closed
+
+    asyncio.run(main())

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 import calimero  # noqa: E402
-from testnode import TestNode  # noqa: E402
+from testnode import bench_node  # noqa: E402
 
 GOAL_MIB = 32
 
@@ -73,15 +73,7 @@ def main() -> int:
     args = parser.parse_args()
     size = args.mib << 20
 
-    node = None
-    if args.node_url:
-        url = args.node_url
-    else:
-        release = ROOT / "target" / "release" / "calimero-testnode"
-        if release.exists():
-            os.environ.setdefault("CALIMERO_TESTNODE_BIN", str(release))
-        node = TestNode()
-        url = node.url
+    url, node = bench_node(args.node_url)
     client = calimero.create_client(calimero.create_connection(url))
     rows = []
     try:

@@ -21,8 +21,8 @@ build_wheel
 python -m pip install -q --force-reinstall --no-deps dist/calimero_client_py-*.whl
 
 step "Python: ruff"
-ruff check python tests examples scripts
-ruff format --check python tests examples scripts
+ruff check python tests examples scripts benches
+ruff format --check python tests examples scripts benches
 
 step "Python: stubs (generated from the table, stubtest, mypy --strict on examples/)"
 python scripts/gen_stubs.py --check

@@ -181,6 +181,16 @@ def test_malformed_json(node: TestNode, client: calimero.Client) -> None:
         client.health()
 
 
+def test_json_nested_too_deep(node: TestNode, client: calimero.Client) -> None:
+    """100 000 levels of nesting: refused at 128 levels by the decoder
+    (fuzzed as json_decode), not a stack overflow."""
+    deep = "[" * 100_000 + "]" * 100_000
+    node.fault(HEALTH, "status", status=200, body=deep, times=1)
+    with pytest.raises(calimero.MalformedResponseError, match="recursion limit"):
+        client.health()
+    assert client.health()["data"]["status"] == "alive"
+
+
 def test_a_wrong_content_type(node: TestNode, client: calimero.Client) -> None:
     node.fault(HEALTH, "status", status=200, body="<html>hi</html>",
                contentType="text/html", times=1)  # fmt: skip

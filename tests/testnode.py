@@ -30,6 +30,19 @@ def testnode_binary() -> Path:
     return ROOT / "target" / "debug" / "calimero-testnode"
 
 
+def bench_node(node_url: str | None) -> tuple[str, TestNode | None]:
+    """The node a benchmark runs against: `node_url` when given, else a
+    test node it starts (the release build when there is one, unless
+    $CALIMERO_TESTNODE_BIN names another). The node is None for a URL."""
+    if node_url:
+        return node_url, None
+    release = ROOT / "target" / "release" / "calimero-testnode"
+    if release.exists():
+        os.environ.setdefault("CALIMERO_TESTNODE_BIN", str(release))
+    node = TestNode()
+    return node.url, node
+
+
 class TestNode:
     """A running test node."""
 

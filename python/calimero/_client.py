@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 
 from .calimero_client_py import BlobChunks, ConnectionInfo, endpoints
@@ -169,7 +170,11 @@ class Client(_BaseClient):
         """Creates an alias of a context (``scope`` None or ``"context"``) or of
         an application (``scope="application"``). The official client ignored
         ``scope`` and always made a context alias."""
-        return getattr(self, _alias_method(scope))(alias, value)
+        name, target = _alias_method(scope)
+        try:
+            return getattr(self, name)(alias, value)
+        except (ValueError, TypeError) as e:
+            raise _as_value_error(e, target) from None
 
     def set_default_visibility(self, group_id: str, visibility: str) -> Any:
         """Deprecated name of ``set_subgroup_visibility``."""
@@ -253,7 +258,11 @@ class AsyncClient(_BaseClient):
 
     async def create_alias_generic(self, alias: str, value: str, scope: str | None = None) -> Any:
         """See ``Client.create_alias_generic``."""
-        return await getattr(self, _alias_method(scope))(alias, value)
+        name, target = _alias_method(scope)
+        try:
+            return await getattr(self, name)(alias, value)
+        except (ValueError, TypeError) as e:
+            raise _as_value_error(e, target) from None
 
     async def set_default_visibility(self, group_id: str, visibility: str) -> Any:
         """Deprecated name of ``set_subgroup_visibility``."""
@@ -270,6 +279,8 @@ class AsyncBlobChunks:
     __slots__ = ("_chunks",)
 
     def __init__(self, chunks: BlobChunks) -> None:
+        if not isinstance(chunks, BlobChunks):
+            raise TypeError("chunks: expected a BlobChunks (AsyncClient.iter_blob makes these)")
         self._chunks = chunks
 
     def __aiter__(self) -> AsyncBlobChunks:
@@ -313,12 +324,23 @@ class AsyncBlobChunks:
         return f"Async{self._chunks!r}"
 
 
-def _alias_method(scope: str | None) -> str:
+def _alias_method(scope: str | None) -> tuple[str, str]:
+    """``create_alias_generic``'s method for ``scope``, and the name its
+    route gives the value."""
     if scope is None or scope == "context":
-        return "create_context_alias"
+        return "create_context_alias", "context_id"
     if scope == "application":
-        return "create_application_alias"
-    raise ValueError(f"scope: expected None, 'context' or 'application', got {scope!r}")
+        return "create_application_alias", "application_id"
+    raise ValueError(f"scope: expected None, 'context' or 'application', got {_shown(scope)}")
+
+
+def _as_value_error(error: Exception, target: str) -> Exception:
+    """A refusal of ``create_alias_generic``'s ``value``, which the route
+    calls ``target``: the message names ``value``."""
+    message = str(error)
+    if message.startswith(f"{target}: "):
+        return type(error)("value: " + message[len(target) + 2 :])
+    return error
 
 
 def _deprecated_visibility() -> None:
@@ -343,7 +365,9 @@ _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 def _is_base58_id(text: str) -> bool:
     """Whether ``text`` is base58 of exactly 32 bytes."""
-    if not text or any(c not in _BASE58 for c in text):
+    # 32 bytes are at most 44 characters; the length check first keeps a
+    # huge string from becoming a huge integer.
+    if not text or len(text) > 64 or any(c not in _BASE58 for c in text):
         return False
     number = 0
     for c in text:
@@ -352,7 +376,28 @@ def _is_base58_id(text: str) -> bool:
     return zeros + (number.bit_length() + 7) // 8 == 32
 
 
-def _no_identity_aliases(method: str) -> NoReturn:
+def _shown(value: Any) -> str:
+    """``value`` for an error message: its repr, cut at 60 characters."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long to print
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 60 else text[:60] + "…"
+
+
+_ALIAS = re.compile(r"[A-Za-z0-9._-]{1,50}")
+
+
+def _no_identity_aliases(method: str, **args: Any) -> NoReturn:
+    """Checks the arguments as the methods would (ValueError/TypeError naming
+    them), then raises UnsupportedByNodeError: no I/O either way."""
+    for name, value in args.items():
+        if not isinstance(value, str):
+            raise TypeError(f"{name}: expected str, got {type(value).__name__}")
+        if name == "alias" and not _ALIAS.fullmatch(value):
+            raise ValueError(f"{name}: expected 1 to 50 characters of A-Z a-z 0-9 . _ -")
+        if name != "alias" and not _is_base58_id(value):
+            raise ValueError(f"{name}: expected a base58 string of 32 bytes")
     raise UnsupportedByNodeError(
         f"{method}: merod 0.11.0-rc.25 has no identity-alias routes "
         "(/admin-api/alias/*/identity/...); only context and application aliases exist",
@@ -373,7 +418,8 @@ _IDENTITY_ALIAS_METHODS = {
 
 def _identity_alias_method(name: str, params: str, owner: str) -> Callable[..., Any]:
     header = "def" if owner == "Client" else "async def"
-    source = f"{header} {name}(self, {params}):\n    _no_identity_aliases({name!r})\n"
+    passed = ", ".join(f"{p}={p}" for p in params.split(", "))
+    source = f"{header} {name}(self, {params}):\n    _no_identity_aliases({name!r}, {passed})\n"
     namespace: dict[str, Any] = {"_no_identity_aliases": _no_identity_aliases}
     exec(compile(source, f"<calimero {name}>", "exec"), namespace)
     method = namespace[name]

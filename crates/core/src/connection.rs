@@ -108,12 +108,29 @@ pub struct Reply {
     pub url: String,
 }
 
+/// Longest path (with its query) a raw request may have: servers refuse
+/// longer request lines (hyper's default limit is about this).
+pub const MAX_RAW_PATH: usize = 8 * 1024;
+
 /// A validated raw request (see [`Connection::prepare_raw`]).
 #[derive(Clone)]
 pub struct RawRequest {
     method: &'static str,
     url: url::Url,
     body: Option<Vec<u8>>,
+}
+
+impl RawRequest {
+    /// The method, upper case.
+    pub fn method(&self) -> &'static str {
+        self.method
+    }
+
+    /// The resolved URL (it may carry a query the caller gave, token
+    /// included: not for display).
+    pub fn url(&self) -> &url::Url {
+        &self.url
+    }
 }
 
 impl std::fmt::Debug for RawRequest {
@@ -394,7 +411,10 @@ impl Connection {
             _ => {
                 return Err(Error::invalid(
                     "method",
-                    format!("expected one of GET, POST, PUT, DELETE, HEAD, got {method:?}"),
+                    format!(
+                        "expected one of GET, POST, PUT, DELETE, HEAD, got {}",
+                        crate::ids::shown(method)
+                    ),
                 ))
             }
         };
@@ -427,7 +447,11 @@ impl Connection {
         }
     }
 
-    fn url(&self, path: &str, query: &[(&'static str, String)]) -> Result<url::Url, Error> {
+    pub(crate) fn url(
+        &self,
+        path: &str,
+        query: &[(&'static str, String)],
+    ) -> Result<url::Url, Error> {
         // Appended to the base path, so a reverse-proxy prefix survives;
         // `path` segments are already percent-encoded by the builder.
         let mut url = self.inner.base.clone();
@@ -450,6 +474,15 @@ impl Connection {
     /// Refuses absolute URLs, `.`/`..` segments and control characters, so a
     /// raw request cannot leave the node's base path.
     fn raw_url(&self, path: &str) -> Result<url::Url, Error> {
+        if path.len() > MAX_RAW_PATH {
+            return Err(Error::invalid(
+                "path",
+                format!(
+                    "expected at most {MAX_RAW_PATH} bytes (with the query), got {}",
+                    path.len()
+                ),
+            ));
+        }
         if path
             .chars()
             .any(|c| c.is_control() || c == '\\' || c == ' ')
@@ -1009,6 +1042,7 @@ mod tests {
             "/.%2e/admin-api/health",
             "/%2E./x",
             "/a/%2e/b",
+            &format!("/{}", "x".repeat(MAX_RAW_PATH)),
         ] {
             let err = c.raw_url(bad).unwrap_err();
             assert!(err.to_string().starts_with("path:"), "{bad}: {err}");

@@ -10,7 +10,9 @@ use crate::error::Error;
 /// Longest alias the node accepts (core: crates/primitives/src/alias.rs).
 pub const MAX_ALIAS_LEN: usize = 50;
 
-fn shown(value: &str) -> String {
+/// `value` quoted for an error message, cut at 60 characters: a message
+/// stays short whatever it is about.
+pub fn shown(value: &str) -> String {
     let mut s: String = value.chars().take(60).collect();
     if s.len() < value.len() {
         s.push('…');
@@ -147,6 +149,32 @@ pub fn text(argument: &str, value: &str, max: usize) -> Result<(), Error> {
     Ok(())
 }
 
+/// Longest bearer token accepted (a node's JWTs are well under 1 KiB).
+pub const MAX_TOKEN_LEN: usize = 16 * 1024;
+
+/// A bearer token as it goes into an `Authorization` header: 1 to
+/// [`MAX_TOKEN_LEN`] visible ASCII characters (a JWT is base64url and dots).
+/// The message never shows the token.
+pub fn token(argument: &str, value: &str) -> Result<(), Error> {
+    if value.is_empty() || value.len() > MAX_TOKEN_LEN {
+        return Err(Error::invalid(
+            argument,
+            format!(
+                "expected a token of 1 to {MAX_TOKEN_LEN} characters, got {}",
+                value.len()
+            ),
+        ));
+    }
+    if !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::invalid(
+            argument,
+            "expected a token of visible ASCII characters (no spaces, control or non-ASCII \
+             characters)",
+        ));
+    }
+    Ok(())
+}
+
 /// An http(s) URL of at most 2048 bytes (the node's own limits,
 /// core: crates/server/primitives/src/validation.rs).
 pub fn http_url(argument: &str, value: &str) -> Result<url::Url, Error> {
@@ -166,8 +194,8 @@ pub fn http_url(argument: &str, value: &str) -> Result<url::Url, Error> {
         return Err(Error::invalid(
             argument,
             format!(
-                "expected an http or https URL, got scheme {:?}",
-                url.scheme()
+                "expected an http or https URL, got scheme {}",
+                shown(url.scheme())
             ),
         ));
     }
@@ -255,5 +283,15 @@ mod tests {
         assert!(node_path("path", "/srv/../etc/passwd").is_err());
         assert!(node_path("path", "").is_err());
         assert!(text("method", "get\n", 256).is_err());
+    }
+
+    #[test]
+    fn tokens() {
+        assert!(token("access_token", "eyJh.eyJz.c2ln").is_ok());
+        for bad in ["", "a b", "a\nb", "é", &"a".repeat(MAX_TOKEN_LEN + 1)] {
+            let msg = token("access_token", bad).unwrap_err().to_string();
+            assert!(msg.starts_with("access_token: expected a token"), "{msg}");
+            assert!(bad.len() < 2 || !msg.contains(bad), "{msg}");
+        }
     }
 }

@@ -11,7 +11,10 @@ pub mod cache;
 pub mod connection;
 pub mod endpoints;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ids;
+pub mod json;
 pub mod request;
 pub mod runtime;
 

@@ -120,6 +120,15 @@ pub fn prepare(
                     .ok_or_else(|| {
                         Error::Internal(format!("{}: no value for {{{name}}}", endpoint.name))
                     })?;
+                // `.` and `..` stay as they are when encoded (and `%2e` means
+                // `.` to URL parsers): the URL would be normalised onto
+                // another route.
+                if value == "." || value == ".." {
+                    return Err(Error::invalid(
+                        name,
+                        format!("{value:?} is not allowed (it would change the route)"),
+                    ));
+                }
                 path.extend(percent_encoding::utf8_percent_encode(value, SEGMENT));
             }
             None => path.push_str(segment),
@@ -265,7 +274,11 @@ fn encode(spec: &Arg, value: &ArgValue) -> Result<Option<Value>, Error> {
             if !choices.contains(&s) {
                 return Err(Error::invalid(
                     name,
-                    format!("expected one of {}, got {s:?}", choices.join(", ")),
+                    format!(
+                        "expected one of {}, got {}",
+                        choices.join(", "),
+                        ids::shown(s)
+                    ),
                 ));
             }
             Value::from(s)
@@ -301,7 +314,10 @@ fn encode(spec: &Arg, value: &ArgValue) -> Result<Option<Value>, Error> {
                         if let Some(key) = fields.keys().next() {
                             return Err(Error::invalid(
                                 name,
-                                format!("{at}: unknown key {key:?} (expected identity and role)"),
+                                format!(
+                                    "{at}: unknown key {} (expected identity and role)",
+                                    ids::shown(key)
+                                ),
                             ));
                         }
                         (identity, role_name)
@@ -401,7 +417,10 @@ fn role(argument: &str, value: &str) -> Result<&'static str, Error> {
         "readonly" | "read_only" | "read-only" => Ok("ReadOnly"),
         _ => Err(Error::invalid(
             argument,
-            format!("expected \"Admin\", \"Member\" or \"ReadOnly\", got {value:?}"),
+            format!(
+                "expected \"Admin\", \"Member\" or \"ReadOnly\", got {}",
+                ids::shown(value)
+            ),
         )),
     }
 }
@@ -470,7 +489,7 @@ fn metadata(spec: &Arg, value: &ArgValue) -> Result<Value, Error> {
                     let Value::String(v) = v else {
                         return Err(Error::invalid(
                             name,
-                            format!("\"data\"[{k:?}] must be a string"),
+                            format!("\"data\"[{}] must be a string", ids::shown(k)),
                         ));
                     };
                     if k.is_empty() || k.len() > 64 || v.len() > 4096 {
@@ -478,7 +497,8 @@ fn metadata(spec: &Arg, value: &ArgValue) -> Result<Value, Error> {
                             name,
                             format!(
                                 "\"data\" keys must be 1 to 64 bytes and values at most 4096 \
-                                 bytes (key {k:?})"
+                                 bytes (key {})",
+                                ids::shown(k)
                             ),
                         ));
                     }
@@ -487,13 +507,16 @@ fn metadata(spec: &Arg, value: &ArgValue) -> Result<Value, Error> {
             ("name" | "data", _) => {
                 return Err(Error::invalid(
                     name,
-                    format!("{key:?} must be a string (name) or an object of strings (data)"),
+                    format!(
+                        "{} must be a string (name) or an object of strings (data)",
+                        ids::shown(key)
+                    ),
                 ))
             }
             _ => {
                 return Err(Error::invalid(
                     name,
-                    format!("unknown key {key:?} (expected name and data)"),
+                    format!("unknown key {} (expected name and data)", ids::shown(key)),
                 ))
             }
         }
@@ -661,6 +684,16 @@ mod tests {
             );
             assert!(err.to_string().starts_with(prefix), "{name}: {err}");
         }
+    }
+
+    #[test]
+    fn dot_segments_are_refused() {
+        for bad in [".", ".."] {
+            let err = prep("list_package_versions", &[s(bad)]).unwrap_err();
+            assert!(err.to_string().starts_with("package: "), "{err}");
+        }
+        let p = prep("list_package_versions", &[s("...")]).unwrap();
+        assert_eq!(p.path, "/admin-api/packages/.../versions");
     }
 
     #[test]

@@ -14,11 +14,12 @@ pub fn opt_str(name: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<
     let Some(value) = value.filter(|v| !v.is_none()) else {
         return Ok(None);
     };
-    let text = value
-        .cast::<PyString>()
-        .map_err(|_| PyTypeError::new_err(format!("{name}: expected str or None")))?
-        .to_cow()?
-        .into_owned();
+    let text = crate::convert::text(
+        name,
+        value
+            .cast::<PyString>()
+            .map_err(|_| PyTypeError::new_err(format!("{name}: expected str or None")))?,
+    )?;
     if text.is_empty() {
         return Err(PyValueError::new_err(format!(
             "{name}: expected a non-empty string"
@@ -54,6 +55,15 @@ pub fn options(
     refresh_token: Option<String>,
     interactive: bool,
 ) -> PyResult<AuthOptions> {
+    for (name, token) in [
+        ("access_token", &access_token),
+        ("refresh_token", &refresh_token),
+    ] {
+        if let Some(t) = token {
+            calimero_client_core::ids::token(name, t)
+                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        }
+    }
     if refresh_token.is_some() && access_token.is_none() {
         return Err(PyValueError::new_err(
             "access_token: required when refresh_token is given",

@@ -15,7 +15,9 @@ use pyo3::types::{PyDict, PyString, PyTuple};
 use crate::asyncio;
 use crate::auth;
 use crate::blocking::wait;
-use crate::convert::{json_to_py, py_to_json, to_arg, value_to_py};
+use crate::convert::{
+    bool_arg, json_to_py, number_arg, py_to_json, str_arg, text, to_arg, value_to_py,
+};
 use crate::errors::to_pyerr;
 use crate::transfer;
 
@@ -48,7 +50,8 @@ fn int_in(argument: &str, obj: &Bound<'_, PyAny>, min: u64, max: u64) -> PyResul
     match obj.extract::<u64>() {
         Ok(v) if (min..=max).contains(&v) => Ok(v),
         _ => Err(PyValueError::new_err(format!(
-            "{argument}: expected an integer from {min} to {max}, got {obj}"
+            "{argument}: expected an integer from {min} to {max}, got {}",
+            crate::convert::shown(obj)
         ))),
     }
 }
@@ -64,12 +67,7 @@ fn read_pem(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     if let Ok(b) = obj.cast::<pyo3::types::PyBytes>() {
         return Ok(b.as_bytes().to_vec());
     }
-    if obj.is_instance_of::<PyString>() || obj.hasattr("__fspath__")? {
-        let path: std::path::PathBuf = obj
-            .py()
-            .import("os")?
-            .call_method1("fspath", (obj,))?
-            .extract()?;
+    if let Some(path) = transfer::as_path("ca_cert", obj)? {
         return std::fs::read(&path).map_err(|e| {
             pyo3::exceptions::PyOSError::new_err((
                 e.raw_os_error().unwrap_or(0),
@@ -162,36 +160,40 @@ impl PyConnectionInfo {
     fn new(
         api_url: &Bound<'_, PyAny>,
         node_name: Option<&Bound<'_, PyAny>>,
-        timeout: Option<f64>,
-        connect_timeout: Option<f64>,
+        timeout: Option<&Bound<'_, PyAny>>,
+        connect_timeout: Option<&Bound<'_, PyAny>>,
         username: Option<&Bound<'_, PyAny>>,
         password: Option<&Bound<'_, PyAny>>,
         access_token: Option<&Bound<'_, PyAny>>,
         refresh_token: Option<&Bound<'_, PyAny>>,
-        interactive: bool,
+        #[pyo3(from_py_with = interactive_arg)] interactive: bool,
         max_retries: Option<&Bound<'_, PyAny>>,
         max_response_bytes: Option<&Bound<'_, PyAny>>,
         ca_cert: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let api_url = api_url
-            .cast::<PyString>()
-            .map_err(|_| PyTypeError::new_err("api_url: expected str"))?
-            .to_cow()?
-            .into_owned();
+        let api_url = text(
+            "api_url",
+            api_url
+                .cast::<PyString>()
+                .map_err(|_| PyTypeError::new_err("api_url: expected str"))?,
+        )?;
         let node_name = match node_name {
             None => None,
             Some(n) if n.is_none() => None,
-            Some(n) => Some(
+            Some(n) => Some(text(
+                "node_name",
                 n.cast::<PyString>()
-                    .map_err(|_| PyTypeError::new_err("node_name: expected str or None"))?
-                    .to_cow()?
-                    .into_owned(),
-            ),
+                    .map_err(|_| PyTypeError::new_err("node_name: expected str or None"))?,
+            )?),
         };
         let defaults = Config::default();
         let config = Config {
-            timeout: seconds("timeout", timeout, defaults.timeout)?,
-            connect_timeout: seconds("connect_timeout", connect_timeout, defaults.connect_timeout)?,
+            timeout: seconds("timeout", number_arg("timeout", timeout)?, defaults.timeout)?,
+            connect_timeout: seconds(
+                "connect_timeout",
+                number_arg("connect_timeout", connect_timeout)?,
+                defaults.connect_timeout,
+            )?,
             max_retries: retries(max_retries)?.unwrap_or(defaults.max_retries),
             max_response_bytes: match max_response_bytes.filter(|o| !o.is_none()) {
                 None => defaults.max_response_bytes,
@@ -248,10 +250,10 @@ impl PyConnectionInfo {
     #[pyo3(signature = (*, timeout=None, max_retries=None))]
     fn with_options(
         &self,
-        timeout: Option<f64>,
+        timeout: Option<&Bound<'_, PyAny>>,
         max_retries: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let timeout = timeout
+        let timeout = number_arg("timeout", timeout)?
             .map(|t| seconds("timeout", Some(t), self.conn.timeout()))
             .transpose()?;
         Ok(PyConnectionInfo {
@@ -313,8 +315,9 @@ impl PyConnectionInfo {
     }
 
     /// `GET path` (relative to the node URL), decoded from JSON.
-    fn get(&self, py: Python<'_>, path: &str) -> PyResult<Py<PyAny>> {
-        self.request(py, "GET", path, None)
+    fn get(&self, py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let path = str_arg("path", path)?;
+        self.send_raw(py, "GET", &path, None)
     }
 
     /// Any request below the node URL: `method` is GET, POST, PUT, DELETE or
@@ -326,26 +329,12 @@ impl PyConnectionInfo {
     fn request(
         &self,
         py: Python<'_>,
-        method: &str,
-        path: &str,
+        method: &Bound<'_, PyAny>,
+        path: &Bound<'_, PyAny>,
         json: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let body = json.map(|j| py_to_json("json", j)).transpose()?;
-        let raw = self
-            .conn
-            .prepare_raw(method, path, body)
-            .map_err(|e| to_pyerr(py, e))?;
-        let conn = self.conn.clone();
-        let reply = wait(py, async move { conn.send_raw(raw).await })?;
-        if reply.body.is_empty() {
-            return Ok(py.None());
-        }
-        match json_to_py(py, &reply.body) {
-            Ok(v) => Ok(v.unbind()),
-            Err(_) => Ok(PyString::new(py, &String::from_utf8_lossy(&reply.body))
-                .into_any()
-                .unbind()),
-        }
+        let (method, path) = (str_arg("method", method)?, str_arg("path", path)?);
+        self.send_raw(py, &method, &path, json)
     }
 
     /// Calls endpoint `index` of the table with `args` (one per argument,
@@ -466,4 +455,36 @@ impl PyConnectionInfo {
             None => format!("ConnectionInfo(api_url={:?})", self.conn.api_url()),
         }
     }
+}
+
+impl PyConnectionInfo {
+    /// `request` and `get`, once their arguments are text.
+    fn send_raw(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        path: &str,
+        json: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let body = json.map(|j| py_to_json("json", j)).transpose()?;
+        let raw = self
+            .conn
+            .prepare_raw(method, path, body)
+            .map_err(|e| to_pyerr(py, e))?;
+        let conn = self.conn.clone();
+        let reply = wait(py, async move { conn.send_raw(raw).await })?;
+        if reply.body.is_empty() {
+            return Ok(py.None());
+        }
+        match json_to_py(py, &reply.body) {
+            Ok(v) => Ok(v.unbind()),
+            Err(_) => Ok(PyString::new(py, &String::from_utf8_lossy(&reply.body))
+                .into_any()
+                .unbind()),
+        }
+    }
+}
+
+fn interactive_arg(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    bool_arg("interactive", obj)
 }

@@ -1,30 +1,28 @@
 //! JSON <-> Python, without an intermediate tree on the way in: response
-//! bodies are decoded straight into Python objects by a serde visitor, so a
-//! large answer is built once. Values keep their JSON type: integers stay
+//! bodies are decoded straight into Python objects by the core's decoder
+//! (`calimero_client_core::json`, fuzzed there), so a large answer is
+//! built once. Values keep their JSON type: integers stay
 //! `int` (all of `u64` and `i64`), keys keep the node's spelling.
 
 use calimero_client_core::endpoints::{Arg, Kind};
-use calimero_client_core::ArgValue;
+use calimero_client_core::{json, ArgValue};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
 };
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 /// How deep a Python value may nest when sent as JSON.
 const MAX_DEPTH: usize = 128;
 
-/// Decodes JSON text into Python objects.
+/// Decodes JSON text into Python objects (the core's decoder, building
+/// Python objects as it goes).
 pub fn json_to_py<'py>(
     py: Python<'py>,
     body: &[u8],
 ) -> Result<Bound<'py, PyAny>, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let value = Seed(py).deserialize(&mut de)?;
-    de.end()?;
-    Ok(value)
+    json::decode(PyBuilder(py), body)
 }
 
 /// A `serde_json::Value` as Python objects (small values: error details).
@@ -34,60 +32,107 @@ pub fn value_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, P
 }
 
 #[derive(Clone, Copy)]
-struct Seed<'py>(Python<'py>);
+struct PyBuilder<'py>(Python<'py>);
 
-impl<'de, 'py> DeserializeSeed<'de> for Seed<'py> {
-    type Value = Bound<'py, PyAny>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
+impl<'py> json::Builder for PyBuilder<'py> {
+    type Node = Bound<'py, PyAny>;
+    type Error = PyErr;
 
-impl<'de, 'py> Visitor<'de> for Seed<'py> {
-    type Value = Bound<'py, PyAny>;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+    fn null(self) -> PyResult<Self::Node> {
         Ok(self.0.None().into_bound(self.0))
     }
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        self.visit_unit()
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+    fn bool(self, v: bool) -> PyResult<Self::Node> {
         Ok(PyBool::new(self.0, v).to_owned().into_any())
     }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(v.into_pyobject(self.0).map_err(E::custom)?.into_any())
+    fn int(self, v: i64) -> PyResult<Self::Node> {
+        Ok(v.into_pyobject(self.0)?.into_any())
     }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(v.into_pyobject(self.0).map_err(E::custom)?.into_any())
+    fn uint(self, v: u64) -> PyResult<Self::Node> {
+        Ok(v.into_pyobject(self.0)?.into_any())
     }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+    fn float(self, v: f64) -> PyResult<Self::Node> {
         Ok(PyFloat::new(self.0, v).into_any())
     }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+    fn str(self, v: &str) -> PyResult<Self::Node> {
         Ok(PyString::new(self.0, v).into_any())
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let list = PyList::empty(self.0);
-        while let Some(item) = seq.next_element_seed(self)? {
-            list.append(item).map_err(de::Error::custom)?;
-        }
-        Ok(list.into_any())
+    fn list(self) -> PyResult<Self::Node> {
+        Ok(PyList::empty(self.0).into_any())
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let dict = PyDict::new(self.0);
-        while let Some(key) = map.next_key_seed(self)? {
-            let value = map.next_value_seed(self)?;
-            dict.set_item(key, value).map_err(de::Error::custom)?;
-        }
-        Ok(dict.into_any())
+    fn push(self, list: &mut Self::Node, item: Self::Node) -> PyResult<()> {
+        list.cast::<PyList>()?.append(item)
+    }
+    fn map(self) -> PyResult<Self::Node> {
+        Ok(PyDict::new(self.0).into_any())
+    }
+    fn insert(self, map: &mut Self::Node, key: Self::Node, value: Self::Node) -> PyResult<()> {
+        map.cast::<PyDict>()?.set_item(key, value)
     }
 }
 
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
+/// A Python `str` as Rust text. A lone surrogate cannot be encoded as
+/// UTF-8 (nor sent): a ValueError naming the argument, not a bare
+/// UnicodeEncodeError.
+pub fn text(argument: &str, s: &Bound<'_, PyString>) -> PyResult<String> {
+    s.to_cow().map(|c| c.into_owned()).map_err(|_| {
+        PyValueError::new_err(format!(
+            "{argument}: expected text encodable as UTF-8, got a string with a lone surrogate"
+        ))
+    })
+}
+
+/// A `str` argument: TypeError or ValueError naming it (PyO3's own
+/// extraction errors name the argument only in a note).
+pub fn str_arg(argument: &str, obj: &Bound<'_, PyAny>) -> PyResult<String> {
+    let s = obj.cast::<PyString>().map_err(|_| {
+        PyTypeError::new_err(format!("{argument}: expected str, got {}", type_name(obj)))
+    })?;
+    text(argument, s)
+}
+
+/// An optional number (`int` or `float`, not `bool`); None when absent.
+pub fn number_arg(argument: &str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<f64>> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(None);
+    };
+    if obj.is_instance_of::<PyBool>()
+        || !(obj.is_instance_of::<PyInt>() || obj.is_instance_of::<PyFloat>())
+    {
+        return Err(PyTypeError::new_err(format!(
+            "{argument}: expected a number (int or float), got {}",
+            type_name(obj)
+        )));
+    }
+    obj.extract::<f64>()
+        .map(Some)
+        .map_err(|_| PyValueError::new_err(format!("{argument}: {} is out of range", shown(obj))))
+}
+
+/// A `bool` argument (not any truthy value).
+pub fn bool_arg(argument: &str, obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    obj.cast::<PyBool>().map(|b| b.is_true()).map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{argument}: expected True or False, got {}",
+            type_name(obj)
+        ))
+    })
+}
+
+/// `obj` for an error message: its repr, cut at 60 characters (an int of
+/// 4 000 digits must not make a 4 000-character message).
+pub(crate) fn shown(obj: &Bound<'_, PyAny>) -> String {
+    let text = obj
+        .repr()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| format!("<{}>", type_name(obj)));
+    let mut cut: String = text.chars().take(60).collect();
+    if cut.len() < text.len() {
+        cut.push('…');
+    }
+    cut
+}
+
+pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
         .name()
         .map(|n| n.to_string())
@@ -121,7 +166,8 @@ fn to_json(argument: &str, obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Val
             return Ok(Value::from(v));
         }
         return Err(PyValueError::new_err(format!(
-            "{argument}: integer {obj} does not fit in 64 bits"
+            "{argument}: integer {} does not fit in 64 bits",
+            shown(obj)
         )));
     }
     if let Ok(f) = obj.cast::<PyFloat>() {
@@ -133,7 +179,7 @@ fn to_json(argument: &str, obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Val
             });
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(Value::String(s.to_cow()?.into_owned()));
+        return Ok(Value::String(text(argument, s)?));
     }
     if let Ok(d) = obj.cast::<PyDict>() {
         let mut map = serde_json::Map::with_capacity(d.len());
@@ -144,10 +190,7 @@ fn to_json(argument: &str, obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Val
                     type_name(&k)
                 ))
             })?;
-            map.insert(
-                key.to_cow()?.into_owned(),
-                to_json(argument, &v, depth + 1)?,
-            );
+            map.insert(text(argument, key)?, to_json(argument, &v, depth + 1)?);
         }
         return Ok(Value::Object(map));
     }
@@ -210,7 +253,7 @@ pub fn to_arg(spec: &Arg, obj: &Bound<'_, PyAny>) -> PyResult<Option<ArgValue>> 
         | Kind::Choice(_)
         | Kind::Role => {
             let s = obj.cast::<PyString>().map_err(|_| wrong("str"))?;
-            ArgValue::Str(s.to_cow()?.into_owned())
+            ArgValue::Str(text(name, s)?)
         }
         Kind::UInt | Kind::UInt32 => {
             if obj.is_instance_of::<PyBool>() || !obj.is_instance_of::<PyInt>() {
@@ -218,7 +261,8 @@ pub fn to_arg(spec: &Arg, obj: &Bound<'_, PyAny>) -> PyResult<Option<ArgValue>> 
             }
             let v = obj.extract::<u64>().map_err(|_| {
                 PyValueError::new_err(format!(
-                    "{name}: expected a non-negative integer below 2**64, got {obj}"
+                    "{name}: expected a non-negative integer below 2**64, got {}",
+                    shown(obj)
                 ))
             })?;
             ArgValue::UInt(v)
@@ -236,24 +280,24 @@ pub fn to_arg(spec: &Arg, obj: &Bound<'_, PyAny>) -> PyResult<Option<ArgValue>> 
         // Handled by the binding itself, never converted here.
         Kind::Upload | Kind::LocalPath | Kind::Progress => return Ok(None),
         Kind::Members | Kind::HexIdList => match obj.cast::<PyString>() {
-            Ok(s) => ArgValue::Str(s.to_cow()?.into_owned()),
+            Ok(s) => ArgValue::Str(text(name, s)?),
             Err(_) if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() => {
                 ArgValue::Json(py_to_json(name, obj)?)
             }
             Err(_) => return Err(wrong("a list or its JSON text (str)")),
         },
         Kind::Metadata => match obj.cast::<PyString>() {
-            Ok(s) => ArgValue::Str(s.to_cow()?.into_owned()),
+            Ok(s) => ArgValue::Str(text(name, s)?),
             Err(_) if obj.is_instance_of::<PyDict>() => ArgValue::Json(py_to_json(name, obj)?),
             Err(_) => return Err(wrong("a dict or its JSON text (str)")),
         },
         Kind::JsonText => match obj.cast::<PyString>() {
-            Ok(s) => ArgValue::Str(s.to_cow()?.into_owned()),
+            Ok(s) => ArgValue::Str(text(name, s)?),
             Err(_) => ArgValue::Json(py_to_json(name, obj)?),
         },
         Kind::Bytes => match (bytes_of(obj), obj.cast::<PyString>()) {
             (Some(b), _) => ArgValue::Bytes(b),
-            (None, Ok(s)) => ArgValue::Str(s.to_cow()?.into_owned()),
+            (None, Ok(s)) => ArgValue::Str(text(name, s)?),
             (None, Err(_)) => ArgValue::Json(py_to_json(name, obj)?),
         },
     }))

@@ -21,8 +21,12 @@ use pyo3::types::{PyDict, PyList};
 /// The path of the token cache file of `node_name`:
 /// `~/.merobox/auth_cache/{slug}-{sha256(node_name)[:12]}.json`.
 #[pyfunction]
-fn get_token_cache_path(node_name: &str) -> PyResult<String> {
-    path_str(cache::token_cache_path(node_name))
+fn get_token_cache_path(node_name: &Bound<'_, PyAny>) -> PyResult<String> {
+    let node_name = convert::str_arg("node_name", node_name)?;
+    // The same rule as a connection's node_name.
+    calimero_client_core::ids::text("node_name", &node_name, 1024)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    path_str(cache::token_cache_path(&node_name))
 }
 
 /// The token cache directory, `~/.merobox/auth_cache`.

@@ -21,6 +21,7 @@ use pyo3::types::{PyByteArray, PyBytes, PyDict, PyMemoryView, PyString};
 
 use crate::blocking::{wait, wait_with};
 use crate::connection::reply_to_py;
+use crate::convert::type_name;
 use crate::errors::to_pyerr;
 
 /// How much a file object is asked for per `read()`.
@@ -66,23 +67,34 @@ impl<'py> Progress<'py> {
 }
 
 /// A path argument (str or os.PathLike) as a `PathBuf`; None when `obj` is
-/// not a path at all.
-fn as_path(obj: &Bound<'_, PyAny>) -> PyResult<Option<PathBuf>> {
-    if obj.is_instance_of::<PyString>() {
-        return Ok(Some(obj.extract::<PathBuf>()?));
-    }
-    if obj.hasattr("__fspath__")? {
+/// not a path at all. An empty path, or one with a NUL (no file can have
+/// it), is a ValueError naming `argument`, before any I/O.
+pub(crate) fn as_path(argument: &str, obj: &Bound<'_, PyAny>) -> PyResult<Option<PathBuf>> {
+    let path = if obj.is_instance_of::<PyString>() {
+        obj.extract::<PathBuf>()?
+    } else if obj.hasattr("__fspath__")? {
         let os = obj.py().import("os")?;
         let fspath = os.call_method1("fspath", (obj,))?;
-        return Ok(Some(fspath.extract::<PathBuf>()?));
+        fspath.extract::<PathBuf>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "{argument}: expected a str path, got os.fspath() of type {}",
+                type_name(&fspath)
+            ))
+        })?
+    } else {
+        return Ok(None);
+    };
+    if path.as_os_str().is_empty() {
+        return Err(PyValueError::new_err(format!(
+            "{argument}: expected a file path, got ''"
+        )));
     }
-    Ok(None)
-}
-
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type()
-        .name()
-        .map_or_else(|_| "?".to_owned(), |n| n.to_string())
+    if path.as_os_str().as_encoded_bytes().contains(&0) {
+        return Err(PyValueError::new_err(format!(
+            "{argument}: a file path cannot contain a NUL character"
+        )));
+    }
+    Ok(Some(path))
 }
 
 /// The bytes left in a seekable file object, when it can tell.
@@ -111,10 +123,7 @@ pub fn upload(
     if data.is_none() {
         return Err(PyValueError::new_err("data: is required, got None"));
     }
-    let (source, size) = if let Some(path) = as_path(data)? {
-        if path.as_os_str().is_empty() {
-            return Err(PyValueError::new_err("data: expected a file path, got ''"));
-        }
+    let (source, size) = if let Some(path) = as_path("data", data)? {
         UploadSource::open(&path).map_err(|e| to_pyerr(py, e))?
     } else if data.is_instance_of::<PyBytes>() || data.is_instance_of::<PyByteArray>() {
         let backed: PyBackedBytes = data.extract()?;
@@ -239,7 +248,7 @@ pub fn download(
 ) -> PyResult<Py<PyAny>> {
     // Everything about the arguments is checked before the request goes.
     let target = match (output, &path) {
-        (Output::File, Some(p)) if !p.is_none() => match as_path(p)? {
+        (Output::File, Some(p)) if !p.is_none() => match as_path("path", p)? {
             Some(target) => Some(target),
             None => {
                 return Err(PyTypeError::new_err(format!(

@@ -1,0 +1,493 @@
+"""Hostile input to every public callable of the package.
+
+The surface is found by introspection (``calimero.__all__``, the public
+attributes of its classes, and ``calimero.ENDPOINTS`` for the ``Client``
+methods), so a new function or method is swept automatically, and
+``test_every_public_callable_is_covered`` fails until it is described here.
+Each argument of each callable gets wrong types, None when it is required,
+an empty string, a 10 MB string, a 4 000-digit int, malformed ids, NULs, a
+lone surrogate and other unicode: the call must raise ValueError or
+TypeError naming the argument in a short message, and the test node must
+receive nothing. A value an argument
+legitimately accepts is skipped by its kind (``ACCEPTS``), never by a list
+of methods. The whole sweep also runs in a subprocess, whose exit code
+shows the interpreter survived it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import inspect
+import re
+import subprocess
+import sys
+import types
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+import calimero
+from test_validation import valid as valid_table_value
+from testnode import TestNode
+
+HUGE = "x" * (10 * 1024 * 1024)
+
+#: (label, value): the hostile values, each tried on every argument.
+HOSTILE: list[tuple[str, Any]] = [
+    ("int", 42),
+    ("big_int", 10**4000),
+    ("float", 4.5),
+    ("bool", True),
+    ("bytes", b"\x00\xff"),
+    ("object", object()),
+    ("set", {1, 2}),
+    ("none", None),
+    ("empty", ""),
+    ("huge", HUGE),
+    ("malformed_id", "0OIl"),
+    ("bad_hex", "g" * 64),
+    ("nul", "a\x00b"),
+    ("surrogate", "\ud800"),
+    ("unicode", "é😀\u202e"),
+]
+
+#: Longest message a refusal may have, whatever the value (the enums'
+#: messages are the standard library's and not held to it).
+MAX_MESSAGE = 500
+
+STRINGS = {"empty", "huge", "malformed_id", "bad_hex", "nul", "surrogate", "unicode"}
+#: Strings that are plausible file paths: a path argument takes them, and a
+#: missing file is an OSError (as for ``open``), not a bad argument.
+PATHS = {"huge", "malformed_id", "bad_hex", "surrogate", "unicode"}
+#: Text without control characters: what a free-text argument accepts.
+TEXT = {"malformed_id", "bad_hex", "unicode"}
+
+#: The hostile labels each kind of argument legitimately accepts (those
+#: values are not tried). Kinds of the endpoint table first, then the kinds
+#: of the arguments outside the table.
+ACCEPTS: dict[str, set[str]] = {
+    "base58_id": set(),
+    "hex_id": set(),
+    "base58_or_hex_id": set(),
+    "hash": set(),
+    "url": set(),
+    "alias": {"malformed_id"},  # "0OIl" is a valid alias
+    "hex": set(),
+    "choice": set(),
+    "role": set(),
+    "uint": {"int"},
+    "uint32": {"int"},
+    "bool": {"bool"},
+    "members": set(),
+    "hex_id_list": set(),
+    "str_list": set(),
+    "metadata": set(),
+    "name": TEXT,
+    "node_path": TEXT,
+    "ignored_base58_id": {"empty"},
+    "ignored_text": STRINGS - {"surrogate"},
+    # JSON values: a number or bool is a document of its own.
+    "json_text": {"int", "float", "bool"},
+    # Bytes, text (sent as its UTF-8) or a JSON value; the 10 MB string is
+    # over every bytes argument's max_len.
+    "bytes": {"int", "float", "bool", "bytes"} | (STRINGS - {"huge", "surrogate"}),
+    "upload": {"bytes"} | PATHS,
+    "local_path": PATHS,
+    "progress": set(),
+    # ---- outside the table ----
+    "api_url": set(),
+    "node_name": TEXT,
+    "credential": STRINGS - {"empty", "surrogate"},
+    # visible ASCII, as it goes into the Authorization header
+    "token": {"malformed_id", "bad_hex"},
+    "flag": {"bool"},
+    "seconds": {"int", "float"},
+    "retries": set(),
+    "response_cap": set(),
+    "ca_cert": PATHS,
+    "connection": set(),
+    "http_method": set(),
+    "raw_path": TEXT,
+    # any JSON value, a str being a JSON string
+    "json_value": {"int", "float", "bool"} | (STRINGS - {"surrogate"}),
+    "scope": set(),
+    # JwtToken is a value type: any non-empty str is kept as given, and an
+    # empty refresh token means none
+    "jwt": STRINGS - {"empty"},
+    "jwt_refresh": STRINGS,
+    "unix_time": {"int", "big_int"},
+    "enum_value": set(),
+    "blob_chunks": set(),
+    # an IntFlag: any int is a combination of flags
+    "flag_value": {"int", "big_int", "bool"},
+}
+
+
+class Arg:
+    """One argument of a callable: its name, kind, whether it is required,
+    and a valid value (used while another argument is under test)."""
+
+    def __init__(self, name: str, kind: str, required: bool, good: Any = None) -> None:
+        self.name, self.kind, self.required, self.good = name, kind, required, good
+
+
+def _table_args(endpoint: dict[str, Any]) -> list[Arg]:
+    return [
+        Arg(a["name"], a["kind"], a["required"], valid_table_value(a)) for a in endpoint["args"]
+    ]
+
+
+def _visibility() -> dict[str, Any]:
+    endpoint = next(e for e in calimero.ENDPOINTS if e["name"] == "set_subgroup_visibility")
+    return next(a for a in endpoint["args"] if a["name"] == "visibility")
+
+
+HEX = "699c99ea0a2997fb0826b12f6689df76d58763d2fb794f9a2d147f2e580794d1"
+B58 = "EMtpXdHZQLiqyPVVAzJWbnishYR1gPTvKKtWD3e2V6zo"
+
+_CONNECTION_ARGS = [
+    Arg("api_url", "api_url", True, "URL"),
+    Arg("node_name", "node_name", False, "node-a"),
+    Arg("username", "credential", False, "user"),
+    Arg("password", "credential", False, "pw"),
+    Arg("access_token", "token", False, "a.b.c"),
+    Arg("refresh_token", "token", False, "d.e.f"),
+    Arg("interactive", "flag", False, False),
+    Arg("timeout", "seconds", False, 5.0),
+    Arg("connect_timeout", "seconds", False, 5.0),
+    Arg("max_retries", "retries", False, 1),
+    Arg("max_response_bytes", "response_cap", False, 1 << 20),
+    Arg("ca_cert", "ca_cert", False, None),
+]
+_OPTIONS_ARGS = [Arg("timeout", "seconds", False, 5.0), Arg("max_retries", "retries", False, 1)]
+
+#: The callables outside the endpoint table, by their public path, with
+#: their arguments (checked against their signatures).
+SPECS: dict[str, list[Arg]] = {
+    "create_connection": _CONNECTION_ARGS,
+    "ConnectionInfo": _CONNECTION_ARGS,
+    "ConnectionInfo.with_options": _OPTIONS_ARGS,
+    "ConnectionInfo.get": [Arg("path", "raw_path", True, "/admin-api/health")],
+    "ConnectionInfo.request": [
+        Arg("method", "http_method", True, "GET"),
+        Arg("path", "raw_path", True, "/admin-api/health"),
+        Arg("json", "json_value", False, None),
+    ],
+    "ConnectionInfo.login": [
+        Arg("username", "credential", False, "user"),
+        Arg("password", "credential", False, "pw"),
+    ],
+    "ConnectionInfo.detect_auth_mode": [],
+    "ConnectionInfo.logout": [],
+    "ConnectionInfo.close": [],
+    "create_client": [Arg("connection", "connection", True, "CONNECTION")],
+    "create_async_client": [Arg("connection", "connection", True, "CONNECTION")],
+    "Client": [Arg("connection", "connection", True, "CONNECTION")],
+    "AsyncClient": [Arg("connection", "connection", True, "CONNECTION")],
+    "Client.with_options": _OPTIONS_ARGS,
+    "Client.get_api_url": [],
+    "Client.close": [],
+    "AsyncClient.aclose": [],
+    "AsyncBlobChunks": [Arg("chunks", "blob_chunks", True, None)],
+    "AsyncBlobChunks.aclose": [],
+    "Client.resolve_context_alias": [Arg("alias", "alias", True, "my-alias")],
+    "Client.resolve_application_alias": [Arg("alias", "alias", True, "my-alias")],
+    "Client.create_alias_generic": [
+        Arg("alias", "alias", True, "my-alias"),
+        Arg("value", "base58_id", True, B58),
+        Arg("scope", "scope", False, "context"),
+    ],
+    "Client.set_default_visibility": [
+        Arg("group_id", "hex_id", True, HEX),
+        Arg("visibility", "choice", True, _visibility()["choices"][0]),
+    ],
+    # No such routes on the node: the arguments are checked, then
+    # UnsupportedByNodeError (test_identity_alias_methods_are_unsupported).
+    "Client.create_context_identity_alias": [
+        Arg("alias", "alias", True, "my-alias"),
+        Arg("context_id", "base58_id", True, B58),
+        Arg("public_key", "base58_id", True, B58),
+    ],
+    "Client.delete_context_identity_alias": [
+        Arg("alias", "alias", True, "my-alias"),
+        Arg("context_id", "base58_id", True, B58),
+    ],
+    "Client.list_context_identity_aliases": [Arg("context_id", "base58_id", True, B58)],
+    "Client.lookup_context_identity_alias": [
+        Arg("alias", "alias", True, "my-alias"),
+        Arg("context_id", "base58_id", True, B58),
+    ],
+    "Client.resolve_context_identity_alias": [
+        Arg("alias", "alias", True, "my-alias"),
+        Arg("context_id", "base58_id", True, B58),
+    ],
+    "get_token_cache_dir": [],
+    "calimero_client_py.endpoints": [],
+    "get_token_cache_path": [Arg("node_name", "node_name", True, "node-a")],
+    "JwtToken": [
+        Arg("access_token", "jwt", True, "a.b.c"),
+        Arg("refresh_token", "jwt_refresh", False, None),
+        Arg("expires_at", "unix_time", False, None),
+    ],
+    "JwtToken.is_expired": [],
+    "BlobChunks.close": [],
+    "AuthMode": [Arg("value", "enum_value", True, "none")],
+    "Capability": [Arg("value", "flag_value", True, 1)],
+}
+
+#: Public callables deliberately not swept, and why.
+EXEMPT: dict[str, str] = {
+    # Made by download_blob(..., chunks=True) only.
+    "BlobChunks": "no public constructor (the test asserts it cannot be called)",
+}
+
+
+def public_callables() -> dict[str, Callable[..., Any]]:
+    """Every public callable of the package: module-level functions and
+    classes of ``calimero.__all__`` (exception classes aside: they take any
+    message), and the public methods of those classes."""
+    out: dict[str, Callable[..., Any]] = {}
+    for name in calimero.__all__:
+        obj = getattr(calimero, name)
+        if isinstance(obj, type) and issubclass(obj, BaseException):
+            continue
+        if isinstance(obj, type):
+            out[name] = obj
+            if issubclass(obj, enum.Enum):
+                continue  # members and str/int methods, not the package's own
+            for attr in dir(obj):
+                if attr.startswith("_"):
+                    continue
+                static = inspect.getattr_static(obj, attr)
+                if isinstance(
+                    static, (property, types.GetSetDescriptorType, types.MemberDescriptorType)
+                ):
+                    continue
+                if callable(static):
+                    out[f"{name}.{attr}"] = getattr(obj, attr)
+        elif callable(obj):
+            out[name] = obj
+    # The extension module is importable too; what it has that the package
+    # does not re-export is public as well.
+    exported = {id(v) for v in out.values()}
+    native = calimero.calimero_client_py
+    for name in dir(native):
+        obj = getattr(native, name)
+        if not name.startswith("_") and callable(obj) and id(obj) not in exported:
+            out[f"calimero_client_py.{name}"] = obj
+    return out
+
+
+ENDPOINT_NAMES = {e["name"]: e for e in calimero.ENDPOINTS}
+
+
+def _as_sync_method(path: str) -> str:
+    """``AsyncClient.x`` is described by ``Client.x`` (same parameters,
+    test_async checks it) unless SPECS has an entry of its own."""
+    if path.startswith("AsyncClient.") and path not in SPECS:
+        return "Client." + path[len("AsyncClient.") :]
+    return path
+
+
+def spec(path: str) -> list[Arg]:
+    path = _as_sync_method(path)
+    if path.startswith("Client.") and path[len("Client.") :] in ENDPOINT_NAMES:
+        return _table_args(ENDPOINT_NAMES[path[len("Client.") :]])
+    return SPECS[path]
+
+
+def _described(path: str) -> bool:
+    path = _as_sync_method(path)
+    return path in SPECS or (path.startswith("Client.") and path[7:] in ENDPOINT_NAMES)
+
+
+def covered() -> list[str]:
+    return sorted(p for p in public_callables() if p not in EXEMPT and _described(p))
+
+
+def test_every_public_callable_is_covered() -> None:
+    surface = public_callables()
+    missing = sorted(set(surface) - set(covered()) - set(EXEMPT))
+    assert not missing, f"public callables with no bad-input coverage: {missing}"
+    assert not set(SPECS) - set(surface), "SPECS describes callables that no longer exist"
+    # Every Client method of the table is swept, and then some.
+    assert len([p for p in covered() if p.startswith("Client.")]) > len(calimero.ENDPOINTS)
+    with pytest.raises(TypeError):
+        calimero.BlobChunks()
+
+
+@pytest.mark.parametrize("path", sorted(SPECS))
+def test_specs_match_signatures(path: str) -> None:
+    """A new parameter must be described (the sweep would miss it)."""
+    target = public_callables()[path]
+    if isinstance(target, type) and issubclass(target, enum.Enum):
+        return
+    params = [
+        p.name
+        for p in inspect.signature(target).parameters.values()
+        if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    assert sorted(params) == sorted(a.name for a in SPECS[path])
+
+
+# ---------------------------------------------------------------- the sweep
+
+
+class World:
+    """What a call needs: the node URL, a connection and a client to it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.connection = calimero.create_connection(url, max_retries=0, interactive=False)
+        self.client = calimero.create_client(self.connection)
+        self.aclient = calimero.create_async_client(self.connection)
+        self.token = calimero.JwtToken("a.b.c")
+
+    def target(self, path: str) -> Callable[..., Any]:
+        """The callable at `path`, bound to an instance for methods."""
+        head, _, method = path.partition(".")
+        if not method:
+            return getattr(calimero, head)
+        owner = {
+            "Client": self.client,
+            "AsyncClient": self.aclient,
+            "ConnectionInfo": self.connection,
+            "JwtToken": self.token,
+        }.get(head)
+        if owner is None:  # no instance to be had without I/O: call it unbound
+            found = getattr(getattr(calimero, head), method)
+        else:
+            found = getattr(owner, method)
+        if inspect.iscoroutinefunction(found):
+            # The arguments are bound when it is called (a wrong count is a
+            # TypeError at once) and checked when it is awaited.
+            return lambda *args, **kwargs: asyncio.run(found(*args, **kwargs))
+        return found
+
+    def good(self, arg: Arg) -> Any:
+        if arg.good == "URL":
+            return self.url
+        if arg.good == "CONNECTION":
+            return self.connection
+        return arg.good
+
+
+def tried(arg: Arg) -> list[tuple[str, Any]]:
+    """The hostile values to try on `arg`."""
+    accepted = ACCEPTS[arg.kind]
+    return [
+        (label, value)
+        for label, value in HOSTILE
+        if label not in accepted and not (label == "none" and not arg.required)
+    ]
+
+
+def names_argument(message: str, name: str) -> bool:
+    return re.search(rf"(?<![A-Za-z_]){re.escape(name)}(?![A-Za-z_])", message) is not None
+
+
+def check(world: World, path: str) -> list[str]:
+    """Calls `path` with each hostile value in each argument; returns what
+    went wrong (empty: every call raised ValueError/TypeError naming its
+    argument)."""
+    failures: list[str] = []
+    args = spec(path)
+    target = world.target(path)
+    if not args:
+        # Nothing to pass: an extra argument is a TypeError, before any I/O.
+        try:
+            unbound_self = {"BlobChunks.close": [world.token], "AsyncBlobChunks.aclose": [object()]}
+            target(*unbound_self.get(path, []), "extra")
+        except TypeError:
+            pass
+        except BaseException as e:
+            failures.append(f"{path}(extra): {type(e).__name__}: {str(e)[:200]}")
+        else:
+            failures.append(f"{path}(extra): accepted")
+        return failures
+    for arg in args:
+        for label, bad in tried(arg):
+            kwargs = {a.name: world.good(a) for a in args if a.required or a.good is not None}
+            kwargs[arg.name] = bad
+            if arg.kind in ("enum_value", "flag_value"):
+                call_args: tuple[Any, ...] = (bad,)
+                kwargs = {}
+            else:
+                call_args = ()
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    target(*call_args, **kwargs)
+            except (ValueError, TypeError) as e:
+                # An enum's ValueError names the enum ("'x' is not a valid AuthMode").
+                expected = path if arg.kind in ("enum_value", "flag_value") else arg.name
+                if not names_argument(str(e), expected):
+                    failures.append(
+                        f"{path}({arg.name}={label}): {type(e).__name__} does not name "
+                        f"{expected!r}: {str(e)[:200]}"
+                    )
+                elif len(str(e)) > MAX_MESSAGE and expected == arg.name:
+                    failures.append(
+                        f"{path}({arg.name}={label}): a {len(str(e))}-character message"
+                    )
+            except BaseException as e:
+                failures.append(f"{path}({arg.name}={label}): {type(e).__name__}: {str(e)[:200]}")
+            else:
+                failures.append(f"{path}({arg.name}={label}): accepted")
+    return failures
+
+
+@pytest.mark.parametrize("path", covered())
+def test_hostile_arguments_are_refused_before_io(node: TestNode, path: str) -> None:
+    failures = check(World(node.url), path)
+    assert not failures, "\n".join(failures)
+    assert node.requests() == []
+
+
+SWEEP = """
+import sys
+sys.path.insert(0, {tests!r})
+import test_bad_input as t
+world = t.World({url!r})
+failures = [f for path in t.covered() for f in t.check(world, path)]
+print("\\n".join(failures[:50]))
+print(f"{{len(t.covered())}} callables swept, {{len(failures)}} failures")
+sys.exit(1 if failures else 0)
+"""
+
+
+def test_the_whole_sweep_in_a_subprocess(node: TestNode) -> None:
+    """The interpreter survives every hostile call (no abort, no crash): a
+    Rust panic would show as a signal in the exit code."""
+    script = SWEEP.format(tests=str(Path(__file__).parent), url=node.url)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, (done.returncode, done.stdout[-3000:], done.stderr[-3000:])
+    assert "callables swept, 0 failures" in done.stdout
+    assert node.requests() == []
+
+
+def test_surrogates_nested_in_json_name_the_argument(
+    client: calimero.Client, node: TestNode
+) -> None:
+    for bad in ({"\ud800": 1}, {"k": ["\udfff"]}, ["ok", {"x": "\ud800"}]):
+        with pytest.raises(ValueError, match=r"^args: expected text encodable as UTF-8"):
+            client.call(B58, "set", bad)
+    with pytest.raises(ValueError, match=r"^json: "):
+        client.connection.request("POST", "/admin-api/health", {"a": "\ud800"})
+    assert node.requests() == []
+
+
+def test_identity_alias_methods_are_unsupported(client: calimero.Client, node: TestNode) -> None:
+    """With good arguments they raise UnsupportedByNodeError (the sweep
+    checks bad ones raise ValueError/TypeError instead), sending nothing."""
+    for path, args in SPECS.items():
+        if "identity_alias" in path:
+            method = getattr(client, path.split(".")[1])
+            with pytest.raises(calimero.UnsupportedByNodeError):
+                method(**{a.name: a.good for a in args})
+    assert node.requests() == []

@@ -98,9 +98,10 @@ HEADER = """\
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, Any, Literal
 
+from ._events import Subscription
 from .calimero_client_py import BlobChunks, ConnectionInfo
 from .types import (
 {type_imports}
@@ -154,6 +155,15 @@ class Client(_BaseClient):
     ) -> Client: ...
     def __enter__(self) -> Client: ...
     def __exit__(self, *exc_info: object) -> None: ...
+    def subscribe(
+        self,
+        context_ids: str | Iterable[str] | None = None,
+        group_ids: str | Iterable[str] | None = None,
+        *,
+        transport: Literal["sse", "ws"] = "sse",
+        max_reconnects: int = 10,
+        buffer: int = 256,
+    ) -> Subscription: ...
     def resolve_context_alias(self, alias: str) -> dict[str, Any]: ...
     def resolve_application_alias(self, alias: str) -> dict[str, Any]: ...
     def create_alias_generic(self, alias: str, value: str, scope: str | None = None) -> Any: ...
@@ -168,6 +178,15 @@ class AsyncClient(_BaseClient):
     async def __aenter__(self) -> AsyncClient: ...
     async def __aexit__(self, *exc_info: object) -> None: ...
     async def aclose(self) -> None: ...
+    async def subscribe(
+        self,
+        context_ids: str | Iterable[str] | None = None,
+        group_ids: str | Iterable[str] | None = None,
+        *,
+        transport: Literal["sse", "ws"] = "sse",
+        max_reconnects: int = 10,
+        buffer: int = 256,
+    ) -> Subscription: ...
     async def resolve_context_alias(self, alias: str) -> dict[str, Any]: ...
     async def resolve_application_alias(self, alias: str) -> dict[str, Any]: ...
     async def create_alias_generic(

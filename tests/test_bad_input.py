@@ -121,6 +121,12 @@ ACCEPTS: dict[str, set[str]] = {
     "unix_time": {"int", "big_int"},
     "enum_value": set(),
     "blob_chunks": set(),
+    "subscription": set(),
+    # a base58 id, or an iterable of them (a str is one id)
+    "context_ids": set(),
+    "group_ids": set(),
+    "transport": set(),
+    "count": {"int"},
     # an IntFlag: any int is a combination of flags
     "flag_value": {"int", "big_int", "bool"},
 }
@@ -162,6 +168,16 @@ _CONNECTION_ARGS = [
     Arg("max_response_bytes", "response_cap", False, 1 << 20),
     Arg("ca_cert", "ca_cert", False, None),
 ]
+_IDS_ARGS = [
+    Arg("context_ids", "context_ids", False, None),
+    Arg("group_ids", "group_ids", False, None),
+]
+_SUBSCRIBE_ARGS = [
+    *_IDS_ARGS,
+    Arg("transport", "transport", False, "sse"),
+    Arg("max_reconnects", "count", False, 1),
+    Arg("buffer", "count", False, 16),
+]
 _OPTIONS_ARGS = [Arg("timeout", "seconds", False, 5.0), Arg("max_retries", "retries", False, 1)]
 
 #: The callables outside the endpoint table, by their public path, with
@@ -193,6 +209,15 @@ SPECS: dict[str, list[Arg]] = {
     "AsyncClient.aclose": [],
     "AsyncBlobChunks": [Arg("chunks", "blob_chunks", True, None)],
     "AsyncBlobChunks.aclose": [],
+    "Client.subscribe": _SUBSCRIBE_ARGS,
+    "AsyncClient.subscribe": _SUBSCRIBE_ARGS,
+    "Subscription": [Arg("inner", "subscription", True, None)],
+    "Subscription.subscribe": _IDS_ARGS,
+    "Subscription.unsubscribe": _IDS_ARGS,
+    "Subscription.asubscribe": _IDS_ARGS,
+    "Subscription.aunsubscribe": _IDS_ARGS,
+    "Subscription.close": [],
+    "Subscription.aclose": [],
     "Client.resolve_context_alias": [Arg("alias", "alias", True, "my-alias")],
     "Client.resolve_application_alias": [Arg("alias", "alias", True, "my-alias")],
     "Client.create_alias_generic": [
@@ -339,12 +364,15 @@ def test_specs_match_signatures(path: str) -> None:
 class World:
     """What a call needs: the node URL, a connection and a client to it."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, subscription: bool = False) -> None:
         self.url = url
         self.connection = calimero.create_connection(url, max_retries=0, interactive=False)
         self.client = calimero.create_client(self.connection)
         self.aclient = calimero.create_async_client(self.connection)
         self.token = calimero.JwtToken("a.b.c")
+        # A live (empty) subscription, for its methods; opening it is I/O,
+        # so the test clears the request log after making the World.
+        self.subscription = self.client.subscribe() if subscription else None
 
     def target(self, path: str) -> Callable[..., Any]:
         """The callable at `path`, bound to an instance for methods."""
@@ -356,6 +384,7 @@ class World:
             "AsyncClient": self.aclient,
             "ConnectionInfo": self.connection,
             "JwtToken": self.token,
+            "Subscription": self.subscription,
         }.get(head)
         if owner is None:  # no instance to be had without I/O: call it unbound
             found = getattr(getattr(calimero, head), method)
@@ -442,7 +471,13 @@ def check(world: World, path: str) -> list[str]:
 
 @pytest.mark.parametrize("path", covered())
 def test_hostile_arguments_are_refused_before_io(node: TestNode, path: str) -> None:
-    failures = check(World(node.url), path)
+    world = World(node.url, subscription=path.startswith("Subscription."))
+    node.clear_requests()
+    try:
+        failures = check(world, path)
+    finally:
+        if world.subscription is not None:
+            world.subscription.close()
     assert not failures, "\n".join(failures)
     assert node.requests() == []
 
@@ -451,8 +486,9 @@ SWEEP = """
 import sys
 sys.path.insert(0, {tests!r})
 import test_bad_input as t
-world = t.World({url!r})
+world = t.World({url!r}, subscription=True)
 failures = [f for path in t.covered() for f in t.check(world, path)]
+world.subscription.close()
 print("\\n".join(failures[:50]))
 print(f"{{len(t.covered())}} callables swept, {{len(failures)}} failures")
 sys.exit(1 if failures else 0)
@@ -468,7 +504,8 @@ def test_the_whole_sweep_in_a_subprocess(node: TestNode) -> None:
     )
     assert done.returncode == 0, (done.returncode, done.stdout[-3000:], done.stderr[-3000:])
     assert "callables swept, 0 failures" in done.stdout
-    assert node.requests() == []
+    # Nothing but the (empty) subscription the sweep opened for its methods.
+    assert {r["path"] for r in node.requests()} <= {"/sse"}
 
 
 def test_surrogates_nested_in_json_name_the_argument(

@@ -20,6 +20,7 @@ from ._client import (
     create_client,
     create_connection,
 )
+from ._events import Subscription
 from ._types import AuthMode, Capability, JwtToken
 from .calimero_client_py import (
     VERSION,
@@ -59,6 +60,7 @@ __all__ = [
     "Client",
     "ConnectionInfo",
     "JwtToken",
+    "Subscription",
     "__version__",
     "create_async_client",
     "create_client",

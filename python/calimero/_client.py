@@ -14,6 +14,7 @@ import os
 import re
 import warnings
 
+from ._events import asubscribe, subscribe
 from .calimero_client_py import BlobChunks, ConnectionInfo, endpoints
 from .errors import UnsupportedByNodeError
 
@@ -21,7 +22,10 @@ from .errors import UnsupportedByNodeError
 # annotations are strings here, read only by type checkers.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from typing import Any, Callable, NoReturn
+
+    from ._events import Subscription
 
 __all__ = [
     "ENDPOINTS",
@@ -152,6 +156,31 @@ class Client(_BaseClient):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def subscribe(
+        self,
+        context_ids: str | Iterable[str] | None = None,
+        group_ids: str | Iterable[str] | None = None,
+        *,
+        transport: str = "sse",
+        max_reconnects: int = 10,
+        buffer: int = 256,
+    ) -> Subscription:
+        """Live events of contexts (base58 ids) and groups (64-hex ids), over
+        ``transport`` ``"sse"`` (``GET /sse``) or ``"ws"`` (``GET /ws``): a
+        ``Subscription``, both a blocking and an async iterator. Connects and
+        subscribes before returning (ValueError for a bad id, before any I/O;
+        a ``ClientError`` when the node cannot be reached or refuses).
+        ``max_reconnects``: failed reconnect attempts in a row before
+        iteration raises; ``buffer``: events held for a slow reader."""
+        return subscribe(
+            self._connection,
+            context_ids,
+            group_ids,
+            transport=transport,
+            max_reconnects=max_reconnects,
+            buffer=buffer,
+        )
+
     # ---- composed from the table's methods (no route of their own) ----
 
     def resolve_context_alias(self, alias: str) -> dict[str, Any]:
@@ -209,6 +238,26 @@ class AsyncClient(_BaseClient):
     async def aclose(self) -> None:
         """``close()``, awaitable."""
         self.close()
+
+    async def subscribe(
+        self,
+        context_ids: str | Iterable[str] | None = None,
+        group_ids: str | Iterable[str] | None = None,
+        *,
+        transport: str = "sse",
+        max_reconnects: int = 10,
+        buffer: int = 256,
+    ) -> Subscription:
+        """See ``Client.subscribe``: connects and subscribes without blocking
+        the event loop; iterate the ``Subscription`` with ``async for``."""
+        return await asubscribe(
+            self._connection,
+            context_ids,
+            group_ids,
+            transport=transport,
+            max_reconnects=max_reconnects,
+            buffer=buffer,
+        )
 
     async def _transfer(self, index: int, args: tuple[Any, ...]) -> Any:
         """A blob transfer: the blocking call in a worker thread, stopped at

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from types import TracebackType
 from typing import Any, final
 
@@ -13,6 +13,9 @@ __all__ = [
     "VERSION",
     "ConnectionInfo",
     "BlobChunks",
+    "_Subscription",
+    "_asubscribe",
+    "_subscribe",
     "get_token_cache_path",
     "get_token_cache_dir",
     "endpoints",
@@ -92,3 +95,53 @@ class BlobChunks:
     def hash(self) -> str | None: ...
     @property
     def mime_type(self) -> str | None: ...
+
+@final
+class _Subscription:
+    def __iter__(self) -> _Subscription: ...
+    def __next__(self) -> dict[str, Any]: ...
+    def _anext(self) -> Awaitable[dict[str, Any] | None]: ...
+    def _change(
+        self,
+        add: bool,
+        context_ids: str | Iterable[str] | None = None,
+        group_ids: str | Iterable[str] | None = None,
+    ) -> Any: ...
+    def _achange(
+        self,
+        add: bool,
+        context_ids: str | Iterable[str] | None = None,
+        group_ids: str | Iterable[str] | None = None,
+    ) -> Awaitable[Any]: ...
+    def close(self) -> None: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def transport(self) -> str: ...
+    @property
+    def reconnects(self) -> int: ...
+    @property
+    def session_id(self) -> str | None: ...
+    @property
+    def context_ids(self) -> list[str]: ...
+    @property
+    def group_ids(self) -> list[str]: ...
+
+def _subscribe(
+    connection: ConnectionInfo,
+    context_ids: str | Iterable[str] | None = None,
+    group_ids: str | Iterable[str] | None = None,
+    *,
+    transport: str | None = None,
+    max_reconnects: int | None = None,
+    buffer: int | None = None,
+) -> _Subscription: ...
+def _asubscribe(
+    connection: ConnectionInfo,
+    context_ids: str | Iterable[str] | None = None,
+    group_ids: str | Iterable[str] | None = None,
+    *,
+    transport: str | None = None,
+    max_reconnects: int | None = None,
+    buffer: int | None = None,
+) -> Awaitable[_Subscription]: ...

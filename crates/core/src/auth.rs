@@ -396,10 +396,20 @@ impl Connection {
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<(reqwest::RequestBuilder, AuthTicket), Error> {
+        match self.bearer()? {
+            (Some(value), ticket) => Ok((request.header(AUTHORIZATION, value), ticket)),
+            (None, ticket) => Ok((request, ticket)),
+        }
+    }
+
+    /// The `Authorization: Bearer` value of the current token (marked
+    /// sensitive), if any, and the ticket of [`Connection::authorize`]: for
+    /// requests not made with reqwest (the WebSocket upgrade).
+    pub(crate) fn bearer(&self) -> Result<(Option<HeaderValue>, AuthTicket), Error> {
         let (generation, tokens) = self.auth_state().current();
         let Some(tokens) = tokens else {
             return Ok((
-                request,
+                None,
                 AuthTicket {
                     generation,
                     sent_token: false,
@@ -412,7 +422,7 @@ impl Connection {
             })?;
         value.set_sensitive(true);
         Ok((
-            request.header(AUTHORIZATION, value),
+            Some(value),
             AuthTicket {
                 generation,
                 sent_token: true,

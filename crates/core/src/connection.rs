@@ -554,7 +554,7 @@ impl Connection {
     /// Sends a request; `with_token` requests carry the current token and,
     /// when the node refuses it, go through [`Connection::on_auth_failure`]
     /// and are replayed (at most [`MAX_AUTH_RETRIES`] times).
-    async fn execute(
+    pub(crate) async fn execute(
         &self,
         method: &'static str,
         url: url::Url,
@@ -648,7 +648,7 @@ impl Connection {
     /// machine: anyone on the path can read it. A warning, not a refusal:
     /// nodes in a private network (merobox's Docker networks) are often
     /// reached over plain HTTP on purpose.
-    fn warn_if_plain_http(&self, url: &url::Url) {
+    pub(crate) fn warn_if_plain_http(&self, url: &url::Url) {
         if url.scheme() != "http" || is_loopback(url) {
             return;
         }
@@ -786,9 +786,13 @@ fn is_loopback(url: &url::Url) -> bool {
 /// A retry delay: 0.5 s doubled per attempt, capped at 8 s, with up to 25%
 /// of random jitter either way (so retrying clients do not move in step).
 fn backoff(attempt: u32) -> Duration {
-    let base = RETRY_BASE
-        .saturating_mul(1u32 << attempt.min(16))
-        .min(RETRY_CAP);
+    jittered_backoff(RETRY_BASE, RETRY_CAP, attempt)
+}
+
+/// `first` doubled per attempt (from 0), capped at `cap`, with up to 25% of
+/// random jitter either way.
+pub(crate) fn jittered_backoff(first: Duration, cap: Duration, attempt: u32) -> Duration {
+    let base = first.saturating_mul(1u32 << attempt.min(16)).min(cap);
     // Jitter from the clock's nanoseconds: no RNG dependency for this.
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -800,6 +804,23 @@ fn backoff(attempt: u32) -> Duration {
 /// One pooled HTTP client (rustls, keep-alive) with the connection's
 /// connect timeout; the request timeout is set per request.
 fn build_http(config: &Config) -> Result<reqwest::Client, Error> {
+    finish_http(http_builder(config)?)
+}
+
+/// The HTTP client of long-lived event streams (`GET /sse`): the pool's
+/// settings, but HTTP/1.1 only, so a stream never shares a connection (and
+/// its flow-control window) with the calls of the pool.
+pub(crate) fn build_stream_http(config: &Config) -> Result<reqwest::Client, Error> {
+    finish_http(http_builder(config)?.http1_only())
+}
+
+fn finish_http(builder: reqwest::ClientBuilder) -> Result<reqwest::Client, Error> {
+    builder
+        .build()
+        .map_err(|e| Error::Internal(format!("could not build the HTTP client: {e}")))
+}
+
+fn http_builder(config: &Config) -> Result<reqwest::ClientBuilder, Error> {
     crate::runtime::install_crypto_provider();
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("calimero-client-py/", env!("CARGO_PKG_VERSION")))
@@ -814,9 +835,7 @@ fn build_http(config: &Config) -> Result<reqwest::Client, Error> {
         }
         builder = builder.tls_certs_merge(certs);
     }
-    builder
-        .build()
-        .map_err(|e| Error::Internal(format!("could not build the HTTP client: {e}")))
+    Ok(builder)
 }
 
 /// The URL as shown in errors: without any `token` query parameter.

@@ -11,6 +11,7 @@ pub mod cache;
 pub mod connection;
 pub mod endpoints;
 pub mod error;
+pub mod events;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod ids;

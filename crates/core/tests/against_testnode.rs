@@ -1,8 +1,10 @@
 //! The core end to end, against the test node started in-process: the
 //! endpoint table, the request builder, the transport and error mapping.
 
-use calimero_client_core::endpoints::find;
+mod common;
+
 use calimero_client_core::{ArgValue, AuthMode, Config, Connection, Error, ErrorKind};
+use common::{call, s};
 use serde_json::{json, Value};
 
 async fn start() -> Connection {
@@ -10,22 +12,6 @@ async fn start() -> Connection {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(calimero_testnode::serve(listener, Default::default()));
     Connection::new(&format!("http://{addr}"), None, Config::default()).unwrap()
-}
-
-fn s(v: &str) -> Option<ArgValue> {
-    Some(ArgValue::Str(v.to_owned()))
-}
-
-async fn call(conn: &Connection, name: &str, args: &[Option<ArgValue>]) -> Result<Value, Error> {
-    let (_, endpoint) = find(name).unwrap();
-    let mut args = args.to_vec();
-    args.resize(endpoint.args.len(), None);
-    let reply = conn.invoke(endpoint, &args).await?;
-    let mut value: Value = reply.json()?;
-    for key in reply.select {
-        value = value.get(*key).cloned().unwrap_or(Value::Null);
-    }
-    Ok(value)
 }
 
 #[tokio::test]

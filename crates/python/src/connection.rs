@@ -43,7 +43,7 @@ fn seconds(argument: &str, value: Option<f64>, default: Duration) -> PyResult<Du
 }
 
 /// An integer argument within bounds (ValueError/TypeError naming it).
-fn int_in(argument: &str, obj: &Bound<'_, PyAny>, min: u64, max: u64) -> PyResult<u64> {
+pub(crate) fn int_in(argument: &str, obj: &Bound<'_, PyAny>, min: u64, max: u64) -> PyResult<u64> {
     if obj.is_instance_of::<pyo3::types::PyBool>() || !obj.is_instance_of::<pyo3::types::PyInt>() {
         return Err(PyTypeError::new_err(format!("{argument}: expected int")));
     }

@@ -10,6 +10,7 @@ mod blocking;
 mod connection;
 mod convert;
 mod errors;
+mod events;
 mod transfer;
 
 use calimero_client_core::endpoints::{Body, Kind, Loc, Output};
@@ -150,6 +151,9 @@ fn calimero_client_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("VERSION", calimero_client_core::VERSION)?;
     m.add_class::<connection::PyConnectionInfo>()?;
     m.add_class::<transfer::BlobChunks>()?;
+    m.add_class::<events::PySubscription>()?;
+    m.add_function(wrap_pyfunction!(events::_subscribe, m)?)?;
+    m.add_function(wrap_pyfunction!(events::_asubscribe, m)?)?;
     m.add_function(wrap_pyfunction!(get_token_cache_path, m)?)?;
     m.add_function(wrap_pyfunction!(get_token_cache_dir, m)?)?;
     m.add_function(wrap_pyfunction!(endpoints, m)?)?;

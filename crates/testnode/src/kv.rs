@@ -28,6 +28,10 @@ pub struct KvStore {
 pub struct CallOutcome {
     pub output: Value,
     pub wrote: bool,
+    /// What the app emitted (`app::emit!`), as `(kind, payload)`: core's
+    /// kv-store emits `Inserted {key, value}`, `Updated {key, value}`,
+    /// `Removed {key}` and `Cleared` (core: apps/kv-store/src/lib.rs).
+    pub events: Vec<(&'static str, Value)>,
 }
 
 /// The text of a `FunctionCallError` (what the JSON-RPC error's `data` holds).
@@ -185,11 +189,29 @@ fn read(output: Value) -> Result<CallOutcome, CallError> {
     Ok(CallOutcome {
         output,
         wrote: false,
+        events: Vec::new(),
     })
 }
 
 fn write(output: Value, wrote: bool) -> Result<CallOutcome, CallError> {
-    Ok(CallOutcome { output, wrote })
+    Ok(CallOutcome {
+        output,
+        wrote,
+        events: Vec::new(),
+    })
+}
+
+/// A write that emitted one event.
+fn emitted(output: Value, kind: &'static str, payload: Value) -> Result<CallOutcome, CallError> {
+    Ok(CallOutcome {
+        output,
+        wrote: true,
+        events: vec![(kind, payload)],
+    })
+}
+
+fn key_value(key: &str, value: &str) -> Value {
+    serde_json::json!({ "key": key, "value": value })
 }
 
 fn string_or_null(value: Option<String>) -> Value {
@@ -225,15 +247,20 @@ impl KvStore {
             }
             Method::Set => {
                 let args: key_value::CalimeroInput = decode_args(m, key_value::SCHEMA, input)?;
-                let _ = self.items.insert(args.key, args.value);
-                write(Value::Null, true)
+                let payload = key_value(&args.key, &args.value);
+                let kind = match self.items.insert(args.key, args.value) {
+                    Some(_) => "Updated",
+                    None => "Inserted",
+                };
+                emitted(Value::Null, kind, payload)
             }
             Method::UpdateIfExists => {
                 let args: key_value::CalimeroInput = decode_args(m, key_value::SCHEMA, input)?;
                 match self.items.get_mut(&args.key) {
                     Some(slot) => {
+                        let payload = key_value(&args.key, &args.value);
                         *slot = args.value;
-                        write(Value::Bool(true), true)
+                        emitted(Value::Bool(true), "Updated", payload)
                     }
                     None => read(Value::Bool(false)),
                 }
@@ -243,8 +270,9 @@ impl KvStore {
                 match self.items.get(&args.key) {
                     Some(existing) => read(Value::String(existing.clone())),
                     None => {
+                        let payload = key_value(&args.key, &args.value);
                         let _ = self.items.insert(args.key, args.value.clone());
-                        write(Value::String(args.value), true)
+                        emitted(Value::String(args.value), "Inserted", payload)
                     }
                 }
             }
@@ -282,15 +310,22 @@ impl KvStore {
             }
             Method::Remove => {
                 let args: key_only::CalimeroInput<'_> = decode_args(m, key_only::SCHEMA, input)?;
-                let removed = self.items.remove(args.key);
-                let wrote = removed.is_some();
-                write(string_or_null(removed), wrote)
+                match self.items.remove(args.key) {
+                    Some(old) => emitted(
+                        Value::String(old),
+                        "Removed",
+                        serde_json::json!({ "key": args.key }),
+                    ),
+                    None => write(Value::Null, false),
+                }
             }
             Method::Clear => {
                 check_no_args(m, input)?;
-                let wrote = !self.items.is_empty();
+                if self.items.is_empty() {
+                    return write(Value::Null, false);
+                }
                 self.items.clear();
-                write(Value::Null, wrote)
+                emitted(Value::Null, "Cleared", Value::Null)
             }
         }
     }

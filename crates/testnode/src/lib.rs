@@ -27,6 +27,7 @@ use tower_service::Service;
 
 mod auth;
 mod error;
+mod events;
 mod ids;
 mod kv;
 mod middleware;

@@ -21,6 +21,8 @@ pub struct AppState {
     pub log: RequestLog,
     /// The auth service, in embedded auth mode.
     pub auth: Option<crate::auth::Auth>,
+    /// Live events (`/sse`, `/ws`).
+    pub events: crate::events::EventHub,
 }
 
 impl AppState {
@@ -33,6 +35,7 @@ impl AppState {
             faults: FaultTable::default(),
             log,
             auth,
+            events: crate::events::EventHub::default(),
         }
     }
 
@@ -46,6 +49,7 @@ impl AppState {
         *self.node() = Node::default();
         self.faults.clear();
         self.log.clear();
+        self.events.reset();
         if let Some(auth) = &self.auth {
             auth.reset();
         }

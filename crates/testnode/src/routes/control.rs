@@ -26,6 +26,15 @@ pub fn routes() -> AppRouter {
             get(list_faults).post(add_fault).delete(clear_faults),
         )
         .route("/groups", post(foreign_group))
+        .route("/events/drop", post(drop_streams))
+}
+
+/// `POST /_testnode/events/drop`: cuts every live `/sse` stream and `/ws`
+/// connection at once (no close frame, no end of stream), as a network
+/// failure would. SSE sessions survive, so a client can resume with
+/// `Last-Event-ID`. Answers `{"dropped": <live streams>}`.
+async fn drop_streams(State(state): State<Arc<AppState>>) -> Response {
+    json(json!({ "dropped": state.events.drop_streams() }))
 }
 
 /// `POST /_testnode/groups`: a group as if another node had created it,

@@ -686,6 +686,9 @@ async fn add_members(
             .entry(account)
             .and_modify(|row| row.role = role)
             .or_insert_with(|| MemberRow::new(role, default_caps));
+        state
+            .events
+            .membership("MemberAdded", id, account, Some(role));
     }
     group.touch();
     Ok(empty())
@@ -731,6 +734,7 @@ async fn remove_members(
     group.members = after;
     for Account(account) in &req.members {
         let _ = group.member_metadata.remove(account);
+        state.events.membership("MemberRemoved", id, *account, None);
     }
     group.touch();
     Ok(empty())
@@ -1579,6 +1583,9 @@ async fn join_via_inheritance(
         MemberRow::new(Role::Member, default_caps),
     );
     group.touch();
+    state
+        .events
+        .membership("MemberJoined", id, identity.account_id, Some(Role::Member));
     Ok(reply(true))
 }
 
@@ -1660,6 +1667,18 @@ pub enum JoinFailure {
 
 /// Redeems an invitation this node issued: the node (re)gains a row in
 /// the group with the invited role. Returns (group, key, account).
+/// `MemberJoined` for an account that just joined `group` (with its role).
+pub fn announce_join(state: &AppState, node: &Node, group: Id, account: Id) {
+    let role = node
+        .groups
+        .get(&group)
+        .and_then(|g| g.members.get(&account))
+        .map(|row| row.role);
+    state
+        .events
+        .membership("MemberJoined", group, account, role);
+}
+
 pub fn redeem(node: &mut Node, inv: &SignedInvitation) -> Result<(Id, Id, Id), JoinFailure> {
     let salt = Id(inv.invitation.secret_salt);
     let issued = node
@@ -1761,6 +1780,7 @@ async fn join_legacy(
     let mut node = state.node();
     let (group, key, account) =
         redeem(&mut node, &req.invitation).map_err(|_| ApiError::internal())?;
+    announce_join(&state, &node, group, account);
     Ok(data(Joined {
         group_id: HexId(group),
         member_identity: key,

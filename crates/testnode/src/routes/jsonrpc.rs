@@ -194,6 +194,9 @@ fn execute(state: &AppState, req: ExecutionRequest) -> Body {
         Ok(outcome) => {
             if outcome.wrote {
                 context.record_write(&req.method, &input);
+                state
+                    .events
+                    .state_mutation(context.id, context.root_hash, &outcome.events);
             }
             Body::Result(RpcResult::Output {
                 output: outcome.output,

@@ -24,6 +24,7 @@ pub mod auth;
 pub mod blobs;
 pub mod contexts;
 pub mod control;
+pub mod events;
 pub mod groups;
 pub mod jsonrpc;
 pub mod namespaces;
@@ -71,6 +72,7 @@ pub fn build(state: Arc<AppState>) -> Router {
     let mut node = Router::new()
         .nest("/admin-api", admin)
         .merge(guarded(jsonrpc::routes(), &state))
+        .merge(guarded(events::routes(), &state))
         .merge(system::metrics_routes());
     if state.auth.is_some() {
         node = node.nest("/auth", auth::routes());

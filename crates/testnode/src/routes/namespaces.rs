@@ -287,11 +287,14 @@ async fn join(
     }
     let mut node = state.node();
     match redeem(&mut node, &req.invitation) {
-        Ok((group, key, account)) => Ok(data(Joined {
-            namespace_id: HexId(group),
-            member_identity: key,
-            member_account: HexId(account),
-        })),
+        Ok((group, key, account)) => {
+            super::groups::announce_join(&state, &node, group, account);
+            Ok(data(Joined {
+                namespace_id: HexId(group),
+                member_identity: key,
+                member_account: HexId(account),
+            }))
+        }
         Err(JoinFailure::Unreachable) => Err(ApiError::Json(
             StatusCode::GATEWAY_TIMEOUT,
             "could not reach any member of this namespace to complete the join; make sure the \

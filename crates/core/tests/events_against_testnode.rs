@@ -1,0 +1,240 @@
+//! Live events end to end against the in-process test node: SSE and
+//! WebSocket subscriptions, the node's `StateMutation` on a JSON-RPC write,
+//! unsubscribe, a cut stream (reconnect marker, counter, next event), and
+//! giving up after the configured attempts.
+
+use std::time::Duration;
+
+mod common;
+
+use calimero_client_core::events::{Ids, SubscribeOptions, Subscription, Transport};
+use calimero_client_core::{ArgValue, Config, Connection, ErrorKind};
+use common::{call, s};
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+struct Node {
+    base: String,
+    conn: Connection,
+}
+
+async fn start() -> Node {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(calimero_testnode::serve(listener, Default::default()));
+    let base = format!("http://{addr}");
+    let conn = Connection::new(&base, None, Config::default()).unwrap();
+    Node { base, conn }
+}
+
+/// An application, a namespace and `n` contexts.
+async fn contexts(conn: &Connection, n: usize) -> Vec<String> {
+    let wasm = std::env::temp_dir().join(format!("core-events-{}.wasm", std::process::id()));
+    std::fs::write(&wasm, b"\0asm\x01\0\0\0core-events").unwrap();
+    let app = call(
+        conn,
+        "install_dev_application",
+        &[s(wasm.to_str().unwrap())],
+    )
+    .await
+    .unwrap();
+    let app_id = app["data"]["applicationId"].as_str().unwrap().to_owned();
+    let ns = call(conn, "create_namespace", &[s(&app_id)]).await.unwrap();
+    let ns_id = ns["data"]["namespaceId"].as_str().unwrap().to_owned();
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let ctx = call(conn, "create_context", &[s(&app_id), s(&ns_id)])
+            .await
+            .unwrap();
+        out.push(ctx["data"]["contextId"].as_str().unwrap().to_owned());
+    }
+    out
+}
+
+async fn set(conn: &Connection, ctx: &str, key: &str) {
+    let args = json!({"key": key, "value": "v"});
+    call(
+        conn,
+        "call",
+        &[s(ctx), s("set"), Some(ArgValue::Json(args))],
+    )
+    .await
+    .unwrap();
+}
+
+async fn next(sub: &Subscription) -> Value {
+    tokio::time::timeout(WAIT, sub.next())
+        .await
+        .expect("an event in time")
+        .unwrap()
+        .expect("the subscription is open")
+}
+
+fn ids(contexts: &[&str]) -> Ids {
+    let contexts: Vec<String> = contexts.iter().map(|c| (*c).to_owned()).collect();
+    Ids::new(&contexts, &[]).unwrap()
+}
+
+async fn drop_streams(base: &str) -> Value {
+    reqwest::Client::new()
+        .post(format!("{base}/_testnode/events/drop"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn scenario(transport: Transport) {
+    let node = start().await;
+    let conn = &node.conn;
+    let ctx = contexts(conn, 2).await;
+    let options = SubscribeOptions {
+        transport,
+        ..SubscribeOptions::default()
+    };
+    let sub = conn.subscribe(ids(&[&ctx[0]]), options).await.unwrap();
+    if transport == Transport::Sse {
+        assert!(sub.session_id().is_some());
+    }
+
+    set(conn, &ctx[0], "a").await;
+    let event = next(&sub).await;
+    assert_eq!(event["contextId"], json!(ctx[0]));
+    assert_eq!(event["type"], "StateMutation");
+    assert!(event["data"]["newRoot"].is_string());
+    let emitted = &event["data"]["events"][0];
+    assert_eq!(emitted["kind"], "Inserted");
+    let payload: Vec<u8> = serde_json::from_value(emitted["data"].clone()).unwrap();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&payload).unwrap(),
+        json!({"key": "a", "value": "v"})
+    );
+
+    // The node cuts the stream: a marker, the counter, and the next event.
+    assert_eq!(drop_streams(&node.base).await["dropped"], 1);
+    let marker = next(&sub).await;
+    assert_eq!(marker["type"], "reconnected");
+    assert_eq!(marker["transport"], transport.as_str());
+    assert_eq!(marker["attempt"], 1);
+    assert_eq!(sub.reconnects(), 1);
+    set(conn, &ctx[0], "b").await;
+    assert_eq!(next(&sub).await["type"], "StateMutation");
+
+    // More ids while it runs; then unsubscribing stops the first context.
+    let answer = sub.subscribe(ids(&[&ctx[1]])).await.unwrap();
+    assert!(answer.is_some(), "{transport:?}: the node's answer");
+    sub.unsubscribe(ids(&[&ctx[0]])).await.unwrap();
+    assert_eq!(sub.ids().contexts, vec![ctx[1].clone()]);
+    set(conn, &ctx[0], "c").await;
+    set(conn, &ctx[1], "d").await;
+    let event = next(&sub).await;
+    assert_eq!(event["contextId"], json!(ctx[1]), "ctx[0] was unsubscribed");
+
+    sub.close();
+    assert!(sub.next().await.unwrap().is_none());
+    assert!(sub.subscribe(ids(&[&ctx[0]])).await.is_err());
+}
+
+#[tokio::test]
+async fn sse_subscription_lifecycle() {
+    scenario(Transport::Sse).await;
+}
+
+#[tokio::test]
+async fn ws_subscription_lifecycle() {
+    scenario(Transport::Ws).await;
+}
+
+#[tokio::test]
+async fn gives_up_after_the_configured_attempts() {
+    for transport in [Transport::Sse, Transport::Ws] {
+        let node = start().await;
+        let ctx = contexts(&node.conn, 1).await;
+        let options = SubscribeOptions {
+            transport,
+            max_reconnects: 2,
+            ..SubscribeOptions::default()
+        };
+        let sub = node.conn.subscribe(ids(&[&ctx[0]]), options).await.unwrap();
+        // The node stops answering the stream's route, then cuts it.
+        let path = match transport {
+            Transport::Sse => "/sse",
+            Transport::Ws => "/ws",
+        };
+        let fault = reqwest::Client::new()
+            .post(format!("{}/_testnode/faults", node.base))
+            .json(&json!({"path": path, "kind": "drop"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(fault.status().is_success());
+        let _ = drop_streams(&node.base).await;
+        let err = tokio::time::timeout(WAIT, sub.next())
+            .await
+            .expect("an answer in time")
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Network, "{transport:?}: {err}");
+        assert_eq!(sub.reconnects(), 0);
+        assert!(sub.next().await.unwrap().is_none(), "ended");
+    }
+}
+
+#[tokio::test]
+async fn bad_ids_fail_before_any_io() {
+    let err = Ids::new(&["not-base58-0OIl".into()], &[]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    // Nothing listens there: an I/O attempt would be a network error.
+    let conn = Connection::new("http://127.0.0.1:9", None, Config::default()).unwrap();
+    let err = conn
+        .subscribe(Ids::default(), SubscribeOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Network);
+}
+
+/// A node's WebSocket ping is answered while the subscription waits (the
+/// real node closes a connection whose ping goes unanswered for 10 s).
+#[tokio::test]
+async fn ws_pings_are_answered() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let node = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+        let Some(Ok(Message::Text(text))) = ws.next().await else {
+            panic!("expected the subscribe frame");
+        };
+        let frame: Value = serde_json::from_str(text.as_str()).unwrap();
+        assert_eq!(frame["method"], "subscribe");
+        assert!(frame["id"].is_u64());
+        let answer =
+            json!({"id": frame["id"], "result": {"contextIds": frame["params"]["contextIds"]}});
+        ws.send(Message::text(answer.to_string())).await.unwrap();
+        ws.send(Message::Ping(bytes::Bytes::from_static(b"are you there")))
+            .await
+            .unwrap();
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Pong(payload))) => return payload,
+                Some(Ok(_)) => {}
+                other => panic!("no pong: {other:?}"),
+            }
+        }
+    });
+    let conn = Connection::new(&format!("http://{addr}"), None, Config::default()).unwrap();
+    let ctx = bs58::encode([3u8; 32]).into_string();
+    let options = SubscribeOptions {
+        transport: Transport::Ws,
+        ..SubscribeOptions::default()
+    };
+    let sub = conn.subscribe(ids(&[&ctx]), options).await.unwrap();
+    let pong = tokio::time::timeout(WAIT, node).await.unwrap().unwrap();
+    assert_eq!(&pong[..], b"are you there");
+    sub.close();
+}

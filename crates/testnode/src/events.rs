@@ -1,0 +1,148 @@
+//! The node's event bus: what the handlers emit (`StateMutation` on a
+//! JSON-RPC write, group membership changes) and what `/sse` sessions and
+//! `/ws` connections deliver to their subscribers.
+//!
+//! Shapes follow `NodeEvent` (core: crates/primitives/src/events.rs, an
+//! untagged enum): context events `{"contextId": bs58, "type", "data"}`,
+//! group membership events `{"groupId": hex, "type", "data":
+//! {"memberAccount": hex, "role"?}}`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+use tokio::sync::{broadcast, watch};
+
+use crate::ids::{HexId, Id};
+use crate::state::{lock, Role};
+
+/// Events buffered per receiver before a slow stream misses some (the
+/// node's own streams `try_send` and skip, node-api.md 1.13).
+const BUS_CAPACITY: usize = 1024;
+
+/// One event and what it is keyed on.
+#[derive(Clone, Debug)]
+pub struct NodeEvent {
+    pub key: Key,
+    pub json: Value,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Key {
+    Context(Id),
+    Group(Id),
+}
+
+/// What a stream is subscribed to.
+#[derive(Clone, Debug, Default)]
+pub struct Subscriptions {
+    pub contexts: BTreeSet<Id>,
+    pub groups: BTreeSet<Id>,
+}
+
+impl Subscriptions {
+    pub fn wants(&self, key: Key) -> bool {
+        match key {
+            Key::Context(id) => self.contexts.contains(&id),
+            Key::Group(id) => self.groups.contains(&id),
+        }
+    }
+}
+
+/// An SSE session: it outlives its connections (core:
+/// crates/server/src/sse/session.rs); events are not buffered.
+#[derive(Debug, Default)]
+pub struct Session {
+    pub subscriptions: Subscriptions,
+    /// The `n` of the next `{session}-{n}` event id.
+    pub counter: u64,
+}
+
+pub struct EventHub {
+    bus: broadcast::Sender<NodeEvent>,
+    /// Bumped by `drop_streams`: every live stream ends, abruptly.
+    generation: watch::Sender<u64>,
+    pub sessions: Mutex<HashMap<u64, Arc<Mutex<Session>>>>,
+}
+
+impl Default for EventHub {
+    fn default() -> Self {
+        Self {
+            bus: broadcast::channel(BUS_CAPACITY).0,
+            generation: watch::channel(0).0,
+            sessions: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl EventHub {
+    pub fn receiver(&self) -> broadcast::Receiver<NodeEvent> {
+        self.bus.subscribe()
+    }
+
+    /// Resolves `changed()` when [`EventHub::drop_streams`] is called.
+    pub fn drops(&self) -> watch::Receiver<u64> {
+        self.generation.subscribe()
+    }
+
+    /// Cuts every live SSE stream and WebSocket connection (sessions stay).
+    /// Answers how many streams were live.
+    pub fn drop_streams(&self) -> usize {
+        let live = self.generation.receiver_count();
+        self.generation.send_modify(|g| *g += 1);
+        live
+    }
+
+    /// Forgets the sessions and cuts the streams (`/_testnode/reset`).
+    pub fn reset(&self) {
+        lock(&self.sessions).clear();
+        let _ = self.drop_streams();
+    }
+
+    fn emit(&self, key: Key, json: Value) {
+        // No receiver: nobody listens, nothing to do.
+        let _ = self.bus.send(NodeEvent { key, json });
+    }
+
+    /// `StateMutation` after a JSON-RPC write: the new root hash and the
+    /// app's events, each `{"kind", "data": [bytes of its JSON], "handler"}`
+    /// (`ExecutionEvent`, not camelCased).
+    pub fn state_mutation(&self, context: Id, new_root: Id, events: &[(&'static str, Value)]) {
+        let events: Vec<Value> = events
+            .iter()
+            .map(|(kind, payload)| {
+                let data = if payload.is_null() {
+                    Vec::new()
+                } else {
+                    serde_json::to_vec(payload).unwrap_or_default()
+                };
+                json!({ "kind": kind, "data": data, "handler": null })
+            })
+            .collect();
+        let events = if events.is_empty() {
+            Value::Null
+        } else {
+            Value::Array(events)
+        };
+        self.emit(
+            Key::Context(context),
+            json!({
+                "contextId": context,
+                "type": "StateMutation",
+                "data": { "newRoot": new_root, "events": events },
+            }),
+        );
+    }
+
+    /// `MemberAdded` / `MemberRemoved` / `MemberJoined` of a group.
+    pub fn membership(&self, kind: &'static str, group: Id, account: Id, role: Option<Role>) {
+        let mut data = json!({ "memberAccount": HexId(account) });
+        if let Some(role) = role {
+            data["role"] = json!(role);
+        }
+        self.emit(
+            Key::Group(group),
+            json!({ "groupId": HexId(group), "type": kind, "data": data }),
+        );
+    }
+}

@@ -55,9 +55,8 @@ MAX_NOT_RUN = 5
 SAMPLE_TIME_LIMIT = 60.0
 
 #: Pages of docs/ that have no Python sample by design: the index, the
-#: fault matrix (its rows name tests), fuzzing (shell commands), and the
-#: events page while ``client.subscribe`` has not landed.
-WITHOUT_SAMPLES = {"README.md", "faults.md", "fuzzing.md", "events.md"}
+#: fault matrix (its rows name tests) and fuzzing (shell commands).
+WITHOUT_SAMPLES = {"README.md", "faults.md", "fuzzing.md"}
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`]*?)[ \t]*$")
 

@@ -338,3 +338,103 @@ def test_an_upload_in_a_terminal_shows_a_progress_bar(node: TestNode, tmp_path: 
     # Without a terminal, no bar: stderr stays empty.
     out = run("--json", "blobs", "upload", str(source), url=node.url)
     assert out.returncode == 0 and out.stderr == ""
+
+
+@pytest.mark.parametrize("mode", ["json", "human"])
+@pytest.mark.parametrize("transport", ["sse", "ws"])
+def test_events_watch_prints_events_as_they_come(
+    node: TestNode, client: calimero.Client, context_id: str, mode: str, transport: str
+) -> None:
+    cmd = [EXE] if EXE else [sys.executable, "-m", "calimero.cli"]
+    flags = ["--json"] if mode == "json" else []
+    proc = subprocess.Popen(
+        [
+            *cmd,
+            "--node-url",
+            node.url,
+            *flags,
+            "events",
+            "watch",
+            "--context",
+            context_id,
+            "--transport",
+            transport,
+            "--count",
+            "2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # Write until the watcher has subscribed and printed two events.
+        deadline = time.monotonic() + 30
+        i = 0
+        while proc.poll() is None and time.monotonic() < deadline:
+            client.call(context_id, "set", {"key": f"k{i}", "value": "v"})
+            i += 1
+            time.sleep(0.1)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    lines = stdout.splitlines()
+    assert len(lines) == 2
+    if mode == "json":
+        events = [json.loads(line) for line in lines]
+        assert all(e["type"] == "StateMutation" and e["contextId"] == context_id for e in events)
+        assert all(e["data"]["newRoot"] for e in events)
+    else:
+        assert all("StateMutation" in line and context_id in line for line in lines)
+
+
+def test_events_watch_needs_an_id_and_checks_it(node: TestNode) -> None:
+    out = run("events", "watch", url=node.url)
+    assert out.returncode == 2 and "--context or --group" in out.stderr
+    out = run("events", "watch", "--context", "not-an-id", url=node.url)
+    assert out.returncode == 2
+    assert "context_ids" in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    out = run("events", "watch", "--group", "ab" * 32, "--count", "0", url=node.url)
+    assert out.returncode == 2 and "--count" in out.stderr
+
+
+def test_events_watch_reports_a_reconnect(
+    node: TestNode, client: calimero.Client, context_id: str
+) -> None:
+    cmd = [EXE] if EXE else [sys.executable, "-m", "calimero.cli"]
+    proc = subprocess.Popen(
+        [
+            *cmd,
+            "--node-url",
+            node.url,
+            "--json",
+            "events",
+            "watch",
+            "--context",
+            context_id,
+            "--count",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not any(r["path"] == "/sse/subscription" for r in node.requests()):
+            assert time.monotonic() < deadline, "the watcher never subscribed"
+            time.sleep(0.05)
+        node.control("POST", "events/drop")
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.3)
+            client.call(context_id, "set", {"key": "after", "value": "drop"})
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    events = [json.loads(line) for line in stdout.splitlines()]
+    assert events[0]["type"] == "reconnected"
+    assert events[-1]["type"] == "StateMutation"

@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Callable, NoReturn
@@ -229,7 +230,84 @@ def build_parser() -> argparse.ArgumentParser:
     )
     detect.set_defaults(endpoint=None, action="detect-auth-mode")
     _add_auth(top)
+    _add_events(top)
     return parser
+
+
+def _add_events(top: Any) -> None:
+    events = top.add_parser(
+        "events",
+        help="watch live events of contexts and groups",
+        description="Live events from the node (Server-Sent Events or a WebSocket).",
+        epilog=f"Example: {PROG} events watch --context CONTEXT_ID",
+    )
+    sub = events.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    watch = sub.add_parser(
+        "watch",
+        help="print events as they come, one per line, until Ctrl-C",
+        description=(
+            "Subscribes to contexts (base58 ids) and groups (64-hex ids) and prints each "
+            "event as it arrives: a line of JSON with --json, else a short summary. The "
+            "subscription reconnects by itself; a reconnect prints a 'reconnected' line, "
+            "since events sent meanwhile are not replayed. Ctrl-C stops it (exit 0)."
+        ),
+        epilog=(
+            f"Example: {PROG} events watch --context CONTEXT_ID --group GROUP_ID "
+            "--transport ws --count 10"
+        ),
+    )
+    watch.add_argument(
+        "--context", dest="contexts", action="append", default=[], metavar="CONTEXT_ID"
+    )
+    watch.add_argument("--group", dest="groups", action="append", default=[], metavar="GROUP_ID")
+    watch.add_argument("--transport", choices=["sse", "ws"], default="sse")
+    watch.add_argument(
+        "--count",
+        type=int,
+        default=None,
+        help="stop after this many events (not counting reconnects)",
+    )
+    watch.set_defaults(endpoint=None, action="watch")
+
+
+def _event_line(event: dict[str, Any]) -> str:
+    """One event as a short human line."""
+    kind = event.get("type", "?")
+    if kind == "reconnected":
+        return (
+            f"-- reconnected ({event.get('transport')}, attempt {event.get('attempt')}); "
+            "events sent meanwhile are lost"
+        )
+    if "contextId" in event:
+        where = f"context {event['contextId']}"
+    elif "groupId" in event:
+        where = f"group {event['groupId']}"
+    else:
+        where = ""
+    data = event.get("data")
+    detail = json.dumps(data, ensure_ascii=False) if data is not None else ""
+    if len(detail) > 120:
+        detail = detail[:117] + "..."
+    return f"{time.strftime('%H:%M:%S')}  {kind:<18} {where}  {detail}".rstrip()
+
+
+def _watch(ns: argparse.Namespace, connection: Any) -> None:
+    if not ns.contexts and not ns.groups:
+        raise ValueError("events watch: give at least one --context or --group")
+    if ns.count is not None and ns.count < 1:
+        raise ValueError(f"--count: expected a positive number, got {ns.count}")
+    client = create_client(connection)
+    seen = 0
+    with client.subscribe(ns.contexts, ns.groups, transport=ns.transport) as subscription:
+        for event in subscription:
+            if ns.json:
+                print(json.dumps(event, ensure_ascii=False), flush=True)
+            else:
+                print(_event_line(event), flush=True)
+            if event.get("type") != "reconnected":
+                seen += 1
+                if ns.count is not None and seen >= ns.count:
+                    break
 
 
 def _add_toplevel_call(top: Any, call: dict[str, Any]) -> None:
@@ -428,6 +506,12 @@ def main(argv: list[str] | None = None) -> int:
             result: Any = str(connection.detect_auth_mode())
         elif ns.action in ("login", "logout", "status"):
             result = _auth_action(ns, connection)
+        elif ns.action == "watch":
+            try:
+                _watch(ns, connection)
+            except KeyboardInterrupt:
+                pass  # the way to stop watching
+            return 0
         else:
             endpoint = ns.endpoint
             kwargs: dict[str, Any] = {}

@@ -17,8 +17,9 @@ Before a page's first block the prelude defines:
     the path of an application (a ``.wasm`` file) on the node's disk, for
     ``install_dev_application``.
 
-A block that uses ``await`` at its top level runs under ``asyncio.run``. A
-block fenced ```python no-run is not run (it needs a real remote node, a
+A block that uses ``await`` at its top level runs under ``asyncio.run``;
+each may run ``SAMPLE_TIME_LIMIT`` seconds. A block fenced ```python no-run
+is not run (it needs a real remote node, a
 second node or a terminal); there may be at most ``MAX_NOT_RUN`` of them in
 all. A block that raises fails the test with its file and line.
 """

@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 
 import calimero
-from calimero._events import asubscribe
 from conftest import AUTH_PASSWORD, AUTH_USER, make_wasm
 from testnode import TestNode
 
@@ -351,13 +350,13 @@ def test_auth_mode_with_an_expired_token_refreshed(
         assert "token" not in repr(sub).lower()
 
 
-def test_asubscribe_checks_arguments_and_connects(
+def test_async_subscribe_checks_arguments_and_connects(
     conn: calimero.ConnectionInfo, context_id: str
 ) -> None:
     async def main() -> None:
         with pytest.raises(ValueError, match=r"context_ids\[0\]"):
-            await asubscribe(conn, ["nope"])
-        sub = await asubscribe(conn, context_id, transport="ws")
+            await calimero.create_async_client(conn).subscribe(["nope"])
+        sub = await calimero.create_async_client(conn).subscribe(context_id, transport="ws")
         assert sub.transport == "ws"
         sub.close()
         assert await asyncio.wait_for(_drain(sub), WAIT) == []

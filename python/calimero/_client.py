@@ -14,8 +14,8 @@ import os
 import re
 import warnings
 
-from ._events import asubscribe, subscribe
-from .calimero_client_py import BlobChunks, ConnectionInfo, endpoints
+from ._events import Subscription
+from .calimero_client_py import BlobChunks, ConnectionInfo, _asubscribe, _subscribe, endpoints
 from .errors import UnsupportedByNodeError
 
 # typing is not imported at run time (about 10 ms of `import calimero`):
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from typing import Any, Callable, NoReturn
 
-    from ._events import Subscription
 
 __all__ = [
     "ENDPOINTS",
@@ -172,13 +171,15 @@ class Client(_BaseClient):
         a ``ClientError`` when the node cannot be reached or refuses).
         ``max_reconnects``: failed reconnect attempts in a row before
         iteration raises; ``buffer``: events held for a slow reader."""
-        return subscribe(
-            self._connection,
-            context_ids,
-            group_ids,
-            transport=transport,
-            max_reconnects=max_reconnects,
-            buffer=buffer,
+        return Subscription(
+            _subscribe(
+                self._connection,
+                context_ids,
+                group_ids,
+                transport=transport,
+                max_reconnects=max_reconnects,
+                buffer=buffer,
+            )
         )
 
     # ---- composed from the table's methods (no route of their own) ----
@@ -250,7 +251,7 @@ class AsyncClient(_BaseClient):
     ) -> Subscription:
         """See ``Client.subscribe``: connects and subscribes without blocking
         the event loop; iterate the ``Subscription`` with ``async for``."""
-        return await asubscribe(
+        inner = await _asubscribe(
             self._connection,
             context_ids,
             group_ids,
@@ -258,6 +259,7 @@ class AsyncClient(_BaseClient):
             max_reconnects=max_reconnects,
             buffer=buffer,
         )
+        return Subscription(inner)
 
     async def _transfer(self, index: int, args: tuple[Any, ...]) -> Any:
         """A blob transfer: the blocking call in a worker thread, stopped at

@@ -8,7 +8,7 @@ client's runtime; this module adds the Python protocols around it.
 
 from __future__ import annotations
 
-from .calimero_client_py import ConnectionInfo, _asubscribe, _subscribe, _Subscription
+from .calimero_client_py import _Subscription
 
 # Neither typing nor asyncio is imported at run time (``import calimero``
 # stays light): annotations are strings, read only by type checkers.
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from typing import Any
 
-__all__ = ["Subscription", "asubscribe", "subscribe"]
+__all__ = ["Subscription"]
 
 
 class Subscription:
@@ -169,47 +169,3 @@ class Subscription:
 
 
 Subscription.__module__ = "calimero"
-
-
-def subscribe(
-    connection: ConnectionInfo,
-    context_ids: str | Iterable[str] | None = None,
-    group_ids: str | Iterable[str] | None = None,
-    *,
-    transport: str = "sse",
-    max_reconnects: int = 10,
-    buffer: int = 256,
-) -> Subscription:
-    """Connects to the node behind ``connection`` and subscribes (see
-    ``Client.subscribe``)."""
-    return Subscription(
-        _subscribe(
-            connection,
-            context_ids,
-            group_ids,
-            transport=transport,
-            max_reconnects=max_reconnects,
-            buffer=buffer,
-        )
-    )
-
-
-async def asubscribe(
-    connection: ConnectionInfo,
-    context_ids: str | Iterable[str] | None = None,
-    group_ids: str | Iterable[str] | None = None,
-    *,
-    transport: str = "sse",
-    max_reconnects: int = 10,
-    buffer: int = 256,
-) -> Subscription:
-    """``subscribe`` without blocking the event loop (``AsyncClient.subscribe``)."""
-    inner = await _asubscribe(
-        connection,
-        context_ids,
-        group_ids,
-        transport=transport,
-        max_reconnects=max_reconnects,
-        buffer=buffer,
-    )
-    return Subscription(inner)

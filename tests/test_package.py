@@ -235,3 +235,14 @@ def test_import_stays_light() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_every_exception_class_is_exported_by_name() -> None:
+    """``calimero.__all__`` spells the exception names out (stubtest cannot
+    read ``*errors.__all__``); it must keep up with ``calimero.errors``."""
+    import calimero
+    import calimero.errors
+
+    assert set(calimero.errors.__all__) <= set(calimero.__all__)
+    for name in calimero.errors.__all__:
+        assert getattr(calimero, name) is getattr(calimero.errors, name)

@@ -134,6 +134,23 @@ def test_tokens_from_the_environment(auth_node: TestNode, monkeypatch: pytest.Mo
     assert client.connection.token == calimero.JwtToken(pair["access_token"], pair["refresh_token"])
 
 
+def test_malformed_tokens_from_the_environment_are_refused_naming_the_variable(
+    auth_node: TestNode, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret_part = "s3cret-part"
+    for variable, value in (
+        ("CALIMERO_ACCESS_TOKEN", f"a.b.{secret_part} with a space"),
+        ("CALIMERO_ACCESS_TOKEN", "x" * (16 * 1024 + 1)),
+        ("CALIMERO_REFRESH_TOKEN", f"r.e.{secret_part}\u00e9"),
+    ):
+        monkeypatch.setenv("CALIMERO_ACCESS_TOKEN", "a.b.c")
+        monkeypatch.setenv(variable, value)
+        with pytest.raises(ValueError, match=f"^{variable}: expected a token") as info:
+            calimero.create_connection(auth_node.url)
+        assert secret_part not in str(info.value)
+    assert paths(auth_node) == []
+
+
 def test_half_given_credentials_are_refused_before_any_io(
     auth_node: TestNode, monkeypatch: pytest.MonkeyPatch
 ) -> None:

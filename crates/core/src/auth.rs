@@ -275,9 +275,23 @@ impl AuthState {
             },
         };
         let cache_path = node_name.map(cache::token_cache_path);
-        let tokens = tokens
-            .or_else(|| env(ENV_ACCESS_TOKEN).map(|a| Tokens::new(a, env(ENV_REFRESH_TOKEN))))
-            .or_else(|| cache_path.as_deref().and_then(cache::read_tokens_file));
+        let tokens = match tokens {
+            Some(t) => Some(t),
+            // Held to the rule of tokens passed in (crate::ids::token), and
+            // refused naming the variable, before anything is sent.
+            None => match env(ENV_ACCESS_TOKEN) {
+                Some(access) => {
+                    crate::ids::token(ENV_ACCESS_TOKEN, &access)?;
+                    let refresh = env(ENV_REFRESH_TOKEN);
+                    if let Some(r) = &refresh {
+                        crate::ids::token(ENV_REFRESH_TOKEN, r)?;
+                    }
+                    Some(Tokens::new(access, refresh))
+                }
+                None => None,
+            },
+        }
+        .or_else(|| cache_path.as_deref().and_then(cache::read_tokens_file));
         if let Some(t) = &tokens {
             check_header_safe(&t.access_token, "access_token")?;
         }

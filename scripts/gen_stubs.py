@@ -155,19 +155,6 @@ class Client(_BaseClient):
     ) -> Client: ...
     def __enter__(self) -> Client: ...
     def __exit__(self, *exc_info: object) -> None: ...
-    def subscribe(
-        self,
-        context_ids: str | Iterable[str] | None = None,
-        group_ids: str | Iterable[str] | None = None,
-        *,
-        transport: Literal["sse", "ws"] = "sse",
-        max_reconnects: int = 10,
-        buffer: int = 256,
-    ) -> Subscription: ...
-    def resolve_context_alias(self, alias: str) -> dict[str, Any]: ...
-    def resolve_application_alias(self, alias: str) -> dict[str, Any]: ...
-    def create_alias_generic(self, alias: str, value: str, scope: str | None = None) -> Any: ...
-    def set_default_visibility(self, group_id: str, visibility: str) -> Any: ...
 """
 
 ASYNC_HEAD = """
@@ -178,22 +165,29 @@ class AsyncClient(_BaseClient):
     async def __aenter__(self) -> AsyncClient: ...
     async def __aexit__(self, *exc_info: object) -> None: ...
     async def aclose(self) -> None: ...
-    async def subscribe(
-        self,
-        context_ids: str | Iterable[str] | None = None,
-        group_ids: str | Iterable[str] | None = None,
-        *,
-        transport: Literal["sse", "ws"] = "sse",
-        max_reconnects: int = 10,
-        buffer: int = 256,
-    ) -> Subscription: ...
-    async def resolve_context_alias(self, alias: str) -> dict[str, Any]: ...
-    async def resolve_application_alias(self, alias: str) -> dict[str, Any]: ...
-    async def create_alias_generic(
-        self, alias: str, value: str, scope: str | None = None
-    ) -> Any: ...
-    async def set_default_visibility(self, group_id: str, visibility: str) -> Any: ...
 """
+
+#: Methods of both clients outside the table (written in _client.py), as
+#: (name, parameters, return type): ``def`` on Client, ``async def`` on
+#: AsyncClient.
+SHARED = [
+    (
+        "subscribe",
+        [
+            "context_ids: str | Iterable[str] | None = None",
+            "group_ids: str | Iterable[str] | None = None",
+            "*",
+            'transport: Literal["sse", "ws"] = "sse"',
+            "max_reconnects: int = 10",
+            "buffer: int = 256",
+        ],
+        "Subscription",
+    ),
+    ("resolve_context_alias", ["alias: str"], "dict[str, Any]"),
+    ("resolve_application_alias", ["alias: str"], "dict[str, Any]"),
+    ("create_alias_generic", ["alias: str", "value: str", "scope: str | None = None"], "Any"),
+    ("set_default_visibility", ["group_id: str", "visibility: str"], "Any"),
+]
 
 IDENTITY_ALIASES = {
     "create_context_identity_alias": "alias: str, context_id: str, public_key: str",
@@ -267,6 +261,8 @@ def render() -> str:
     out = [HEADER.format(type_imports="".join(f"    {t},\n" for t in used).rstrip("\n"))]
     for owner, head in (("Client", CLIENT_HEAD), ("AsyncClient", ASYNC_HEAD)):
         out.append(head)
+        for name, shared_params, returns in SHARED:
+            out.append(signature(name, ["self", *shared_params], returns, owner) + "\n")
         for name, params in IDENTITY_ALIASES.items():
             out.append(signature(name, ["self", *params.split(", ")], "Any", owner) + "\n")
         for endpoint in calimero.ENDPOINTS:

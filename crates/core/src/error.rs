@@ -45,6 +45,9 @@ pub enum ErrorKind {
     Internal,
     /// Reading or writing a local file failed (an `OSError` in Python).
     LocalIo,
+    /// The node's release does not serve this call (or this argument);
+    /// nothing was sent.
+    Unsupported,
 }
 
 impl ErrorKind {
@@ -67,6 +70,7 @@ impl ErrorKind {
             ErrorKind::MalformedResponse => "MalformedResponseError",
             ErrorKind::Internal => "RuntimeError",
             ErrorKind::LocalIo => "OSError",
+            ErrorKind::Unsupported => "UnsupportedByNodeError",
         }
     }
 }
@@ -151,6 +155,15 @@ pub enum Error {
     /// (nothing was sent, or the node's answer is not the cause).
     #[error("{message}")]
     NotAuthenticated { message: String },
+    /// The node's release has no route (or no argument) for the call:
+    /// `call` names it, `releases` says which releases have it, `node`
+    /// which release the node is taken to be and why.
+    #[error("{call} is served by {releases}; {node}")]
+    Unsupported {
+        call: String,
+        releases: String,
+        node: String,
+    },
 }
 
 impl fmt::Display for HttpFailure {
@@ -182,6 +195,7 @@ impl Error {
             Error::Internal(_) => ErrorKind::Internal,
             Error::LocalIo { .. } => ErrorKind::LocalIo,
             Error::NotAuthenticated { .. } => ErrorKind::Authentication,
+            Error::Unsupported { .. } => ErrorKind::Unsupported,
         }
     }
 

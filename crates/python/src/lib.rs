@@ -44,10 +44,11 @@ fn path_str(p: std::path::PathBuf) -> PyResult<String> {
 
 fn kind_name(kind: Kind) -> &'static str {
     match kind {
-        Kind::Base58Id => "base58_id",
+        Kind::Id => "id",
         Kind::HexId => "hex_id",
-        Kind::Base58OrHexId => "base58_or_hex_id",
-        Kind::Hash => "hash",
+        Kind::Package => "package",
+        Kind::IdList => "id_list",
+        Kind::DeviceScope => "device_scope",
         Kind::Name => "name",
         Kind::Url => "url",
         Kind::NodePath => "node_path",
@@ -55,7 +56,7 @@ fn kind_name(kind: Kind) -> &'static str {
         Kind::Bool => "bool",
         Kind::JsonText => "json_text",
         Kind::Bytes => "bytes",
-        Kind::IgnoredBase58Id => "ignored_base58_id",
+        Kind::IgnoredId => "ignored_id",
         Kind::IgnoredText => "ignored_text",
         Kind::Alias => "alias",
         Kind::Hex { .. } => "hex",

@@ -149,8 +149,11 @@ impl Connection {
                     }
                 }
                 Err(e) => {
-                    if first_invalid.is_none() {
-                        first_invalid = Some(e);
+                    // Of several forms, the refusal that got furthest into
+                    // its arguments says best what is wrong.
+                    let at = position(endpoint, &e);
+                    if first_invalid.as_ref().is_none_or(|(best, _)| at > *best) {
+                        first_invalid = Some((at, e));
                     }
                     continue;
                 }
@@ -166,6 +169,7 @@ impl Connection {
         }
         if valid.is_empty() {
             return Err(first_invalid
+                .map(|(_, e)| e)
                 .unwrap_or_else(|| Error::Internal("a call without a candidate".into())));
         }
         if !settled {
@@ -193,12 +197,11 @@ impl Connection {
                 return Ok(k.clone());
             }
         }
-        let identity = self
-            .probe_get("/admin-api/identity")
-            .await?;
-        if let Some((span, why)) = identity.as_ref().and_then(|(status, body)| {
-            (*status == 200).then(|| identity_span(body)).flatten()
-        }) {
+        let identity = self.probe_get("/admin-api/identity").await?;
+        if let Some((span, why)) = identity
+            .as_ref()
+            .and_then(|(status, body)| (*status == 200).then(|| identity_span(body)).flatten())
+        {
             self.learn(span, why);
         }
         if !self.release_state().span.settles(HEX_IDS.0) {
@@ -228,6 +231,15 @@ impl Connection {
                 .push("the probe told nothing: spoken as the newest known release".into());
         }
         Ok(k.clone())
+    }
+
+    /// The release to write ids for: when `ids` and the id encoding is not
+    /// known yet, after the probe.
+    pub async fn release_for_ids(&self, ids: bool) -> Result<Release, Error> {
+        if ids && !self.release_state().span.settles(HEX_IDS.0) {
+            self.detect().await?;
+        }
+        Ok(self.release())
     }
 
     /// One probe request: `Some((status, body))` for any answer (a failure
@@ -288,6 +300,18 @@ impl Connection {
     }
 }
 
+/// Where in `endpoint`'s arguments a refusal is (0 for other errors).
+fn position(endpoint: &Endpoint, err: &Error) -> usize {
+    match err {
+        Error::InvalidArgument { argument, .. } => endpoint
+            .args
+            .iter()
+            .position(|a| a.name == argument)
+            .map_or(0, |i| i + 1),
+        _ => 0,
+    }
+}
+
 /// "the node runs 0.11.0-rc.25 (probe GET /admin-api/identity: ...)".
 fn describe_node(k: &Knowledge) -> String {
     let why = k.evidence.last().map(String::as_str).unwrap_or("assumed");
@@ -313,7 +337,11 @@ pub fn identity_span(body: &[u8]) -> Option<(Span, String)> {
     let mut span = enc.span();
     let mut why = vec![format!(
         "publicKey is {}",
-        if enc == IdEncoding::Hex { "hex" } else { "base58" }
+        if enc == IdEncoding::Hex {
+            "hex"
+        } else {
+            "base58"
+        }
     )];
     if enc == IdEncoding::Hex {
         for (name, since) in IDENTITY_KEYS {

@@ -373,10 +373,7 @@ const PACKAGE: Arg = opt("package", Package, Body("package"))
     .kw()
     .max(128)
     .until(31);
-const VERSION: Arg = opt("version", Name, Body("version"))
-    .kw()
-    .max(64)
-    .until(31);
+const VERSION: Arg = opt("version", Name, Body("version")).kw().max(64).until(31);
 const GROUP_ID: Arg = req("group_id", HexId, Path);
 const MEMBER_ID: Arg = req("member_id", HexId, Path);
 const BLOB_ID: Arg = req("blob_id", Id, Path);
@@ -396,7 +393,15 @@ const ADMITTER_ADDRS: Arg = opt("admitter_addrs", StrList, Body("admitterAddrs")
     .since(32);
 /// A root-guarded owner operation's proof, hex borsh (rc.83; core
 /// fixtures/wire/groups/transfer_ownership.req.json).
-const ROOT_PROOF: Arg = opt("root_proof", Hex { min: 2, max: 1 << 16 }, Body("rootProof")).since(83);
+const ROOT_PROOF: Arg = opt(
+    "root_proof",
+    Hex {
+        min: 2,
+        max: 1 << 16,
+    },
+    Body("rootProof"),
+)
+.since(83);
 
 /// Every endpoint, in catalogue order.
 pub static ENDPOINTS: &[Endpoint] = &[
@@ -623,7 +628,7 @@ pub static ENDPOINTS: &[Endpoint] = &[
             req("signature", Hex { min: 2, max: 1024 }, Body("signature")),
             req("author_proof", Hex { min: 2, max: 1 << 20 }, Body("authorProof")),
             // Always present: null clears the state (swift-sdk Rc83SurfaceTests).
-            opt("state", Hex { min: 0, max: 1 << 15 }, Body("state")).or("null"),
+            opt("state", Hex { min: 2, max: 1 << 15 }, Body("state")).or("null"),
         ])
         .doc(
             "Relays an account's signed presence (ephemeral) state in a context: `state` \
@@ -1461,7 +1466,8 @@ mod tests {
             if !seen.insert(e.name) {
                 continue;
             }
-            let forms: Vec<&Endpoint> = ENDPOINTS[i..].iter().filter(|f| f.name == e.name).collect();
+            let forms: Vec<&Endpoint> =
+                ENDPOINTS[i..].iter().filter(|f| f.name == e.name).collect();
             for (a, b) in forms.iter().zip(forms.iter().skip(1)) {
                 // Newest first, and no release served twice.
                 assert!(

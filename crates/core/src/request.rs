@@ -266,7 +266,10 @@ fn encode(spec: &Arg, value: &ArgValue, release: Release) -> Result<Option<Value
             if s.contains("://") {
                 return Err(Error::invalid(
                     name,
-                    format!("expected a package name such as \"com.example.kv\", got a URL {}", ids::shown(s)),
+                    format!(
+                        "expected a package name such as \"com.example.kv\", got a URL {}",
+                        ids::shown(s)
+                    ),
                 ));
             }
             Value::from(s)
@@ -416,7 +419,10 @@ fn encode(spec: &Arg, value: &ArgValue, release: Release) -> Result<Option<Value
             let mut out = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {
                 let Value::String(s) = item else {
-                    return Err(Error::invalid(name, format!("item {i}: expected an id string")));
+                    return Err(Error::invalid(
+                        name,
+                        format!("item {i}: expected an id string"),
+                    ));
                 };
                 let bytes = ids::base58_or_hex_32(name, s)
                     .map_err(|e| Error::invalid(name, format!("item {i}: {}", reason(&e))))?;
@@ -536,7 +542,10 @@ fn is_empty_list(value: &ArgValue) -> bool {
 /// `{"only": [ids]}`, the ids checked and in the release's encoding.
 fn device_scope(spec: &Arg, list: &Value, release: Release) -> Result<Value, Error> {
     let Value::Array(items) = list else {
-        return Err(Error::invalid(spec.name, "\"only\" must be a list of application ids"));
+        return Err(Error::invalid(
+            spec.name,
+            "\"only\" must be a list of application ids",
+        ));
     };
     if items.is_empty() {
         return Err(Error::invalid(
@@ -547,7 +556,10 @@ fn device_scope(spec: &Arg, list: &Value, release: Release) -> Result<Value, Err
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let Value::String(s) = item else {
-            return Err(Error::invalid(spec.name, format!("item {i}: expected an id string")));
+            return Err(Error::invalid(
+                spec.name,
+                format!("item {i}: expected an id string"),
+            ));
         };
         let bytes = ids::base58_or_hex_32(spec.name, s)
             .map_err(|e| Error::invalid(spec.name, format!("item {i}: {}", reason(&e))))?;
@@ -873,7 +885,12 @@ mod tests {
         // base58 key follows the release.
         let members = Some(ArgValue::Json(serde_json::json!([NS, {"identity": CTX}])));
         for (release, key) in [(25, CTX.to_string()), (83, hex.clone())] {
-            let p = prep_at("add_group_members", &[s(NS), members.clone()], Release(release)).unwrap();
+            let p = prep_at(
+                "add_group_members",
+                &[s(NS), members.clone()],
+                Release(release),
+            )
+            .unwrap();
             assert_eq!(
                 body(&p)["members"],
                 serde_json::json!([{"identity": NS, "role": "Member"}, {"identity": key, "role": "Member"}])
@@ -883,15 +900,26 @@ mod tests {
 
     #[test]
     fn install_takes_the_shape_of_its_release() {
-        let p = prep_at("install_application", &[s("com.example.kv"), s("1.0.0")], Release(83)).unwrap();
-        assert_eq!(body(&p), serde_json::json!({"package": "com.example.kv", "version": "1.0.0"}));
+        let p = prep_at(
+            "install_application",
+            &[s("com.example.kv"), s("1.0.0")],
+            Release(83),
+        )
+        .unwrap();
+        assert_eq!(
+            body(&p),
+            serde_json::json!({"package": "com.example.kv", "version": "1.0.0"})
+        );
         let p = prep_at(
             "install_application",
             &[s("https://example.com/a.wasm"), None, None, None, None],
             Release(25),
         )
         .unwrap();
-        assert_eq!(body(&p), serde_json::json!({"url": "https://example.com/a.wasm", "metadata": []}));
+        assert_eq!(
+            body(&p),
+            serde_json::json!({"url": "https://example.com/a.wasm", "metadata": []})
+        );
         // The rc.25 form is not served by rc.83, whatever its arguments.
         let old = ENDPOINTS
             .iter()
@@ -905,16 +933,43 @@ mod tests {
         );
         assert!(matches!(err, Err(Error::Unsupported { .. })), "{err:?}");
         // A package name is not a URL.
-        let err = prep_at("install_application", &[s("https://x/a.wasm"), s("1")], Release(83)).unwrap_err();
-        assert!(err.to_string().starts_with("package: expected a package name"), "{err}");
+        let err = prep_at(
+            "install_application",
+            &[s("https://x/a.wasm"), s("1")],
+            Release(83),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("package: expected a package name"),
+            "{err}"
+        );
         // Dev installs: {path} alone from rc.32; metadata given there is refused.
-        let p = prep_at("install_dev_application", &[s("/tmp/a.mpk"), None, None, None], Release(83)).unwrap();
+        let p = prep_at(
+            "install_dev_application",
+            &[s("/tmp/a.mpk"), None, None, None],
+            Release(83),
+        )
+        .unwrap();
         assert_eq!(body(&p), serde_json::json!({"path": "/tmp/a.mpk"}));
-        let p = prep_at("install_dev_application", &[s("/tmp/a.wasm"), None, None, None], Release(25)).unwrap();
-        assert_eq!(body(&p), serde_json::json!({"path": "/tmp/a.wasm", "metadata": []}));
+        let p = prep_at(
+            "install_dev_application",
+            &[s("/tmp/a.wasm"), None, None, None],
+            Release(25),
+        )
+        .unwrap();
+        assert_eq!(
+            body(&p),
+            serde_json::json!({"path": "/tmp/a.wasm", "metadata": []})
+        );
         let err = prep_at(
             "install_dev_application",
-            &[s("/tmp/a.mpk"), Some(ArgValue::Bytes(b"m".to_vec())), None, None],
+            &[
+                s("/tmp/a.mpk"),
+                Some(ArgValue::Bytes(b"m".to_vec())),
+                None,
+                None,
+            ],
             Release(83),
         )
         .unwrap_err();
@@ -931,7 +986,8 @@ mod tests {
     fn routes_and_arguments_follow_their_releases() {
         let err = prep_at("list_account_devices", &[], Release(25)).unwrap_err();
         assert!(
-            err.to_string().starts_with("list_account_devices() is served by 0.11.0-rc.28 and later"),
+            err.to_string()
+                .starts_with("list_account_devices() is served by 0.11.0-rc.28 and later"),
             "{err}"
         );
         assert!(prep_at("list_account_devices", &[], Release(28)).is_ok());
@@ -941,23 +997,53 @@ mod tests {
         // An optional argument the release lacks: not sent when absent,
         // refused when given.
         let admitters = Some(ArgValue::Json(serde_json::json!([NS])));
-        let p = prep_at("create_namespace_invitation", &[s(NS), None, None, None, None], Release(25)).unwrap();
+        let p = prep_at(
+            "create_namespace_invitation",
+            &[s(NS), None, None, None, None],
+            Release(25),
+        )
+        .unwrap();
         assert_eq!(body(&p), serde_json::json!({}));
-        let err = prep_at("create_namespace_invitation", &[s(NS), None, None, admitters.clone(), None], Release(25)).unwrap_err();
+        let err = prep_at(
+            "create_namespace_invitation",
+            &[s(NS), None, None, admitters.clone(), None],
+            Release(25),
+        )
+        .unwrap_err();
         assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
-        let p = prep_at("create_namespace_invitation", &[s(NS), None, None, admitters, None], Release(83)).unwrap();
+        let p = prep_at(
+            "create_namespace_invitation",
+            &[s(NS), None, None, admitters, None],
+            Release(83),
+        )
+        .unwrap();
         assert_eq!(body(&p), serde_json::json!({"admitters": [NS]}));
         // An empty list is the node's default: not sent.
         let empty = Some(ArgValue::Json(serde_json::json!([])));
-        let p = prep_at("create_namespace_invitation", &[s(NS), None, None, empty, None], Release(25)).unwrap();
+        let p = prep_at(
+            "create_namespace_invitation",
+            &[s(NS), None, None, empty, None],
+            Release(25),
+        )
+        .unwrap();
         assert_eq!(body(&p), serde_json::json!({}));
         // The visibility default flipped at rc.83: it is always sent.
         for release in [25, 83] {
-            let p = prep_at("create_group_in_namespace", &[s(NS), None, None], Release(release)).unwrap();
+            let p = prep_at(
+                "create_group_in_namespace",
+                &[s(NS), None, None],
+                Release(release),
+            )
+            .unwrap();
             assert_eq!(body(&p), serde_json::json!({"visibility": "restricted"}));
         }
         // rc.83 derives group ids: a given one is refused before sending.
-        let err = prep_at("create_group", &[s(CTX), None, None, s(NS), None], Release(83)).unwrap_err();
+        let err = prep_at(
+            "create_group",
+            &[s(CTX), None, None, s(NS), None],
+            Release(83),
+        )
+        .unwrap_err();
         assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
         // Pairing by account from rc.28.
         let p = prep_at(
@@ -967,7 +1053,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.path, "/admin-api/account/pair-init");
-        assert_eq!(body(&p), serde_json::json!({"accountRootPublicKey": NS, "namespaces": [NS]}));
+        assert_eq!(
+            body(&p),
+            serde_json::json!({"accountRootPublicKey": NS, "namespaces": [NS]})
+        );
         let scope = Some(ArgValue::Json(serde_json::json!([CTX])));
         let p = prep_at("set_device_scope", &[s(NS), scope], Release(83)).unwrap();
         let hex = hex::encode(ids::base58_32("x", CTX).unwrap());

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use calimero_client_core::blobs::BlobMeta;
 use calimero_client_core::connection::Reply;
-use calimero_client_core::endpoints::{Body, Endpoint, Loc, Output};
 use calimero_client_core::detect::Checked;
+use calimero_client_core::endpoints::{Body, Endpoint, Loc, Output};
 use calimero_client_core::release::Knowledge;
 use calimero_client_core::request::Prepared;
 use calimero_client_core::{ArgValue, Config, Connection, Release, ENDPOINTS};
@@ -150,8 +150,9 @@ impl PyConnectionInfo {
             }
         }
         if candidates.is_empty() {
-            return Err(first_error
-                .unwrap_or_else(|| PyTypeError::new_err("no form of this method takes these arguments")));
+            return Err(first_error.unwrap_or_else(|| {
+                PyTypeError::new_err("no form of this method takes these arguments")
+            }));
         }
         let checked = self.conn.check(candidates).map_err(|e| to_pyerr(py, e))?;
         Ok((output.unwrap_or(Output::Json), checked))
@@ -159,20 +160,13 @@ impl PyConnectionInfo {
 }
 
 impl PyConnectionInfo {
-    /// Builds a checked call (probing the release first if it must), with
-    /// the GIL released.
-    fn resolve(&self, py: Python<'_>, checked: Checked) -> PyResult<Prepared> {
-        match checked {
-            Checked::Ready(p) => Ok(p),
-            pending => {
-                let conn = self.conn.clone();
-                wait(py, async move { conn.resolve(pending).await })
-            }
-        }
-    }
-
     /// Resolves and sends a checked call, blocking with the GIL released.
-    fn send_checked(&self, py: Python<'_>, output: Output, checked: Checked) -> PyResult<Py<PyAny>> {
+    fn send_checked(
+        &self,
+        py: Python<'_>,
+        output: Output,
+        checked: Checked,
+    ) -> PyResult<Py<PyAny>> {
         let conn = self.conn.clone();
         let reply = wait(py, async move {
             let prepared = conn.resolve(checked).await?;
@@ -200,6 +194,18 @@ impl PyConnectionInfo {
     }
 }
 
+/// Builds a checked call (probing the release first if it must), with the
+/// GIL released.
+pub(crate) fn resolve(py: Python<'_>, conn: &Connection, checked: Checked) -> PyResult<Prepared> {
+    match checked {
+        Checked::Ready(p) => Ok(p),
+        pending => {
+            let conn = conn.clone();
+            wait(py, async move { conn.resolve(pending).await })
+        }
+    }
+}
+
 /// Whether anything is known of the release.
 fn known(k: &Knowledge) -> bool {
     k.pinned || k.probed || k.span != calimero_client_core::release::Span::UNKNOWN
@@ -207,7 +213,9 @@ fn known(k: &Knowledge) -> bool {
 
 fn knowledge_to_py(py: Python<'_>, k: &Knowledge) -> PyResult<Py<PyAny>> {
     let d = PyDict::new(py);
-    let bound = |r: Release, unbounded: u16| (r.0 != unbounded).then(|| r.max(calimero_client_core::release::OLDEST).to_string());
+    let bound = |r: Release, unbounded: u16| {
+        (r.0 != unbounded).then(|| r.max(calimero_client_core::release::OLDEST).to_string())
+    };
     d.set_item("version", known(k).then(|| k.release().to_string()))?;
     d.set_item("min", bound(k.span.min, 0))?;
     d.set_item("max", bound(k.span.max, u16::MAX))?;
@@ -423,10 +431,13 @@ impl PyConnectionInfo {
         auth::token_to_py(py, &tokens)
     }
 
-    /// Forgets the tokens and credentials and removes the token cache file
-    /// of `node_name`: the next call that needs a token logs in again.
+    /// Logs out: retires the refresh token on the node where its release
+    /// has `POST /auth/logout` (0.11.0-rc.83 and later), then forgets the
+    /// tokens and credentials and removes the token cache file of
+    /// `node_name`: the next call that needs a token logs in again.
     fn logout(&self, py: Python<'_>) -> PyResult<()> {
-        self.conn.logout().map_err(|e| to_pyerr(py, e))
+        let conn = self.conn.clone();
+        wait(py, async move { conn.logout().await })
     }
 
     /// `GET path` (relative to the node URL), decoded from JSON.
@@ -475,10 +486,9 @@ impl PyConnectionInfo {
         if !transfer {
             return self.send_checked(py, endpoint.output, checked);
         }
-        let prepared = self.resolve(py, checked)?;
         if endpoint.body == Body::Stream {
             let data = take("data").unwrap_or_else(|| py.None().into_bound(py));
-            return transfer::upload(py, &self.conn, prepared, &data, take("progress"));
+            return transfer::upload(py, &self.conn, checked, &data, take("progress"));
         }
         let chunk_size = match take("chunk_size") {
             Some(o) if !o.is_none() => {
@@ -493,7 +503,7 @@ impl PyConnectionInfo {
         transfer::download(
             py,
             &self.conn,
-            prepared,
+            checked,
             endpoint.output,
             take("path"),
             take("progress"),

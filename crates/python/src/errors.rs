@@ -86,7 +86,10 @@ fn build(py: Python<'_>, kind: ErrorKind, err: &Error) -> PyResult<PyErr> {
         | Error::LocalIo { .. }
         | Error::NotAuthenticated { .. } => {}
         Error::Unsupported { call, .. } => {
-            kw.set_item("message", format!("{call} is not served by this node's release"))?;
+            kw.set_item(
+                "message",
+                format!("{call} is not served by this node's release"),
+            )?;
         }
     }
     let instance = class.call((err.to_string(),), Some(&kw))?;

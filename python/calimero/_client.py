@@ -523,13 +523,14 @@ def _no_identity_aliases(method: str, **args: Any) -> NoReturn:
         if name != "alias" and not _is_base58_id(value):
             raise ValueError(f"{name}: expected a base58 string of 32 bytes")
     raise UnsupportedByNodeError(
-        f"{method}: merod 0.11.0-rc.25 has no identity-alias routes "
-        "(/admin-api/alias/*/identity/...); only context and application aliases exist",
+        f"{method}: merod has no identity-alias routes (/admin-api/alias/*/identity/...) "
+        "in any release from 0.11.0-rc.25 to 0.11.0-rc.83; context, application and "
+        "(from rc.32) device aliases exist",
         message="identity aliases are not served by this node version",
     )
 
 
-# ---- identity aliases: no such routes on merod 0.11.0-rc.25 ----
+# ---- identity aliases: no such routes in any merod release ----
 
 _IDENTITY_ALIAS_METHODS = {
     "create_context_identity_alias": "alias, context_id, public_key",
@@ -547,7 +548,7 @@ def _identity_alias_method(name: str, params: str, owner: str) -> Callable[..., 
     namespace: dict[str, Any] = {"_no_identity_aliases": _no_identity_aliases}
     exec(compile(source, f"<calimero {name}>", "exec"), namespace)
     method = namespace[name]
-    method.__doc__ = "Not served by merod 0.11.0-rc.25: raises UnsupportedByNodeError."
+    method.__doc__ = "Not served by any merod release: raises UnsupportedByNodeError."
     method.__qualname__ = f"{owner}.{name}"
     method.__module__ = "calimero"
     return method

@@ -315,7 +315,9 @@ async fn ws(State(state): State<Arc<AppState>>, mut req: Request) -> Response {
         .into_response();
     };
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
-    drop(tokio::spawn(async move {
+    // The connection's task speaks the node's release too (its id encoding).
+    let release = state.config.release;
+    drop(tokio::spawn(crate::release::scope(release, async move {
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
@@ -326,7 +328,7 @@ async fn ws(State(state): State<Arc<AppState>>, mut req: Request) -> Response {
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), WsRole::Server, Some(config))
                 .await;
         serve_socket(&state, socket).await;
-    }));
+    })));
     let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
     let headers = response.headers_mut();
     let _ = headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));

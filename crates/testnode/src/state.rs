@@ -525,8 +525,10 @@ pub struct Group {
     /// Root groups only: this node holds a namespace identity here (kept
     /// after it leaves, so it can re-join).
     pub identity: bool,
-    /// The owner account (rc.83 owner ops): the creator.
+    /// The owner account (rc.83 owner ops): the creator, until a transfer.
     pub owner: Id,
+    /// The founding account (rc.83 `founding.founderAccountId`).
+    pub founder: Id,
     /// Bumped by every owner op (rc.83 `ownerOpCounter`).
     pub owner_op_counter: u64,
     /// Root groups only: the founding salt (rc.83 `founding.salt`).
@@ -828,6 +830,7 @@ impl Node {
                 version: 0,
                 identity: parent.is_none(),
                 owner: identity.account_id,
+                founder: identity.account_id,
                 owner_op_counter: 0,
                 founding_salt: Id::random(),
                 authoring_policy: None,

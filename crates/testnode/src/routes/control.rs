@@ -270,6 +270,7 @@ async fn foreign_group(State(state): State<Arc<AppState>>, body: Bytes) -> ApiRe
         .ok_or_else(|| bad("group vanished".to_owned()))?;
     group.members.clear();
     group.owner = foreign;
+    group.founder = foreign;
     let _ = group
         .members
         .insert(foreign, MemberRow::new(Role::Admin, 0));

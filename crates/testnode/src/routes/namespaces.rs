@@ -90,7 +90,7 @@ struct Founding {
 
 fn founding(ns: &Group) -> Option<Founding> {
     crate::release::current().rc83().then_some(Founding {
-        founder_account_id: HexId(ns.owner),
+        founder_account_id: HexId(ns.founder),
         salt: HexId(ns.founding_salt),
     })
 }

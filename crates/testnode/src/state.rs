@@ -480,6 +480,20 @@ pub struct TeePolicy {
     pub allowed_rtmr3: Vec<String>,
     pub allowed_tcb_statuses: Vec<String>,
     pub accept_mock: bool,
+    /// rc.83: `replica` or `relay`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// rc.83: the signed-release arm.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_release: Option<SignedRelease>,
+}
+
+/// rc.83 `signedRelease` (core fixture `groups/tee_admission_policy.req.json`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedRelease {
+    pub allowed_profiles: Vec<String>,
+    pub min_release_version: String,
 }
 
 /// The last upgrade of a group (`GroupUpgradeStatusApiData`).

@@ -584,3 +584,44 @@ async fn queries_need_an_account_session_at_rc83() {
     assert_eq!(keys(&failed), ["error", "type", "data"]);
     assert_eq!(failed["type"], "FunctionCallError");
 }
+
+/// The TEE admission policy is a union at rc.83: measurements (MRTD and
+/// RTMR1–3, even with `acceptMock`) or a signed release, with a `mode`
+/// (core fixtures `groups/tee_admission_policy.{req,res}.json`).
+#[tokio::test]
+async fn tee_admission_policy_is_a_union_at_rc83() {
+    let path = |ns: &str| format!("/admin-api/groups/{ns}/settings/tee-admission-policy");
+    let old = Node::at(82).await;
+    let (_, ns, _, _) = old.setup_release().await;
+    old.put(&path(&ns), r#"{"allowedMrtd":[],"acceptMock":true}"#)
+        .await
+        .assert(200, "{}");
+
+    let node = Node::at(83).await;
+    let (_, ns, _, _) = node.setup_release().await;
+    node.put(&path(&ns), r#"{"allowedMrtd":["m"],"acceptMock":true}"#)
+        .await
+        .assert(
+            400,
+            r#"{"error":"allowed_rtmr1 must name at least one measurement"}"#,
+        );
+    let fixture = json!({
+        "acceptMock": false, "allowedMrtd": [], "allowedRtmr0": [], "allowedRtmr1": [],
+        "allowedRtmr2": [], "allowedRtmr3": [], "allowedTcbStatuses": ["UpToDate"],
+        "mode": "relay", "rootProof": "02ea",
+        "signedRelease": {"allowedProfiles": ["locked-read-only"], "minReleaseVersion": "2.3.72"},
+    });
+    node.put(&path(&ns), &fixture.to_string())
+        .await
+        .assert(200, "{}");
+    let policy = node.get(&path(&ns)).await.json();
+    assert_eq!(
+        policy,
+        json!({
+            "enabled": true, "allowedMrtd": [], "allowedRtmr0": [], "allowedRtmr1": [],
+            "allowedRtmr2": [], "allowedRtmr3": [], "allowedTcbStatuses": ["UpToDate"],
+            "acceptMock": false, "mode": "relay",
+            "signedRelease": {"allowedProfiles": ["locked-read-only"], "minReleaseVersion": "2.3.72"},
+        })
+    );
+}

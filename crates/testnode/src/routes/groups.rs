@@ -1390,25 +1390,143 @@ impl Validate for TeePolicyRequest {
     }
 }
 
+/// rc.83's admission policy: a union of the measurement arm (MRTD and
+/// RTMR1–3 all named, even with `acceptMock`) and the signed-release arm
+/// (empty measurement lists), plus `mode` and `rootProof` (core fixtures
+/// `groups/tee_admission_policy.{req,res}.json`; kotlin CHANGELOG rc.83).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TeePolicyRequestV83 {
+    #[serde(default)]
+    allowed_mrtd: Vec<String>,
+    #[serde(default)]
+    allowed_rtmr0: Vec<String>,
+    #[serde(default)]
+    allowed_rtmr1: Vec<String>,
+    #[serde(default)]
+    allowed_rtmr2: Vec<String>,
+    #[serde(default)]
+    allowed_rtmr3: Vec<String>,
+    #[serde(default)]
+    allowed_tcb_statuses: Vec<String>,
+    #[serde(default)]
+    accept_mock: bool,
+    #[serde(default)]
+    mode: Option<String>,
+    #[serde(default)]
+    root_proof: Option<String>,
+    #[serde(default)]
+    signed_release: Option<crate::state::SignedRelease>,
+}
+
+impl Validate for TeePolicyRequestV83 {}
+
+impl TeePolicyRequestV83 {
+    /// `ContextError::TeePolicyInvalid` (400) [inferred texts after the
+    /// research's example "allowed_mrtd must name at least one
+    /// measurement"].
+    fn problem(&self) -> Option<String> {
+        if self
+            .root_proof
+            .as_ref()
+            .is_some_and(|p| hex::decode(p).is_err())
+        {
+            return Some("rootProof is not valid hex".to_owned());
+        }
+        if let Some(mode) = &self.mode {
+            if mode != "replica" && mode != "relay" {
+                return Some(format!(
+                    "mode must be \"replica\" or \"relay\", not {mode:?}"
+                ));
+            }
+        }
+        let lists = [
+            ("allowed_mrtd", &self.allowed_mrtd),
+            ("allowed_rtmr1", &self.allowed_rtmr1),
+            ("allowed_rtmr2", &self.allowed_rtmr2),
+            ("allowed_rtmr3", &self.allowed_rtmr3),
+        ];
+        match &self.signed_release {
+            Some(release) => {
+                if lists.iter().any(|(_, l)| !l.is_empty()) || !self.allowed_rtmr0.is_empty() {
+                    return Some(
+                        "a signed-release policy names no measurements; leave the allowed_* \
+                         lists empty"
+                            .to_owned(),
+                    );
+                }
+                if release.allowed_profiles.is_empty() {
+                    return Some(
+                        "signed_release.allowed_profiles must name at least one profile".to_owned(),
+                    );
+                }
+                None
+            }
+            None => lists
+                .iter()
+                .find(|(_, l)| l.is_empty())
+                .map(|(name, _)| format!("{name} must name at least one measurement")),
+        }
+    }
+}
+
+/// Admin only; from rc.83 the union body above, and root-guarded (the
+/// owner's: `OnlyOwner…` 403 for anyone else, as the other owner ops).
 async fn set_tee_policy(
     State(state): State<Arc<AppState>>,
     Path(raw): Path<String>,
-    ValidatedJson(req): ValidatedJson<TeePolicyRequest>,
+    req: Request,
 ) -> ApiResult {
     let id = parse_group_id(&raw)?;
+    let policy = if state.config.release.rc83() {
+        let ValidatedJson(req) =
+            ValidatedJson::<TeePolicyRequestV83>::from_request(req, &state).await?;
+        if let Some(problem) = req.problem() {
+            return Err(ApiError::invalid(problem));
+        }
+        let mode = req.mode.unwrap_or_else(|| "replica".to_owned());
+        TeePolicy {
+            enabled: true,
+            allowed_mrtd: req.allowed_mrtd,
+            allowed_rtmr0: req.allowed_rtmr0,
+            allowed_rtmr1: req.allowed_rtmr1,
+            allowed_rtmr2: req.allowed_rtmr2,
+            allowed_rtmr3: req.allowed_rtmr3,
+            allowed_tcb_statuses: req.allowed_tcb_statuses,
+            accept_mock: req.accept_mock,
+            mode: Some(mode),
+            signed_release: req.signed_release,
+        }
+    } else {
+        let ValidatedJson(req) =
+            ValidatedJson::<TeePolicyRequest>::from_request(req, &state).await?;
+        TeePolicy {
+            enabled: true,
+            allowed_mrtd: req.allowed_mrtd,
+            allowed_rtmr0: req.allowed_rtmr0,
+            allowed_rtmr1: req.allowed_rtmr1,
+            allowed_rtmr2: req.allowed_rtmr2,
+            allowed_rtmr3: req.allowed_rtmr3,
+            allowed_tcb_statuses: req.allowed_tcb_statuses,
+            accept_mock: req.accept_mock,
+            mode: None,
+            signed_release: None,
+        }
+    };
     let mut node = state.node();
     authorised(&node, &id, 0)?;
+    if state.config.release.rc83() && node.account() != Some(readable(&node, &id)?.owner) {
+        return Err(ApiError::Json(
+            StatusCode::FORBIDDEN,
+            format!(
+                "only the owner of group {} can set its TEE admission policy; this node's \
+                 account is not its owner",
+                id.to_hex()
+            ),
+        ));
+    }
     let group = group_mut(&mut node, &id)?;
-    group.tee_policy = Some(TeePolicy {
-        enabled: true,
-        allowed_mrtd: req.allowed_mrtd,
-        allowed_rtmr0: req.allowed_rtmr0,
-        allowed_rtmr1: req.allowed_rtmr1,
-        allowed_rtmr2: req.allowed_rtmr2,
-        allowed_rtmr3: req.allowed_rtmr3,
-        allowed_tcb_statuses: req.allowed_tcb_statuses,
-        accept_mock: req.accept_mock,
-    });
+    group.tee_policy = Some(policy);
     group.touch();
     Ok(empty())
 }

@@ -838,6 +838,14 @@ async fn add_members(
     let mut accounts = Vec::new();
     for member in &req.members {
         let account = match member.identity {
+            // From rc.27 a key and an account are both 64 hex: bytes that
+            // are this node's signing key name its account (core
+            // `GroupMemberApiInput`, index id 59157838922).
+            MemberIdentity::Account(key)
+                if state.config.release.hex_ids() && me.is_some_and(|me| me.public_key == key) =>
+            {
+                me.map_or(key, |me| me.account_id)
+            }
             MemberIdentity::Account(account) => account,
             MemberIdentity::Key(key) => match me {
                 Some(me) if me.public_key == key => me.account_id,

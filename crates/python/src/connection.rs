@@ -14,7 +14,7 @@ use pyo3::types::{PyDict, PyString, PyTuple};
 
 use crate::asyncio;
 use crate::auth;
-use crate::blocking::wait;
+use crate::blocking::wait_local;
 use crate::convert::{
     bool_arg, json_to_py, number_arg, py_to_json, str_arg, text, to_arg, value_to_py,
 };
@@ -272,7 +272,7 @@ impl PyConnectionInfo {
     /// ClientError when the node cannot be reached or answers otherwise.
     fn detect_auth_mode(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let conn = self.conn.clone();
-        let mode = wait(py, async move { conn.detect_auth_mode().await })?;
+        let mode = wait_local(py, async move { conn.detect_auth_mode().await })?;
         let auth_mode = py.import("calimero")?.getattr("AuthMode")?;
         Ok(auth_mode.call1((mode.as_str(),))?.unbind())
     }
@@ -304,7 +304,7 @@ impl PyConnectionInfo {
             auth::opt_str("password", password)?,
         )?;
         let conn = self.conn.clone();
-        let tokens = wait(py, async move { conn.login(credentials).await })?;
+        let tokens = wait_local(py, async move { conn.login(credentials).await })?;
         auth::token_to_py(py, &tokens)
     }
 
@@ -381,7 +381,7 @@ impl PyConnectionInfo {
             _ => {}
         }
         let conn = self.conn.clone();
-        let reply = wait(py, async move { conn.send(prepared).await })?;
+        let reply = wait_local(py, async move { conn.send(prepared).await })?;
         reply_out(py, (endpoint.output, reply))
     }
 
@@ -472,7 +472,7 @@ impl PyConnectionInfo {
             .prepare_raw(method, path, body)
             .map_err(|e| to_pyerr(py, e))?;
         let conn = self.conn.clone();
-        let reply = wait(py, async move { conn.send_raw(raw).await })?;
+        let reply = wait_local(py, async move { conn.send_raw(raw).await })?;
         if reply.body.is_empty() {
             return Ok(py.None());
         }

@@ -65,16 +65,14 @@ impl Drop for GcPause<'_> {
 /// its hash already computed, not a new string per item. Direct-mapped by
 /// a hash of the key's bytes; keys longer than `MAX_CACHED_KEY` are not
 /// kept.
-struct KeyCache(RefCell<Vec<Option<(Box<str>, Py<PyString>)>>>);
+#[derive(Default)]
+struct KeyCache(RefCell<Vec<Option<CachedKey>>>);
+
+/// A key's text and its interned `str`.
+type CachedKey = (Box<str>, Py<PyString>);
 
 const KEY_SLOTS: usize = 512;
 const MAX_CACHED_KEY: usize = 64;
-
-impl Default for KeyCache {
-    fn default() -> Self {
-        KeyCache(RefCell::new(Vec::new()))
-    }
-}
 
 impl KeyCache {
     fn get<'py>(&self, py: Python<'py>, key: &str) -> Bound<'py, PyAny> {

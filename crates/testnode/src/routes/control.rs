@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppRouter;
-use crate::error::{json, ApiError, ApiResult};
+use crate::error::{json, query, ApiError, ApiResult};
 use crate::ids::{HexId, Id};
 use crate::middleware::FaultSpec;
 use crate::state::{AppState, MemberRow, Role};
@@ -27,6 +27,22 @@ pub fn routes() -> AppRouter {
         )
         .route("/groups", post(foreign_group))
         .route("/events/drop", post(drop_streams))
+        .route("/events", get(event_log))
+}
+
+/// `GET /_testnode/events?since=N`: the events the node emitted after
+/// sequence number `N` (default 0: all since the last reset), numbered per
+/// node, with the next number and how many events slow streams skipped:
+/// `{"next", "lagged", "events": [{"seq", "event"}]}`. Streams never carry
+/// the numbers (the real node has none).
+async fn event_log(State(state): State<Arc<AppState>>, RawQuery(raw): RawQuery) -> ApiResult {
+    #[derive(Deserialize)]
+    struct Since {
+        #[serde(default)]
+        since: u64,
+    }
+    let q: Since = query(raw.as_deref())?;
+    Ok(json(state.events.log_since(q.since)))
 }
 
 /// `POST /_testnode/events/drop`: cuts every live `/sse` stream and `/ws`

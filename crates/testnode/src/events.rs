@@ -111,9 +111,24 @@ impl EventHub {
     /// Cuts every live SSE stream and WebSocket connection (sessions stay).
     /// Answers how many streams were live.
     pub fn drop_streams(&self) -> usize {
-        let live = self.generation.receiver_count();
+        let live = self.live();
         self.generation.send_modify(|g| *g += 1);
         live
+    }
+
+    /// Streams open now (a cut one counts until its task has ended).
+    pub fn live(&self) -> usize {
+        self.generation.receiver_count()
+    }
+
+    /// Waits (at most `limit`) until no stream is open: after a cut, until
+    /// the cut streams' tasks have ended, so that a stream of a previous
+    /// test is never counted in the next one.
+    pub async fn until_no_stream(&self, limit: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.live() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
     }
 
     /// Forgets the sessions, the event log and the lag count, and cuts the
@@ -144,8 +159,9 @@ impl EventHub {
     }
 
     /// `GET /_testnode/events`: `{"next": <seq of the next event>,
-    /// "lagged": <events skipped by slow streams>, "events": [{"seq",
-    /// "event"}]}`, the events after sequence number `since`.
+    /// "lagged": <events skipped by slow streams>, "live": <open streams>,
+    /// "events": [{"seq", "event"}]}`, the events after sequence number
+    /// `since`.
     pub fn log_since(&self, since: u64) -> Value {
         let log = lock(&self.log);
         let events: Vec<Value> = log
@@ -157,6 +173,7 @@ impl EventHub {
         json!({
             "next": log.next,
             "lagged": self.lagged.load(Ordering::Relaxed),
+            "live": self.live(),
             "events": events,
         })
     }

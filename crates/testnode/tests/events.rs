@@ -256,6 +256,7 @@ async fn the_event_log_numbers_every_event() {
         .json();
     assert_eq!(log["next"], start + 3);
     assert_eq!(log["lagged"], 0);
+    assert_eq!(log["live"], 1);
     let events = log["events"].as_array().unwrap();
     let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, [start, start + 1, start + 2]);
@@ -268,9 +269,11 @@ async fn the_event_log_numbers_every_event() {
 
     let bad = node.get("/_testnode/events?since=x").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    // A reset clears the log; the numbers go on.
+    // A reset clears the log (the numbers go on), and answers once the
+    // streams it cut have ended.
     let _ = node.post("/_testnode/reset", "").await;
     let log = node.get("/_testnode/events").await.json();
     assert_eq!(log["events"], json!([]));
+    assert_eq!(log["live"], 0);
     assert_eq!(log["next"], start + 3);
 }

@@ -25,6 +25,7 @@ pub fn routes() -> AppRouter {
             "/faults",
             get(list_faults).post(add_fault).delete(clear_faults),
         )
+        .route("/faults/release", post(release_faults))
         .route("/groups", post(foreign_group))
         .route("/events/drop", post(drop_streams))
         .route("/events", get(event_log))
@@ -32,9 +33,9 @@ pub fn routes() -> AppRouter {
 
 /// `GET /_testnode/events?since=N`: the events the node emitted after
 /// sequence number `N` (default 0: all since the last reset), numbered per
-/// node, with the next number and how many events slow streams skipped:
-/// `{"next", "lagged", "events": [{"seq", "event"}]}`. Streams never carry
-/// the numbers (the real node has none).
+/// node, with the next number, how many events slow streams skipped and how
+/// many streams are open: `{"next", "lagged", "live", "events": [{"seq",
+/// "event"}]}`. Streams never carry the numbers (the real node has none).
 async fn event_log(State(state): State<Arc<AppState>>, RawQuery(raw): RawQuery) -> ApiResult {
     #[derive(Deserialize)]
     struct Since {
@@ -140,8 +141,14 @@ fn ok() -> Response {
     json(json!({ "ok": true }))
 }
 
+/// Answers once the streams it cut have ended (at most 5 s), so that the
+/// next test starts with none.
 async fn reset(State(state): State<Arc<AppState>>) -> Response {
     state.reset();
+    state
+        .events
+        .until_no_stream(std::time::Duration::from_secs(5))
+        .await;
     ok()
 }
 
@@ -172,4 +179,11 @@ async fn add_fault(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult
 async fn clear_faults(State(state): State<Arc<AppState>>) -> Response {
     state.faults.clear();
     ok()
+}
+
+/// `POST /_testnode/faults/release`: requests held by `hold` faults go on,
+/// and later ones are not held (until the faults are cleared). Answers
+/// `{"released": <requests that were held>}`.
+async fn release_faults(State(state): State<Arc<AppState>>) -> Response {
+    json(json!({ "released": state.faults.release() }))
 }

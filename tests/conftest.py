@@ -7,6 +7,7 @@ import logging
 import os
 import pickle
 import secrets
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -149,6 +150,16 @@ def secret_watch(
             tokens += [v for k, v in record.items() if k.endswith("token") and isinstance(v, str)]
     leaks = watch.leaks(tokens)
     assert not leaks, f"secrets leaked into messages: {leaks[:3]}"
+
+
+@pytest.fixture
+def refused_url() -> Iterator[str]:
+    """A local URL whose connections are refused: a port this test holds
+    bound but not listening, so nothing can listen there meanwhile (as
+    something may on a fixed port such as 1 or 9)."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{held.getsockname()[1]}"
 
 
 @pytest.fixture

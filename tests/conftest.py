@@ -7,6 +7,7 @@ import logging
 import os
 import pickle
 import secrets
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -185,6 +186,16 @@ def node(testnodes: dict[str, TestNode], node_release: str) -> TestNode:
     node = _shared_node(testnodes, node_release)
     node.reset()
     return node
+
+
+@pytest.fixture
+def refused_url() -> Iterator[str]:
+    """A local URL whose connections are refused: a port this test holds
+    bound but not listening, so nothing can listen there meanwhile (as
+    something may on a fixed port such as 1 or 9)."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{held.getsockname()[1]}"
 
 
 @pytest.fixture

@@ -75,8 +75,8 @@ def test_malformed_json_is_reported(client: calimero.Client, node: TestNode) -> 
         client.health()
 
 
-def test_unreachable_node() -> None:
-    client = calimero.create_client(calimero.create_connection("http://127.0.0.1:1"))
+def test_unreachable_node(refused_url: str) -> None:
+    client = calimero.create_client(calimero.create_connection(refused_url))
     with pytest.raises(calimero.NetworkError):
         client.health()
 

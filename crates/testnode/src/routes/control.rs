@@ -14,12 +14,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppRouter;
-<<<<<<< HEAD
 use crate::bundle;
-use crate::error::{json, ApiError, ApiResult};
-=======
 use crate::error::{json, query, ApiError, ApiResult};
->>>>>>> events
 use crate::ids::{HexId, Id};
 use crate::middleware::FaultSpec;
 use crate::state::{AppState, MemberRow, Role};
@@ -35,10 +31,10 @@ pub fn routes() -> AppRouter {
         .route("/faults/release", post(release_faults))
         .route("/groups", post(foreign_group))
         .route("/events/drop", post(drop_streams))
-<<<<<<< HEAD
         .route("/release", get(release))
         .route("/registry", get(registry).post(publish))
         .route("/bundles", post(write_bundle))
+        .route("/events", get(event_log))
 }
 
 /// `GET /_testnode/release`: the release the node answers as, and what it
@@ -196,8 +192,6 @@ async fn write_bundle(body: Bytes) -> ApiResult {
         "path": path.display().to_string(),
         "applicationId": spec.application_id(),
     })))
-=======
-        .route("/events", get(event_log))
 }
 
 /// `GET /_testnode/events?since=N`: the events the node emitted after
@@ -213,7 +207,6 @@ async fn event_log(State(state): State<Arc<AppState>>, RawQuery(raw): RawQuery) 
     }
     let q: Since = query(raw.as_deref())?;
     Ok(json(state.events.log_since(q.since)))
->>>>>>> events
 }
 
 /// `POST /_testnode/events/drop`: cuts every live `/sse` stream and `/ws`

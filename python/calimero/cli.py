@@ -136,6 +136,17 @@ def command_name(endpoint: dict[str, Any]) -> str:
     return "-".join(words) or name.replace("_", "-")
 
 
+def form_command(endpoint: dict[str, Any]) -> str:
+    """The command of one table entry: the method's command for its newest
+    form, a name of its own for an older form (``apps install-url``)."""
+    same = [e for e in ENDPOINTS if e["name"] == endpoint["name"]]
+    form = next(i for i, e in enumerate(same) if e is endpoint)
+    name = command_name(endpoint)
+    if form:
+        name = _FORM_COMMANDS.get((endpoint["name"], form), f"{name}-form{form}")
+    return name
+
+
 def _option(name: str) -> str:
     return "--" + name.replace("_", "-")
 
@@ -239,14 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
             epilog=f"Example: {PROG} {cli_name} --help",
         )
         groups[area] = group.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    forms: dict[str, int] = {}
     for endpoint in ENDPOINTS:
         area = endpoint["area"]
-        form = forms[endpoint["name"]] = forms.get(endpoint["name"], -1) + 1
-        name = command_name(endpoint)
-        if form:
-            name = _FORM_COMMANDS.get((endpoint["name"], form), f"{name}-form{form}")
-        _add_endpoint(groups[area], endpoint, AREAS[area][0], name)
+        _add_endpoint(groups[area], endpoint, AREAS[area][0], form_command(endpoint))
 
     # Shortcuts and commands that are not one endpoint.
     call = next(e for e in ENDPOINTS if e["name"] == "call")

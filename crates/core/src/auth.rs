@@ -154,6 +154,10 @@ pub struct AuthOptions {
     pub ignore_env: bool,
     /// Asked for credentials when nothing else gives a token.
     pub prompt: Option<Arc<dyn CredentialPrompt>>,
+    /// Delegated access: sign every request with this device (an
+    /// `X-Calimero-Proof` each, never a token; see
+    /// [`Connection::credential`](crate::connection::Connection)).
+    pub device: Option<Arc<crate::delegated::DeviceSigner>>,
 }
 
 impl std::fmt::Debug for AuthOptions {
@@ -163,6 +167,7 @@ impl std::fmt::Debug for AuthOptions {
             .field("credentials", &self.credentials)
             .field("ignore_env", &self.ignore_env)
             .field("prompt", &self.prompt.is_some())
+            .field("device", &self.device)
             .finish()
     }
 }
@@ -241,6 +246,8 @@ pub(crate) struct AuthState {
     /// forked child starts with a fresh one (the parent's may be held by a
     /// thread the child does not have).
     flight: Mutex<(u32, Arc<tokio::sync::Mutex<()>>)>,
+    /// Signs every request instead of a token (delegated access).
+    pub(crate) device: Option<Arc<crate::delegated::DeviceSigner>>,
 }
 
 impl AuthState {
@@ -253,6 +260,7 @@ impl AuthState {
             credentials,
             ignore_env,
             prompt,
+            device,
         } = options;
         let env = |name| if ignore_env { None } else { env_value(name) };
         let credentials = match credentials {
@@ -304,6 +312,7 @@ impl AuthState {
             prompt,
             cache_path,
             flight: Mutex::new((std::process::id(), Arc::new(tokio::sync::Mutex::new(())))),
+            device,
         })
     }
 

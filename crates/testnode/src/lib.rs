@@ -26,6 +26,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tower_service::Service;
 
 mod auth;
+mod delegated;
 mod error;
 mod events;
 mod ids;

@@ -106,6 +106,8 @@ pub struct Node {
     pub contexts: BTreeMap<Id, Context>,
     pub context_aliases: BTreeMap<AliasName, Id>,
     pub application_aliases: BTreeMap<AliasName, Id>,
+    /// Warrant nonces spent, per (context, author device key).
+    pub warrant_nonces: BTreeMap<(Id, [u8; 32]), std::collections::BTreeSet<u64>>,
 }
 
 impl Default for Node {
@@ -123,6 +125,7 @@ impl Default for Node {
             contexts: BTreeMap::new(),
             context_aliases: BTreeMap::new(),
             application_aliases: BTreeMap::new(),
+            warrant_nonces: BTreeMap::new(),
         }
     }
 }

@@ -676,6 +676,77 @@ impl Connection {
         }
     }
 
+    /// Logs in with the connection's device (`account_proof`; swift
+    /// `RelayLogin.swift`): `GET /auth/challenge`, then a login statement
+    /// the device key signs for `node_key` (the node's signing key, as
+    /// pinned: `GET /admin-api/identity`'s `publicKey`), `audience` and a
+    /// fresh session key, valid `valid_for` seconds, sent to `POST
+    /// /auth/token` with the credential. Returns the account's session
+    /// tokens; this connection keeps signing its requests (use the tokens
+    /// with a connection of their own).
+    pub async fn login_account_proof(
+        &self,
+        node_key: [u8; 32],
+        audience: crate::delegated::Audience,
+        valid_for: u64,
+    ) -> Result<Tokens, Error> {
+        use crate::delegated::{LoginStatement, SecretKey};
+        let device = self.auth_state().device.clone().ok_or_else(|| Error::NotAuthenticated {
+            message: "an account_proof login needs device_credential and device_secret on the \
+                      connection"
+                .into(),
+        })?;
+        let secret = device.device_secret().ok_or_else(|| {
+            Error::invalid(
+                "device_session",
+                "an account_proof login is signed by the device key itself: make the \
+                 connection with device_secret and without device_session",
+            )
+        })?;
+        let url = self.node_url("/auth/challenge")?;
+        let reply = self.send_unauthenticated("GET", url, Vec::new()).await?;
+        let challenge = serde_json::from_slice::<serde_json::Value>(&reply.body)
+            .ok()
+            .and_then(|v| {
+                let c = v.get("challenge").or_else(|| v.get("data")?.get("challenge"))?;
+                crate::delegated::keys::hex32("challenge", c.as_str()?).ok()
+            })
+            .ok_or_else(|| reply.malformed("expected {\"challenge\": 64 hex characters}"))?;
+        let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+        getrandom::fill(seed.as_mut_slice())
+            .map_err(|e| Error::Internal(format!("no randomness for a session key: {e}")))?;
+        let session_key = SecretKey::from_bytes(&seed).public_key();
+        let now = now_secs();
+        let statement = LoginStatement::sign(
+            secret,
+            node_key,
+            audience,
+            challenge,
+            session_key,
+            now,
+            now.saturating_add(valid_for),
+        );
+        let body = serde_json::json!({
+            "auth_method": "account_proof",
+            "public_key": hex::encode(session_key),
+            "client_name": self.api_url(),
+            "timestamp": now,
+            "provider_data": {
+                "challenge": hex::encode(challenge),
+                "login_statement": hex::encode(statement.encode()),
+                "account_proof": device.credential().to_hex(),
+            },
+        });
+        let tokens = self.post_for_tokens("/auth/token", &body).await?;
+        log::info!(
+            target: "calimero::auth",
+            "logged in to {} as account {} (account_proof)",
+            self.api_url(),
+            hex::encode(device.credential().account)
+        );
+        Ok(tokens)
+    }
+
     /// `POST /auth/token` with the `user_password` provider, as merobox sends
     /// it: `client_name` is the node URL, which becomes the token's
     /// `node_url` claim (core:crates/auth/src/api/handlers/auth.rs,

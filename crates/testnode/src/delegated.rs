@@ -443,3 +443,94 @@ pub fn node_json(value: &serde_json::Value) -> Vec<u8> {
 pub fn intent_hash(method: &str, args: &[u8]) -> [u8; 32] {
     h("calimero.warrant.intent.v1", &[method.as_bytes(), args])
 }
+
+/// A credential minted by the test node for tests (`/_testnode/credential`).
+pub struct Minted {
+    pub credential: Vec<u8>,
+    pub account: [u8; 32],
+    pub device_seed: [u8; 32],
+    pub device_public: [u8; 32],
+    pub root_seed: [u8; 32],
+}
+
+fn keypair(seed: &[u8; 32]) -> ring::signature::Ed25519KeyPair {
+    // A 32-byte seed is always accepted.
+    ring::signature::Ed25519KeyPair::from_seed_unchecked(seed)
+        .unwrap_or_else(|_| unreachable!("a 32-byte seed"))
+}
+
+fn public(pair: &ring::signature::Ed25519KeyPair) -> [u8; 32] {
+    use ring::signature::KeyPair;
+    let mut out = [0u8; 32];
+    out.copy_from_slice(pair.public_key().as_ref());
+    out
+}
+
+fn sign(pair: &ring::signature::Ed25519KeyPair, message: &[u8]) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    out.copy_from_slice(pair.sign(message).as_ref());
+    out
+}
+
+/// A fresh account (random root key), `handoffs` root-key rollovers, and a
+/// device certified by the last root key.
+pub fn mint_credential(handoffs: u32) -> Minted {
+    let root_seed: [u8; 32] = rand::random();
+    let device_seed: [u8; 32] = rand::random();
+    let root = keypair(&root_seed);
+    let root_public = public(&root);
+    let mut genesis = vec![2u8];
+    genesis.extend_from_slice(&root_public);
+    let account = h("calimero.account.genesis.v1", &[&genesis]);
+    let mut chain = Vec::new();
+    let mut current = root;
+    for epoch in 0..handoffs {
+        let next_seed: [u8; 32] = rand::random();
+        let next = keypair(&next_seed);
+        let next_public = public(&next);
+        let payload = h(
+            "calimero.account.handoff.v1",
+            &[&account, &epoch.to_le_bytes(), &next_public],
+        );
+        chain.push((epoch, next_public, sign(&current, &payload)));
+        current = next;
+    }
+    let device = keypair(&device_seed);
+    let device_public = public(&device);
+    let nonce: [u8; 16] = rand::random();
+    let device_id = h("calimero.device.id.v1", &[&account, &nonce]);
+    let kem: [u8; 32] = rand::random();
+    let payload = h(
+        "calimero.device.cert.v1",
+        &[
+            &account,
+            &device_id,
+            &device_public,
+            &kem,
+            &handoffs.to_le_bytes(),
+            &0u32.to_le_bytes(),
+        ],
+    );
+    let mut out = vec![2u8];
+    out.extend_from_slice(&root_public);
+    out.extend_from_slice(&handoffs.to_le_bytes());
+    for (epoch, next, signature) in &chain {
+        out.extend_from_slice(&account);
+        out.extend_from_slice(&epoch.to_le_bytes());
+        out.extend_from_slice(next);
+        out.extend_from_slice(signature);
+    }
+    for part in [&account, &device_id, &device_public, &kem] {
+        out.extend_from_slice(part);
+    }
+    out.extend_from_slice(&handoffs.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&sign(&current, &payload));
+    Minted {
+        credential: out,
+        account,
+        device_seed,
+        device_public,
+        root_seed,
+    }
+}

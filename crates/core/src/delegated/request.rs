@@ -417,6 +417,11 @@ impl DeviceSigner {
         self.session.is_some()
     }
 
+    /// The device key itself, when requests are signed with it (no session).
+    pub fn device_secret(&self) -> Option<&SecretKey> {
+        self.session.is_none().then_some(&self.secret)
+    }
+
     /// The `X-Calimero-Proof` value (hex) for `method path` with `body`,
     /// issued at `now`.
     pub fn proof(&self, method: &str, path: &str, body: &[u8], now: u64) -> String {

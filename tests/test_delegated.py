@@ -146,7 +146,7 @@ def test_the_node_refuses_a_bad_signature_another_path_and_a_changed_body(relay:
     assert raw(relay.node, "GET", path, proof("HEAD", path)) == 401
     body = json.dumps({"applicationId": relay.app_id, "groupId": relay.namespace})
     signed = proof("POST", path, body)
-    assert raw(relay.node, "POST", path, signed, body.replace("}", ' }').encode()) == 401
+    assert raw(relay.node, "POST", path, signed, body.replace("}", " }").encode()) == 401
     assert raw(relay.node, "GET", path, "zz") == 401
     assert raw(relay.node, "GET", path, credential) == 401
 
@@ -253,14 +253,20 @@ def test_an_intent_round_trip(relay: Relay, mode: str, event_loop_thread: Any) -
     assert relay.admin.call(relay.context, "get", {"key": "k"}) == "v"
     with pytest.raises(calimero.ConflictError):  # a nonce is spent once
         client.perform_intent(
-            relay.context, "set", {"key": "k", "value": "v"}, signed["warrant"], minted["credential"]
+            relay.context,
+            "set",
+            {"key": "k", "value": "v"},
+            signed["warrant"],
+            minted["credential"],
         )
     again = warrant({"key": "k", "value": "v"}, client.next_warrant_nonce(relay.context))
     with pytest.raises(calimero.PermissionDeniedError, match="does not cover"):
         client.perform_intent(
             relay.context, "set", {"key": "k", "value": "w"}, again["warrant"], minted["credential"]
         )
-    stale = warrant({"key": "a", "value": "b"}, client.next_warrant_nonce(relay.context), valid_for=1)
+    stale = warrant(
+        {"key": "a", "value": "b"}, client.next_warrant_nonce(relay.context), valid_for=1
+    )
     relay.node.auth(advanceClock=5)
     with pytest.raises(calimero.PermissionDeniedError, match="expired"):
         client.perform_intent(
@@ -411,7 +417,15 @@ def test_no_secret_in_any_output(relay: Relay, secret_watch: SecretWatch) -> Non
         secret_watch.see(e.value)
     with pytest.raises(ValueError) as e:
         calimero.sign_warrant(
-            "11" * 32, "22" * 32, "33" * 32, "44" * 32, "1.0.0", "set", "{", 1, secret,
+            "11" * 32,
+            "22" * 32,
+            "33" * 32,
+            "44" * 32,
+            "1.0.0",
+            "set",
+            "{",
+            1,
+            secret,
             minted["credential"],
         )
     secret_watch.see(e.value)

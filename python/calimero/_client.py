@@ -434,9 +434,7 @@ def _local_nonce(floor: int = 0) -> int:
         return _last_nonce
 
 
-def _nonce_route(
-    connection: ConnectionInfo, device_key: Any, author_proof: Any
-) -> tuple[str, Any]:
+def _nonce_route(connection: ConnectionInfo, device_key: Any, author_proof: Any) -> tuple[str, Any]:
     """Which warrant-nonce route ``next_warrant_nonce`` asks, and with what."""
     if device_key is not None and author_proof is not None:
         raise ValueError("device_key: give device_key or author_proof, not both")
@@ -463,7 +461,8 @@ def _next_from(answer: Any) -> int:
     if not isinstance(nonce, int) or isinstance(nonce, bool):
         from .errors import MalformedResponseError
 
-        raise MalformedResponseError(f"expected {{'data': {{'nextNonce': int}}}}, got {answer!r:.200}")
+        shown = repr(answer)[:200]
+        raise MalformedResponseError(f"expected {{'data': {{'nextNonce': int}}}}, got {shown}")
     _local_nonce(nonce)
     return nonce
 

@@ -691,11 +691,15 @@ impl Connection {
         valid_for: u64,
     ) -> Result<Tokens, Error> {
         use crate::delegated::{LoginStatement, SecretKey};
-        let device = self.auth_state().device.clone().ok_or_else(|| Error::NotAuthenticated {
-            message: "an account_proof login needs device_credential and device_secret on the \
+        let device = self
+            .auth_state()
+            .device
+            .clone()
+            .ok_or_else(|| Error::NotAuthenticated {
+                message: "an account_proof login needs device_credential and device_secret on the \
                       connection"
-                .into(),
-        })?;
+                    .into(),
+            })?;
         let secret = device.device_secret().ok_or_else(|| {
             Error::invalid(
                 "device_session",
@@ -708,7 +712,9 @@ impl Connection {
         let challenge = serde_json::from_slice::<serde_json::Value>(&reply.body)
             .ok()
             .and_then(|v| {
-                let c = v.get("challenge").or_else(|| v.get("data")?.get("challenge"))?;
+                let c = v
+                    .get("challenge")
+                    .or_else(|| v.get("data")?.get("challenge"))?;
                 crate::delegated::keys::hex32("challenge", c.as_str()?).ok()
             })
             .ok_or_else(|| reply.malformed("expected {\"challenge\": 64 hex characters}"))?;

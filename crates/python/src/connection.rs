@@ -367,7 +367,8 @@ impl PyConnectionInfo {
         };
         let conn = self.conn.clone();
         let tokens = wait(py, async move {
-            conn.login_account_proof(node_key, audience, valid_for).await
+            conn.login_account_proof(node_key, audience, valid_for)
+                .await
         })?;
         auth::token_to_py(py, &tokens)
     }

@@ -7,7 +7,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use calimero_client_core::delegated::keys::{hex32, SecretKey};
 use calimero_client_core::delegated::request::{Audience, LoginStatement, RequestSig};
-use calimero_client_core::delegated::warrant::{canonical_json, intent_hash, Warrant, WarrantTerms};
+use calimero_client_core::delegated::warrant::{
+    canonical_json, intent_hash, Warrant, WarrantTerms,
+};
 use calimero_client_core::delegated::{DeviceCredential, DeviceSigner};
 use calimero_client_core::Error;
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -30,13 +32,13 @@ fn now() -> u64 {
 /// A secret argument: a `str` of 64 hex characters. Its text is never
 /// repeated in an error.
 fn secret_arg(argument: &str, obj: &Bound<'_, PyAny>) -> PyResult<SecretKey> {
-    let s = obj
-        .cast::<PyString>()
-        .map_err(|_| PyTypeError::new_err(format!("{argument}: expected str (64 hex characters)")))?;
-    let text = zeroize::Zeroizing::new(
-        crate::convert::text(argument, s)
-            .map_err(|_| PyValueError::new_err(format!("{argument}: expected 64 hex characters")))?,
-    );
+    let s = obj.cast::<PyString>().map_err(|_| {
+        PyTypeError::new_err(format!("{argument}: expected str (64 hex characters)"))
+    })?;
+    let text =
+        zeroize::Zeroizing::new(crate::convert::text(argument, s).map_err(|_| {
+            PyValueError::new_err(format!("{argument}: expected 64 hex characters"))
+        })?);
     SecretKey::from_hex(argument, &text).map_err(invalid)
 }
 
@@ -56,8 +58,11 @@ pub(crate) fn credential_arg(argument: &str, obj: &Bound<'_, PyAny>) -> PyResult
     if let Ok(c) = obj.cast::<PyDeviceCredential>() {
         return Ok(c.get().inner.clone());
     }
-    let text = str_arg(argument, obj)
-        .map_err(|_| PyTypeError::new_err(format!("{argument}: expected str (hex) or DeviceCredential")))?;
+    let text = str_arg(argument, obj).map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{argument}: expected str (hex) or DeviceCredential"
+        ))
+    })?;
     DeviceCredential::from_hex(argument, &text).map_err(invalid)
 }
 
@@ -67,7 +72,8 @@ fn method_arg(obj: &Bound<'_, PyAny>) -> PyResult<String> {
     let m = str_arg("method", obj)?;
     let ok = !m.is_empty()
         && m.len() <= 64
-        && m.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        && m.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
     if !ok {
         return Err(PyValueError::new_err(
             "method: expected an HTTP method such as GET or POST (at most 64 token characters)",
@@ -87,7 +93,20 @@ pub(crate) fn signer<'py>(
         o.filter(|v| !v.is_none()).cloned()
     }
     let (credential, secret, session) = (some(credential), some(secret), some(session));
-    match (&credential, &secret) {
+    // Each argument given is checked on its own first, so an error names it.
+    let credential = credential
+        .map(|c| credential_arg("device_credential", &c))
+        .transpose()?;
+    let secret = secret
+        .map(|s| secret_arg("device_secret", &s))
+        .transpose()?;
+    let session = session
+        .map(|s| {
+            let text = str_arg("device_session", &s)?;
+            LoginStatement::from_hex("device_session", &text).map_err(invalid)
+        })
+        .transpose()?;
+    match (credential, secret) {
         (None, None) if session.is_some() => Err(PyValueError::new_err(
             "device_session: needs device_credential and device_secret",
         )),
@@ -98,19 +117,9 @@ pub(crate) fn signer<'py>(
         (None, Some(_)) => Err(PyValueError::new_err(
             "device_credential: required when device_secret is given",
         )),
-        (Some(c), Some(s)) => {
-            let credential = credential_arg("device_credential", c)?;
-            let secret = secret_arg("device_secret", s)?;
-            let session = session
-                .map(|s| {
-                    let text = str_arg("device_session", &s)?;
-                    LoginStatement::from_hex("device_session", &text).map_err(invalid)
-                })
-                .transpose()?;
-            DeviceSigner::new(credential, secret, session)
-                .map(Some)
-                .map_err(invalid)
-        }
+        (Some(credential), Some(secret)) => DeviceSigner::new(credential, secret, session)
+            .map(Some)
+            .map_err(invalid),
     }
 }
 
@@ -202,7 +211,9 @@ pub fn sign_warrant<'py>(
     }
     let method = str_arg("method", method)?;
     calimero_client_core::ids::text("method", &method, 1024).map_err(invalid)?;
-    let args = if let Ok(s) = args.cast::<PyString>() {
+    let args = if args.is_none() {
+        return Err(PyValueError::new_err("args: is required, got None"));
+    } else if let Ok(s) = args.cast::<PyString>() {
         let text = crate::convert::text("args", s)?;
         serde_json::from_str(&text)
             .map_err(|e| PyValueError::new_err(format!("args: a string must be JSON text ({e})")))?
@@ -287,8 +298,15 @@ pub fn sign_login_statement(
         Some(v) => int_in("valid_for", v, 1, 3600)?,
     };
     let iat = now();
-    let statement =
-        LoginStatement::sign(&secret, node, audience, challenge, session, iat, iat + valid_for);
+    let statement = LoginStatement::sign(
+        &secret,
+        node,
+        audience,
+        challenge,
+        session,
+        iat,
+        iat + valid_for,
+    );
     Ok(hex::encode(statement.encode()))
 }
 
@@ -369,9 +387,9 @@ impl PyDeviceCredential {
 
     /// Raises ValueError saying why the credential does not verify.
     fn verify(&self) -> PyResult<()> {
-        self.inner
-            .verify()
-            .map_err(|reason| PyValueError::new_err(format!("the credential does not verify: {reason}")))
+        self.inner.verify().map_err(|reason| {
+            PyValueError::new_err(format!("the credential does not verify: {reason}"))
+        })
     }
 
     /// Whether `verify()` passes.

@@ -429,3 +429,38 @@ def test_no_secret_in_any_output(relay: Relay, secret_watch: SecretWatch) -> Non
             minted["credential"],
         )
     secret_watch.see(e.value)
+
+
+# ---- the command line ----
+
+
+def test_the_cli_signs_and_performs_an_intent(
+    relay: Relay, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from calimero import cli
+
+    relay.grant_authorship()
+    minted = relay.credential()
+    monkeypatch.setenv("CALIMERO_DEVICE_SECRET", minted["deviceSecret"])
+    monkeypatch.setenv("CALIMERO_DEVICE_CREDENTIAL", minted["credential"])
+    base = ["--node-url", relay.node.url, "--json"]
+
+    assert cli.main([*base, "intents", "sign-request", "GET", "/admin-api/contexts"]) == 0
+    signature = json.loads(capsys.readouterr().out)
+    assert raw(relay.node, "GET", "/admin-api/contexts", minted["credential"] + "00" + signature)
+    assert cli.main([*base, "intents", "sign-warrant", relay.context, "set", "--nonce", "7"]) == 0
+    warrant = json.loads(capsys.readouterr().out)
+    assert warrant["nonce"] == 7 and warrant["authorAccount"] == minted["account"]
+    args = '{"key": "cli", "value": "yes"}'
+    assert cli.main([*base, "intents", "act", relay.context, "set", "--args", args]) == 0
+    assert "returns" in json.loads(capsys.readouterr().out)["data"]
+    assert relay.admin.call(relay.context, "get", {"key": "cli"}) == "yes"
+    # Signed calls of the table too; the secret is never printed.
+    assert cli.main([*base, "contexts", "list"]) == 0
+    out = capsys.readouterr()
+    assert minted["deviceSecret"] not in out.out + out.err
+    monkeypatch.delenv("CALIMERO_DEVICE_SECRET")
+    with pytest.raises(SystemExit) as e:
+        cli.main([*base, "contexts", "list"])
+    assert e.value.code == 2
+    assert "CALIMERO_DEVICE_SECRET" in capsys.readouterr().err

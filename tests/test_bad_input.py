@@ -326,7 +326,7 @@ SPECS: dict[str, list[Arg]] = {
     "DeviceCredential.verify": [],
     "DeviceCredential.to_dict": [],
     "ConnectionInfo.login_account_proof": [
-        Arg("node_key", "hex_id", True, HEX),
+        Arg("node_key", "base58_or_hex_id", True, HEX),
         Arg("audience", "name", False, None),
         Arg("valid_for", "count", False, None),
     ],

@@ -316,8 +316,8 @@ def test_an_account_proof_login(relay: Relay) -> None:
     minted = relay.credential()
     conn = relay.signed(minted)
     identity_key = relay.identity["publicKey"]
-    key_hex = _hex_of(identity_key)
-    token = conn.login_account_proof(key_hex)
+    token = conn.login_account_proof(_hex_of(identity_key))
+    assert conn.login_account_proof(identity_key).access_token  # base58 too
     assert token.access_token and token.refresh_token
     session = calimero.create_client(
         calimero.create_connection(relay.node.url, access_token=token.access_token)

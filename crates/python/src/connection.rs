@@ -335,7 +335,7 @@ impl PyConnectionInfo {
 
     /// Logs in with the connection's device (`auth_method: "account_proof"`:
     /// `GET /auth/challenge`, then a login statement for the node whose
-    /// signing key is `node_key`, 64 hex as pinned, e.g. `GET
+    /// signing key is `node_key`, hex or base58 as pinned, e.g. `GET
     /// /admin-api/identity`'s `publicKey`) and returns the account's session
     /// as a `JwtToken`. This connection keeps signing its requests; use the
     /// tokens with a connection of their own.
@@ -347,7 +347,7 @@ impl PyConnectionInfo {
         audience: Option<&Bound<'_, PyAny>>,
         valid_for: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let node_key = calimero_client_core::delegated::keys::hex32(
+        let node_key = calimero_client_core::ids::base58_or_hex_32(
             "node_key",
             &str_arg("node_key", node_key)?,
         )

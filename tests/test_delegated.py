@@ -213,6 +213,21 @@ def test_signed_blob_uploads_and_downloads(relay: Relay) -> None:
         client.upload_blob(b"y" * (1024 * 1024 + 1))
 
 
+@pytest.mark.parametrize("transport", ["sse", "ws"])
+def test_signed_event_streams(relay: Relay, transport: str) -> None:
+    from test_events import next_event
+
+    client = calimero.create_client(relay.signed(relay.credential()))
+    relay.node.clear_requests()
+    with client.subscribe(relay.context, transport=transport) as sub:
+        relay.admin.call(relay.context, "set", {"key": "e", "value": "v"})
+        assert next_event(sub)["contextId"] == relay.context
+    stream = [r for r in relay.node.requests() if r["path"] in ("/sse", "/ws")]
+    assert stream and all("x-calimero-proof" in r["headers"] for r in stream)
+    signed = [r for r in relay.node.requests() if "x-calimero-proof" in r["headers"]]
+    assert signed and not any("authorization" in r["headers"] for r in signed)
+
+
 # ---- intents ----
 
 

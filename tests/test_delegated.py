@@ -319,6 +319,8 @@ def test_the_warrant_nonce_routes_where_served(
         relay.context, "set", {"key": "n", "value": "1"}, signed["warrant"], minted["credential"]
     )
     assert client.next_warrant_nonce(relay.context) == 42
+    own = client.get_own_warrant_nonce(relay.context, minted["credential"])["data"]
+    assert (own["seen"], own["nextNonce"]) == (True, 42)
     admin = calimero.create_client(relay.admin.connection)
     assert admin.next_warrant_nonce(relay.context, minted["devicePublicKey"]) == 42
     assert (

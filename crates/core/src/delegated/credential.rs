@@ -73,6 +73,17 @@ pub fn device_id(account: &[u8; 32], nonce: &[u8; 16]) -> [u8; 32] {
     domain_hash(DEVICE_ID_DOMAIN, &[account, nonce])
 }
 
+/// A device id as later core mints it: `nonce16 ‖ H("calimero.device.id.v1",
+/// [account, nonce16])[..16]` (swift `Account/DeviceCredential.swift`; the
+/// vectors of mero-js `src/request/caller-proof.test.ts`).
+pub fn device_id_with_nonce(account: &[u8; 32], nonce: &[u8; 16]) -> [u8; 32] {
+    let tail = device_id(account, nonce);
+    let mut id = [0u8; 32];
+    id[..16].copy_from_slice(nonce);
+    id[16..].copy_from_slice(&tail[..16]);
+    id
+}
+
 /// What the root key signs to certify a device.
 pub fn cert_signing_payload(
     account: &[u8; 32],

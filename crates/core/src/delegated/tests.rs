@@ -4,7 +4,9 @@
 
 use serde_json::json;
 
-use super::credential::{account_for_root, cert_signing_payload, device_id, DeviceCredential};
+use super::credential::{
+    account_for_root, cert_signing_payload, device_id, device_id_with_nonce, DeviceCredential,
+};
 use super::governance::{self as gov, Metadata, Role};
 use super::keys::SecretKey;
 use super::request::{
@@ -271,9 +273,14 @@ fn core_warrant_wire_fixture() {
 // ---- core crates/client/src/proof.rs @2989a861 (the chain `proof_auth.rs` verifies) ----
 
 fn proof_credential() -> DeviceCredential {
+    credential_with(|account| device_id(account, &[0x22; 16]))
+}
+
+/// core's `chain_for(1, ..)` credential, with the device id `mint` derives.
+fn credential_with(mint: impl Fn(&[u8; 32]) -> [u8; 32]) -> DeviceCredential {
     let root = key(1);
     let account = account_for_root(2, &root.public_key());
-    let device = device_id(&account, &[0x22; 16]);
+    let device = mint(&account);
     let sign_key = key(51).public_key();
     let kem_key = [9u8; 32];
     let signature = root.sign(&cert_signing_payload(
@@ -333,6 +340,50 @@ fn core_client_proof_two_link_vector() {
     let bytes = caller_proof(&proof_credential(), None, &request);
     assert_eq!(hex::encode(bytes), TWO_LINK);
     assert!(DeviceSigner::new(proof_credential(), key(101), None).is_err());
+}
+
+// ---- mero-js src/request/caller-proof.test.ts @7f962e4e: bytes core's
+//      `proof_auth.rs` produced for `chain_for(1, key(7))`, whose device id
+//      is core's later `nonce16 ‖ H(...)[..16]` ----
+
+#[test]
+fn mero_js_caller_proof_vectors() {
+    let credential = credential_with(|account| device_id_with_nonce(account, &[0x22; 16]));
+    assert_eq!(credential.verify(), Ok(()));
+    assert_eq!(
+        credential.to_hex(),
+        "028a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c0000000004cfa21629a77f8cd8ddd3f821ed514009a9f572b2ce8e0a11f5cbb5e25340b0222222222222222222222222222222229aeef190d5865e90861a94ec2e0b28de17cb79fb2b4120f2b1ec65e4198d6e08b28e813feb01e4a400839b85e18080ce09090909090909090909090909090909090909090909090909090909090909090000000000000000bba802950e323563e8cef9867dfd562dfbd50e106ccd07c779acf3e4daba6a964e0d1354ee521747c38e0aa9839d9460dbc5a278822ac729e58f62ed8835120f"
+    );
+    let session = LoginStatement::sign(
+        &key(51),
+        key(7).public_key(),
+        Audience::Cli,
+        [0x77; 32],
+        key(101).public_key(),
+        1_700_000_000,
+        1_700_000_000 + 3600,
+    );
+    let request = RequestSig::sign(
+        &key(101),
+        REQ_METHOD,
+        REQ_PATH,
+        b"",
+        1_700_000_000,
+        1_700_000_300,
+    );
+    let with = hex::encode(caller_proof(&credential, Some(&session), &request));
+    let without = hex::encode(caller_proof(&credential, None, &request));
+    let (cred, sess, req) = (
+        credential.to_hex(),
+        hex::encode(session.encode()),
+        hex::encode(request.encode()),
+    );
+    assert_eq!(with, format!("{cred}01{sess}{req}"));
+    assert_eq!(without, format!("{cred}00{req}"));
+    // The session and request parts are those of core's client vector.
+    assert!(THREE_LINK.ends_with(&format!("01{sess}{req}")));
+    let signer = DeviceSigner::new(credential, key(101), Some(session)).unwrap();
+    assert_eq!(signer.proof(REQ_METHOD, REQ_PATH, b"", 1_700_000_000), with);
 }
 
 // ---- mero-js src/warrant/governance-op-vectors.test.ts @4178cf59

@@ -20,7 +20,7 @@ fn key(seed: u8) -> SecretKey {
 }
 
 // ---- core crates/account/src/tests/request_wire_fixture.rs @ad19830e ----
-// ---- mero-js request-sig.test.ts ("reproduces core's recorded encoding exactly")
+// ---- mero-js src/request/request-sig.test.ts @c3696fc4 ("reproduces core’s recorded encoding exactly")
 // ---- calimero-client-py 0.9.0 src/request.rs @e8ed0cdb (it_reproduces_cores_recorded_encoding)
 
 const REQ_METHOD: &str = "GET";

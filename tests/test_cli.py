@@ -121,6 +121,10 @@ def world(
         "state": "x",
         "auto_follow_contexts": True,
         "auto_follow_subgroups": False,
+        # delegated access (tests/test_delegated.py signs real ones)
+        "warrant": "00",
+        "author_proof": "00",
+        "device_key": "cd" * 32,
     }
 
 
@@ -309,6 +313,9 @@ FAILS = {
     "perform_governance_intent": "not a warrant",
     "perform_presence_intent": "not a credential",
     "change_namespace_admin": "the new admin is no member of the namespace",
+    "perform_intent": "no warrant: a 400 (tests/test_delegated.py performs real ones)",
+    "get_warrant_nonce": "newer than rc.83: refused before sending",
+    "get_own_warrant_nonce": "newer than rc.83: refused before sending",
 }
 
 

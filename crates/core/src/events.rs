@@ -116,9 +116,10 @@ impl Default for SubscribeOptions {
     }
 }
 
-/// Validated ids: contexts (base58 or hex, kept as lower-case hex and sent
-/// in the node release's encoding), groups as lower-case hex (the form
-/// group events carry), each once, in the order given.
+/// Validated ids: contexts as given (base58 or hex; sent in the node
+/// release's encoding), groups as lower-case hex (the form group events
+/// carry), each once (a context given in both encodings is one), in the
+/// order given.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ids {
     pub contexts: Vec<String>,
@@ -130,11 +131,12 @@ impl Ids {
     /// naming `context_ids[i]` or `group_ids[i]`.
     pub fn new(contexts: &[String], groups: &[String]) -> Result<Self, Error> {
         let mut ids = Ids::default();
+        let mut seen = Vec::new();
         for (i, c) in contexts.iter().enumerate() {
             let bytes = crate::ids::base58_or_hex_32(&format!("context_ids[{i}]"), c)?;
-            let c = hex::encode(bytes);
-            if !ids.contexts.contains(&c) {
-                ids.contexts.push(c);
+            if !seen.contains(&bytes) {
+                seen.push(bytes);
+                ids.contexts.push(c.clone());
             }
         }
         for (i, g) in groups.iter().enumerate() {
@@ -153,7 +155,7 @@ impl Ids {
 
     fn add(&mut self, other: &Ids) {
         for c in &other.contexts {
-            if !self.contexts.contains(c) {
+            if !self.contexts.iter().any(|mine| same_id(mine, c)) {
                 self.contexts.push(c.clone());
             }
         }
@@ -165,7 +167,8 @@ impl Ids {
     }
 
     fn remove(&mut self, other: &Ids) {
-        self.contexts.retain(|c| !other.contexts.contains(c));
+        self.contexts
+            .retain(|c| !other.contexts.iter().any(|o| same_id(o, c)));
         self.groups.retain(|g| !other.groups.contains(g));
     }
 
@@ -176,12 +179,9 @@ impl Ids {
         let contexts: Vec<String> = self
             .contexts
             .iter()
-            .map(|c| {
-                let mut bytes = [0u8; 32];
-                match hex::decode_to_slice(c, &mut bytes) {
-                    Ok(()) => crate::request::id_for(release, c, &bytes),
-                    Err(_) => c.clone(),
-                }
+            .map(|c| match crate::ids::base58_or_hex_32("context_ids", c) {
+                Ok(bytes) => crate::request::id_for(release, c, &bytes),
+                Err(_) => c.clone(),
             })
             .collect();
         let mut params = json!({ "contextIds": contexts });
@@ -190,6 +190,19 @@ impl Ids {
         }
         params
     }
+}
+
+/// Whether two validated context ids name the same context, whatever
+/// their encodings.
+fn same_id(a: &str, b: &str) -> bool {
+    a == b
+        || matches!(
+            (
+                crate::ids::base58_or_hex_32("a", a),
+                crate::ids::base58_or_hex_32("b", b)
+            ),
+            (Ok(x), Ok(y)) if x == y
+        )
 }
 
 // ------------------------------------------------------------ SSE parser
@@ -1371,7 +1384,7 @@ mod tests {
         // The same context in both encodings is one id.
         let hex = "01".repeat(32);
         let ids = Ids::new(&[ctx.clone(), hex.clone()], std::slice::from_ref(&group)).unwrap();
-        assert_eq!(ids.contexts, vec![hex.clone()]);
+        assert_eq!(ids.contexts, vec![ctx.clone()]);
         assert_eq!(ids.groups, vec!["ab".repeat(32)]);
         use crate::release::Release;
         assert_eq!(

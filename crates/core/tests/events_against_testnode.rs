@@ -231,7 +231,12 @@ async fn ws_pings_are_answered() {
             }
         }
     });
-    let conn = Connection::new(&format!("http://{addr}"), None, Config::default()).unwrap();
+    // A bare WebSocket peer (no admin API to probe): the release is pinned.
+    let config = Config {
+        node_version: Some(calimero_client_core::Release(25)),
+        ..Config::default()
+    };
+    let conn = Connection::new(&format!("http://{addr}"), None, config).unwrap();
     let ctx = bs58::encode([3u8; 32]).into_string();
     let options = SubscribeOptions {
         transport: Transport::Ws,

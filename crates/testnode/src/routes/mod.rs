@@ -31,6 +31,7 @@ pub mod jsonrpc;
 pub mod namespaces;
 pub mod owner;
 pub mod packages;
+pub mod relay;
 pub mod system;
 pub mod tee;
 
@@ -49,6 +50,7 @@ pub fn protected() -> AppRouter {
         .merge(groups::routes())
         .merge(accounts::routes())
         .merge(intents::routes())
+        .merge(relay::routes())
         .merge(tee::protected_routes())
 }
 

@@ -5,6 +5,11 @@ Everything the node or the network does to a call raises a subclass of
 :class:`TypeError` for a wrong type) before anything is sent; an internal
 failure raises :class:`RuntimeError`.
 
+:class:`ClientError` is itself a :class:`RuntimeError`: the official client
+0.6.31 raised ``RuntimeError("Client error: ...")`` for every node and
+network failure, and code written for it (merobox among others) catches
+that. Catch ``ClientError`` before ``RuntimeError`` to tell the two apart.
+
 Every :class:`ClientError` carries what is known of the failed request:
 ``status`` (int or None), ``message`` (the node's own message, such as
 ``"Context not found"``; ``str(error)`` adds the method, URL and status),
@@ -61,8 +66,12 @@ def _rebuild(cls: type[ClientError], text: str, fields: dict[str, Any]) -> Clien
     return cls(text, **fields)
 
 
-class ClientError(Exception):
-    """A call failed at the node or on the way to it."""
+class ClientError(builtins.RuntimeError):
+    """A call failed at the node or on the way to it.
+
+    A ``RuntimeError``, as the official client's failures were, so
+    ``except RuntimeError`` written for it still catches every one of them.
+    """
 
     status: int | None
     message: str
@@ -190,6 +199,5 @@ class UnsupportedByNodeError(ClientError, builtins.NotImplementedError):
 
     The official client's identity-alias methods call routes that merod
     0.11.0-rc.25 does not serve; here they raise this instead of a 404. It is
-    also a ``NotImplementedError`` (so a ``RuntimeError``, which is what the
-    official client raised).
+    also a ``NotImplementedError``.
     """

@@ -364,7 +364,9 @@ impl Connection {
             .execute(method, url.clone(), prepared.body, true)
             .await?;
         if let Some((rpc_method, app_method)) = prepared.rpc {
-            check_rpc(&reply.body, rpc_method, app_method, &url)?;
+            if prepared.output.raises_rpc_errors() {
+                check_rpc(&reply.body, rpc_method, app_method, &url)?;
+            }
         }
         Ok(Reply {
             select: prepared.output.select(),

@@ -26,14 +26,39 @@ MISSING = "11111111111111111111111111111111"
 def test_every_client_error_is_a_runtime_error() -> None:
     for name in calimero.errors.__all__:
         cls = getattr(calimero, name)
-        assert issubclass(cls, calimero.ClientError), name
         assert issubclass(cls, RuntimeError), name
+        if cls is not calimero.InvalidArgumentError:
+            assert issubclass(cls, calimero.ClientError), name
     # the builtin bases of our tree stay
     assert issubclass(calimero.NetworkError, ConnectionError)
     assert issubclass(calimero.RequestTimeoutError, TimeoutError)
     assert issubclass(calimero.UnsupportedByNodeError, NotImplementedError)
-    # bad arguments are not client errors
-    assert not issubclass(ValueError, RuntimeError)
+    # bad arguments are ValueErrors, not client errors, and also RuntimeErrors
+    assert issubclass(calimero.InvalidArgumentError, ValueError)
+    assert not issubclass(calimero.InvalidArgumentError, calimero.ClientError)
+
+
+def test_argument_errors_the_official_client_raised_as_runtime_errors(
+    client: calimero.Client, node: TestNode
+) -> None:
+    """0.6.31 parsed hex ids, install hashes and JSON text only inside the
+    call and raised ``RuntimeError`` for them; here they are refused before
+    sending, with an error that ``except ValueError`` and ``except
+    RuntimeError`` both catch."""
+    node.clear_requests()
+    calls = [
+        lambda: client.create_namespace_invitation("not-hex"),
+        lambda: client.create_group_in_namespace("not-hex", "g"),
+        lambda: client.install_application("http://127.0.0.1:9/app.wasm", "zz"),
+        lambda: client.execute_function(MISSING, "set", "{not json"),
+        lambda: client.get_context("not base58!"),
+    ]
+    for call in calls:
+        text = _official_style(call)
+        assert text != "no failure" and ": " in text, text
+        with pytest.raises(ValueError):
+            call()
+    assert node.requests() == []
 
 
 def _official_style(call) -> str:
@@ -148,6 +173,7 @@ def test_the_seed_pattern_sorts_each_failure_into_its_clause(
     assert clause(lambda: client.get_context(MISSING)) == "ClientError"
     assert clause(lambda: client.call(MISSING, "get", {"key": "k"})) == "ClientError"
     assert clause(lambda: client.get_context("not base58!")) == "ValueError"
+    assert clause(lambda: client.create_namespace_invitation("not-hex")) == "ValueError"
     closed = calimero.create_client(calimero.create_connection(conn.api_url))
     closed.close()
     assert clause(closed.health) == "RuntimeError"

@@ -9,6 +9,11 @@ failure raises :class:`RuntimeError`.
 0.6.31 raised ``RuntimeError("Client error: ...")`` for every node and
 network failure, and code written for it (merobox among others) catches
 that. Catch ``ClientError`` before ``RuntimeError`` to tell the two apart.
+For the same reason a bad id, URL or JSON text raises
+:class:`InvalidArgumentError`, a ``ValueError`` that is also a
+``RuntimeError`` (the official client noticed some of these only inside the
+call, and raised ``RuntimeError``): the seed's order, ``except ClientError``,
+``except ValueError``, ``except RuntimeError``, sorts it as a bad argument.
 
 Every :class:`ClientError` carries what is known of the failed request:
 ``status`` (int or None), ``message`` (the node's own message, such as
@@ -35,6 +40,7 @@ __all__ = [
     "ClientError",
     "ConflictError",
     "HttpError",
+    "InvalidArgumentError",
     "MalformedResponseError",
     "NetworkError",
     "NotFoundError",
@@ -129,6 +135,18 @@ class ClientError(builtins.RuntimeError):
         fields = {name: getattr(self, name) for name in _FIELDS}
         fields["message"] = self.message
         return (_rebuild, (type(self), self._text, fields))
+
+
+class InvalidArgumentError(builtins.ValueError, builtins.RuntimeError):
+    """An argument was refused before anything was sent (a malformed id, URL,
+    JSON text, or a value over the node's limit); the message starts with
+    the argument's name.
+
+    A ``ValueError``, and also a ``RuntimeError``: the official client
+    raised ``RuntimeError`` for the arguments it parsed only inside the call
+    (a hex group id, an install hash, JSON text in ``args``), and code
+    written for it catches that.
+    """
 
 
 class NetworkError(ClientError, builtins.ConnectionError):

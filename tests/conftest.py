@@ -17,6 +17,9 @@ import pytest
 import calimero
 from testnode import TestNode
 
+# merobox's own tests, vendored, run in merobox's virtualenv by test_merobox.py
+collect_ignore_glob = ["merobox_compat/*"]
+
 
 @pytest.fixture(scope="session")
 def testnode_session() -> Iterator[TestNode]:

@@ -277,19 +277,26 @@ def _official_wheel() -> Path | None:
 def test_every_workflow_with_both_clients_step_by_step(merobox_python: Path, merod: Path) -> None:
     """Every vendored workflow (and, with ``CALIMERO_MEROBOX_SRC`` naming a
     merobox v0.6.62 checkout, the two that need its kv_store_v2.wasm), run
-    with the official client 0.6.31 and with ours, compared step by step. The
-    results are written to ``build/merobox-{official,ours}.json``."""
+    with the official client 0.6.31 and with ours, compared step by step
+    (``CALIMERO_MEROBOX_WORKFLOWS``, comma-separated file names, runs only
+    those). The results are written to ``build/merobox-{official,ours}.json``
+    and the calls merobox made to ``build/merobox-{official,ours}-calls.jsonl``."""
     wheel = _official_wheel()
     if wheel is None or sys.version_info[:2] != (3, 11):
         pytest.skip("needs the official 0.6.31 wheel (CPython 3.11): set CALIMERO_OFFICIAL_WHEEL")
     source = os.environ.get("CALIMERO_MEROBOX_SRC")
     workflows = Path(source) / "workflow-examples" if source else WORKFLOWS
     names = sorted(_reference())
+    only = os.environ.get("CALIMERO_MEROBOX_WORKFLOWS")
+    if only:
+        names = [n for n in names if n in only.split(",")]
     if not source:
         names = [n for n in names if "kv_store_v2" not in (WORKFLOWS / n).read_text()]
     official = harness.ensure_venv(BUILD / "merobox-venv-official", wheel)
     results = {}
     for label, python in (("official", official), ("ours", merobox_python)):
+        calls = BUILD / f"merobox-{label}-calls.jsonl"
+        calls.unlink(missing_ok=True)
         runs = [
             harness.run_workflow(
                 python,
@@ -298,6 +305,7 @@ def test_every_workflow_with_both_clients_step_by_step(merobox_python: Path, mer
                 merod=merod,
                 work=BUILD / f"merobox-work-{label}" / n,
                 timeout=600,
+                call_log=calls,
             )
             for n in names
         ]

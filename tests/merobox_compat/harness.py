@@ -345,6 +345,8 @@ def run_workflow(
         stop_sandbox_nodes(sandbox, merod)
     seconds = time.monotonic() - started
     passed = code == 0 and "Workflow completed successfully" in output
+    if passed:  # the nodes' stores and logs are only wanted after a failure
+        shutil.rmtree(work / "data", ignore_errors=True)
     return WorkflowRun(
         workflow=workflow,
         passed=passed,

@@ -395,6 +395,20 @@ def test_call_with_json_args(node: TestNode, context_id: str) -> None:
     assert out.stdout.strip() == "v"
 
 
+def test_rpc_execute_prints_the_envelope_and_fails_on_its_error(
+    node: TestNode, context_id: str
+) -> None:
+    out = run("--json", "rpc", "execute", context_id, "len", url=node.url)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["result"] == {"output": 0}
+    out = run("--json", "rpc", "execute", context_id, "no_such_method", url=node.url)
+    assert out.returncode == 1
+    assert json.loads(out.stdout)["error"]["type"] == "FunctionCallError"
+    out = run("call", context_id, "no_such_method", url=node.url)
+    assert out.returncode == 1
+    assert "FunctionCallError" in out.stderr
+
+
 def test_version_and_every_help_has_an_example() -> None:
     out = run("--version")
     assert out.returncode == 0 and out.stdout.startswith("calimero-client-py ")

@@ -23,7 +23,7 @@ from .calimero_client_py import (
     _subscribe,
     endpoints,
 )
-from .errors import NotFoundError, UnsupportedByNodeError
+from .errors import InvalidArgumentError, NotFoundError, UnsupportedByNodeError
 
 # typing is not imported at run time (about 10 ms of `import calimero`):
 # annotations are strings here, read only by type checkers.
@@ -549,7 +549,9 @@ def _alias_method(scope: str | None) -> tuple[str, str]:
         return "create_context_alias", "context_id"
     if scope == "application":
         return "create_application_alias", "application_id"
-    raise ValueError(f"scope: expected None, 'context' or 'application', got {_shown(scope)}")
+    raise InvalidArgumentError(
+        f"scope: expected None, 'context' or 'application', got {_shown(scope)}"
+    )
 
 
 def _as_value_error(error: Exception, target: str) -> Exception:
@@ -613,9 +615,9 @@ def _no_identity_aliases(method: str, **args: Any) -> NoReturn:
         if not isinstance(value, str):
             raise TypeError(f"{name}: expected str, got {type(value).__name__}")
         if name == "alias" and not _ALIAS.fullmatch(value):
-            raise ValueError(f"{name}: expected 1 to 50 characters of A-Z a-z 0-9 . _ -")
+            raise InvalidArgumentError(f"{name}: expected 1 to 50 characters of A-Z a-z 0-9 . _ -")
         if name != "alias" and not _is_base58_id(value):
-            raise ValueError(f"{name}: expected a base58 string of 32 bytes")
+            raise InvalidArgumentError(f"{name}: expected a base58 string of 32 bytes")
     raise UnsupportedByNodeError(
         f"{method}: merod has no identity-alias routes (/admin-api/alias/*/identity/...) "
         "in any release from 0.11.0-rc.25 to 0.11.0-rc.83; context, application and "

@@ -370,12 +370,13 @@ class RpcError(TypedDict):
 
 
 class RpcEnvelope(TypedDict):
-    """``execute_function()``: the JSON-RPC answer (an ``error`` member is
-    raised as ``calimero.RpcError``, so a returned envelope has ``result``)."""
+    """``execute_function()``: the JSON-RPC answer as the node sent it, with
+    ``result`` when the call succeeded or ``error`` when it failed (returned,
+    not raised, as the official client did; ``call()`` raises it)."""
 
     jsonrpc: str
     id: Any
-    result: RpcResult
+    result: NotRequired[RpcResult]
     error: NotRequired[RpcError]
 
 

@@ -404,7 +404,9 @@ impl Connection {
         };
         self.learn_from_reply(&reply.body, prepared.name);
         if let Some((rpc_method, app_method)) = prepared.rpc {
-            check_rpc(&reply.body, rpc_method, app_method, &url)?;
+            if prepared.output.raises_rpc_errors() {
+                check_rpc(&reply.body, rpc_method, app_method, &url)?;
+            }
         }
         Ok(Reply {
             select: prepared.output.select(),

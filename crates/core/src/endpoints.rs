@@ -164,8 +164,9 @@ pub enum Body {
 pub enum Output {
     /// The response body as the node sent it.
     Json,
-    /// The whole JSON-RPC envelope `{"jsonrpc","id","result"}`; an `error`
-    /// member raises instead.
+    /// The whole JSON-RPC envelope, `{"jsonrpc","id","result"}` or
+    /// `{"jsonrpc","id","error"}`: an `error` member is returned, not raised
+    /// (the official client's `execute_function`).
     RpcEnvelope,
     /// The JSON-RPC `result`; an `error` member raises instead.
     RpcResult,
@@ -197,6 +198,11 @@ impl Output {
             Output::RpcResult => &["result"],
             Output::RpcOutput => &["result", "output"],
         }
+    }
+
+    /// Whether a JSON-RPC `error` member in the answer raises.
+    pub fn raises_rpc_errors(self) -> bool {
+        self != Output::RpcEnvelope
     }
 }
 
@@ -1417,10 +1423,12 @@ pub static ENDPOINTS: &[Endpoint] = &[
         ])
         .doc(
             "Calls `method` of the application in a context. `args` is a JSON string or any \
-             JSON-serialisable value. Returns the JSON-RPC envelope `{\"jsonrpc\", \"id\", \
-             \"result\": {\"output\"}}`; a JSON-RPC error raises RpcError. \
-             `executor_public_key` is accepted for compatibility: the node always executes \
-             as its own identity in the context.",
+             JSON-serialisable value. Returns the JSON-RPC envelope as the node sent it, \
+             errors included, as the official client did: `{\"jsonrpc\", \"id\", \
+             \"result\": {\"output\"}}`, or `{\"jsonrpc\", \"id\", \"error\": {\"type\", \
+             \"data\"}}` (not raised; `call` raises RpcError instead). Raises only when the \
+             call fails at the HTTP level or on the way. `executor_public_key` is accepted \
+             for compatibility: the node always executes as its own identity in the context.",
         ),
     rpc("call", "execute", Output::RpcOutput)
         .args(&[

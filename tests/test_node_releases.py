@@ -187,6 +187,9 @@ def test_code_for_0_6_31_runs_against_rc25(node: TestNode, tmp_path: Path) -> No
     assert envelope["result"] is not None
     assert client.execute_function(ctx, "get", '{"key": "a"}')["result"]["output"] == "b"
     assert client.get_context(ctx)["data"]["id"] == ctx
+    blob = client.upload_blob(b"0.6.31")
+    assert blob["blob_id"] == blob["data"]["blob_id"] and blob["size"] == 6  # its flat shape
+    assert client.download_blob(blob["blob_id"]) == b"0.6.31"
     root = client.get_node_identity()["data"]["accountRootPublicKey"]
     offer = client.pair_device_init(ns, root, None)["data"]
     assert requests_to(node, f"/admin-api/namespaces/{ns}/account/pair-init")

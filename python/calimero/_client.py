@@ -153,8 +153,10 @@ def _make_forms(indices: list[int], owner: str) -> Callable[..., Any]:
         async def method(self: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
             return await self._connection._invoke_forms_async(calls(args, kwargs))
 
-    # Its signature is (*args, **kwargs); the forms are in the docstring and
-    # in the stub (one @overload each).
+    # Its signature is (*args, **kwargs); the forms are in the docstring, in
+    # the stub (one @overload each) and here, newest first, as functions of
+    # their signatures (for tools that check a call binds).
+    method.__forms__ = tuple(bind for _, bind in binders)  # type: ignore[attr-defined]
     method.__name__ = name
     method.__qualname__ = f"{owner}.{name}"
     method.__module__ = "calimero"

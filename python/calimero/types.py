@@ -242,9 +242,12 @@ class UploadBlobData(TypedDict):
 
 
 class UploadBlobResponse(TypedDict):
-    """``upload_blob()``."""
+    """``upload_blob()``: the node's answer, with ``blob_id`` and ``size``
+    also at the top, where the official client 0.6.31 returned them."""
 
     data: UploadBlobData
+    blob_id: str
+    size: int
 
 
 class BlobSummary(TypedDict):

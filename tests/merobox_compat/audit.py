@@ -74,9 +74,9 @@ MODULE_FUNCTIONS = frozenset(
     "create_connection create_client get_token_cache_path get_token_cache_dir".split()
 )
 
-#: Methods whose parameters mean something else in 0.9.0 than in 0.6.31 (and
-#: here): a call written for 0.9.0 may bind to ours by count and still be
-#: wrong, so merobox's 0.9.0-era calls to them are pending whatever they bind.
+#: Methods whose parameters mean something else in 0.9.0 than in 0.6.31: ours
+#: takes both as forms (newest first), and a call must bind the form of the
+#: official release it was written for.
 CHANGED_IN_0_9_0 = frozenset({"install_application", "pair_device_init", "pair_device_complete"})
 
 #: Calls that need the official 0.9.0 surface (node release rc.83): they
@@ -317,10 +317,17 @@ def find_calls(package: Path, known: frozenset[str]) -> list[CallSite]:
     return sites
 
 
-def bind(site: CallSite, target: object) -> str | None:
-    """Why ``site``'s arguments do not bind to ``target``, or None."""
+def bind(site: CallSite, target: object, form: int | None = None) -> str | None:
+    """Why ``site``'s arguments do not bind to ``target``, or None. A method
+    with several forms (``__forms__``, newest first: its signature changed
+    between node releases) binds when one form does, or form ``form``."""
     if site.starred:
         return None  # checked at run time by the workflows
+    forms = getattr(target, "__forms__", None)
+    if forms is not None:
+        chosen = forms if form is None else (forms[form],)
+        problems = [bind(site, f) for f in chosen]
+        return None if None in problems else problems[0]
     signature = inspect.signature(target)
     params = list(signature.parameters.values())
     if params and params[0].name == "self":
@@ -342,9 +349,14 @@ def status(site: CallSite, client: type, module: object, surface: str = "0.6.31"
         return "ok" if target is not None and bind(site, target) is None else "does not bind"
     if site.fallback:
         return "fallback"
-    if surface == "0.9.0" and name in CHANGED_IN_0_9_0:
-        return "pending"
     target = getattr(client, name, None)
+    if name in CHANGED_IN_0_9_0:
+        # Both signatures are forms of one method (the newest is 0.9.0's):
+        # the call must bind the form of the release merobox was written for.
+        if target is None:
+            return "missing"
+        problem = bind(site, target, 0 if surface == "0.9.0" else -1)
+        return f"does not bind: {problem}" if problem else "ok"
     if name in OFFICIAL_0_9_0_ONLY:
         return "pending" if target is None or bind(site, target) else "ok"
     if name not in OFFICIAL_0_6_31:

@@ -30,6 +30,7 @@ from .calimero_client_py import (
     get_token_cache_path,
 )
 from .errors import (
+    AttestationError,
     AuthenticationError,
     AuthRevokedError,
     BadRequestError,
@@ -43,6 +44,7 @@ from .errors import (
     RateLimitError,
     RequestTimeoutError,
     RpcError,
+    SealedTransportError,
     ServerError,
     UnsupportedByNodeError,
 )
@@ -68,6 +70,7 @@ __all__ = [
     "errors",
     "get_token_cache_dir",
     "get_token_cache_path",
+    "AttestationError",
     "AuthRevokedError",
     "AuthenticationError",
     "BadRequestError",
@@ -81,6 +84,7 @@ __all__ = [
     "RateLimitError",
     "RequestTimeoutError",
     "RpcError",
+    "SealedTransportError",
     "ServerError",
     "UnsupportedByNodeError",
 ]

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 __all__ = [
+    "AttestationError",
     "AuthRevokedError",
     "AuthenticationError",
     "BadRequestError",
@@ -37,6 +38,7 @@ __all__ = [
     "RateLimitError",
     "RequestTimeoutError",
     "RpcError",
+    "SealedTransportError",
     "ServerError",
     "UnsupportedByNodeError",
 ]
@@ -192,4 +194,25 @@ class UnsupportedByNodeError(ClientError, builtins.NotImplementedError):
     0.11.0-rc.25 does not serve; here they raise this instead of a 404. It is
     also a ``NotImplementedError`` (so a ``RuntimeError``, which is what the
     official client raised).
+    """
+
+
+class AttestationError(ClientError):
+    """A TEE node's attestation was refused, so nothing was sent to it.
+
+    Its quote did not verify against Intel's collateral, or is a mock quote,
+    or its measurements, TCB status or application are not ones the
+    ``TeePolicy`` accepts, or it does not commit to this connection's nonce
+    and the node's transport key; or the node no longer holds the transport
+    key given with ``transport_public_key`` (it restarted). The message says
+    which.
+    """
+
+
+class SealedTransportError(ClientError):
+    """A sealed exchange with a TEE node failed in a way that makes its
+    answer untrusted: a response frame that did not open (tampered with,
+    reordered or forged on the way), an answer cut short before its end
+    frame, a handshake reply not from the attested node, or a request too
+    large to seal. Nothing unauthenticated is ever returned.
     """

@@ -18,6 +18,8 @@ pub mod ids;
 pub mod json;
 pub mod request;
 pub mod runtime;
+pub mod sealed;
+pub mod tee;
 
 pub use auth::{AuthOptions, Credentials, Tokens};
 pub use connection::{AuthMode, Config, Connection, Reply};

@@ -56,7 +56,9 @@ fn build(py: Python<'_>, kind: ErrorKind, err: &Error) -> PyResult<PyErr> {
             kw.set_item("retry_after", h.retry_after)?;
             kw.set_item("message", &h.message)?;
         }
-        Error::Network { method, url, .. } | Error::Timeout { method, url, .. } => {
+        Error::Network { method, url, .. }
+        | Error::Timeout { method, url, .. }
+        | Error::Sealed { method, url, .. } => {
             kw.set_item("method", method)?;
             kw.set_item("url", url)?;
         }
@@ -84,7 +86,8 @@ fn build(py: Python<'_>, kind: ErrorKind, err: &Error) -> PyResult<PyErr> {
         Error::InvalidArgument { .. }
         | Error::Internal(_)
         | Error::LocalIo { .. }
-        | Error::NotAuthenticated { .. } => {}
+        | Error::NotAuthenticated { .. }
+        | Error::Attestation { .. } => {}
     }
     let instance = class.call((err.to_string(),), Some(&kw))?;
     Ok(PyErr::from_value(instance))

@@ -1,0 +1,3 @@
+//! The sealed transport to TEE nodes.
+
+pub mod wire;

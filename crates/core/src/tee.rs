@@ -21,8 +21,12 @@
 //! fetches anything from Intel or anyone else. Mock quotes (`MOCK_TDX_QUOTE_V1`,
 //! from nodes run with `--mock-tee`) are never accepted.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
 use serde_json::Value;
 
+use crate::connection::Connection;
 use crate::error::Error;
 use crate::ids::shown;
 use crate::sealed::wire::transport_binding;
@@ -47,6 +51,11 @@ pub const TCB_STATUSES: &[&str] = &[
 
 /// What the node's attestation endpoint answers for a mock quote.
 pub const MOCK_QUOTE_HEADER: &[u8] = b"MOCK_TDX_QUOTE_V1";
+
+/// Where a node attests, below its base URL.
+pub const ATTEST_PATH: &str = "/admin-api/tee/attest";
+/// Far more than an attestation answer ever is (a quote, its collateral).
+const MAX_ATTEST_ANSWER: u64 = 1024 * 1024;
 
 /// One image, by all of its measurements: a quote matches it only when
 /// every register does, so registers of different images never combine.
@@ -429,14 +438,7 @@ impl TeePolicy {
         report_data: Option<&[u8; 64]>,
     ) -> Result<VerifiedQuote, Error> {
         let refuse = |message: String| Error::Attestation { message };
-        if quote.starts_with(MOCK_QUOTE_HEADER) {
-            return Err(refuse(
-                "the node sent a mock quote (MOCK_TDX_QUOTE_V1, from a node run with \
-                 --mock-tee or without TDX): it carries no signature and proves nothing, so it \
-                 is never accepted"
-                    .into(),
-            ));
-        }
+        refuse_mock(quote)?;
         let verified = dcap_qvl::verify::QuoteVerifier::new_prod()
             .verify(quote, &collateral.0, now_secs)
             .map_err(|e| refuse(format!("the quote did not verify: {e:#}")))?;
@@ -510,6 +512,111 @@ impl TeePolicy {
             report_data: td.report_data,
         })
     }
+}
+
+/// Refuses a mock quote outright, whatever else is wrong with it.
+fn refuse_mock(quote: &[u8]) -> Result<(), Error> {
+    if quote.starts_with(MOCK_QUOTE_HEADER) {
+        return Err(Error::Attestation {
+            message: "the node sent a mock quote (MOCK_TDX_QUOTE_V1, from a node run with \
+                      --mock-tee or without TDX): it carries no signature and proves nothing, \
+                      so it is never accepted"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
+/// The current Unix time in seconds.
+pub(crate) fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Asks the node for a quote binding its transport key to a fresh nonce,
+/// verifies it under `policy` and returns the key. Sent in the clear (there
+/// is nothing to seal to yet) through `http`: what comes back is trusted
+/// because the quote commits to it, not because of how it arrived.
+pub(crate) async fn attest(
+    conn: &Connection,
+    http: &reqwest::Client,
+    policy: &TeePolicy,
+    collateral: Option<&Collateral>,
+) -> Result<[u8; 32], Error> {
+    let refuse = |message: String| Error::Attestation { message };
+    let mut nonce = [0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut nonce)
+        .map_err(|_| Error::Internal("the system random number generator failed".into()))?;
+    let mut body = serde_json::Map::new();
+    body.insert("nonce".into(), Value::String(hex::encode(nonce)));
+    if let Some((id, _)) = &policy.application {
+        body.insert("applicationId".into(), Value::String(id.clone()));
+    }
+    body.insert("bindTransportKey".into(), Value::Bool(true));
+    // Asked for only when needed: a node that predates the field refuses it.
+    if collateral.is_none() {
+        body.insert("includeCollateral".into(), Value::Bool(true));
+    }
+    let url = conn.node_url(ATTEST_PATH)?;
+    let shown_url = crate::connection::redact(&url);
+    let response = http
+        .post(url)
+        .timeout(conn.timeout())
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(Value::Object(body).to_string())
+        .send()
+        .await
+        .map_err(|e| crate::connection::transport_error("POST", &shown_url, &e))?;
+    let reply =
+        crate::connection::read_response("POST", &shown_url, response, MAX_ATTEST_ANSWER).await?;
+    let answer: Value = reply.json()?;
+    let data = answer.get("data").unwrap_or(&Value::Null);
+    let quote = data
+        .get("quoteB64")
+        .and_then(Value::as_str)
+        .ok_or_else(|| reply.malformed("the attestation has no quoteB64"))?;
+    let quote = base64::engine::general_purpose::STANDARD
+        .decode(quote)
+        .map_err(|e| reply.malformed(&format!("the quote is not base64: {e}")))?;
+    let key = match data.get("transportPublicKey").and_then(Value::as_str) {
+        Some(key) => crate::ids::hex_32("transportPublicKey", key).map_err(|e| {
+            reply.malformed(&format!(
+                "the node's transport key is not 32 bytes of hex: {e}"
+            ))
+        })?,
+        None => {
+            return Err(refuse(
+                "the node did not report a transport key: it predates the sealed transport \
+                 (bindTransportKey), so nothing can be sealed to it"
+                    .into(),
+            ))
+        }
+    };
+    refuse_mock(&quote)?;
+    let from_node;
+    let collateral = match collateral {
+        Some(c) => c,
+        None => match data.get("collateral").filter(|c| !c.is_null()) {
+            Some(c) => {
+                from_node = Collateral::from_json("collateral", c)
+                    .map_err(|e| refuse(format!("the node's collateral is malformed: {e}")))?;
+                &from_node
+            }
+            None => {
+                return Err(refuse(
+                    "the node sent no collateral for its quote (it predates \
+                     includeCollateral), and none was given: pass tee_collateral"
+                        .into(),
+                ))
+            }
+        },
+    };
+    let mut expected = [0u8; 64];
+    expected[..32].copy_from_slice(&nonce);
+    expected[32..].copy_from_slice(&policy.report_data_suffix(&key));
+    policy.verify_quote(&quote, collateral, now_secs(), Some(&expected))?;
+    Ok(key)
 }
 
 #[cfg(test)]

@@ -200,6 +200,7 @@ impl PyConnectionInfo {
                 Some(o) => int_in("max_response_bytes", o, 1024, 1 << 40)?,
             },
             ca_pem: ca_cert.filter(|o| !o.is_none()).map(read_pem).transpose()?,
+            sealed: None,
         };
         let auth = auth::options(
             auth::opt_str("username", username)?,

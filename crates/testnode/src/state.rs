@@ -23,12 +23,17 @@ pub struct AppState {
     pub auth: Option<crate::auth::Auth>,
     /// Live events (`/sse`, `/ws`).
     pub events: crate::events::EventHub,
+    /// The sealed transport (`--transport-secret`).
+    pub sealed: Option<crate::sealed::SealedNode>,
 }
 
 impl AppState {
     pub fn new(config: Config) -> Self {
         let log = RequestLog::new(config.max_logged_requests);
         let auth = config.auth.clone().map(crate::auth::Auth::new);
+        let sealed = config
+            .transport_secret
+            .map(|secret| crate::sealed::SealedNode::new(secret, config.sealed_required));
         Self {
             config,
             node: Mutex::new(Node::default()),
@@ -36,6 +41,7 @@ impl AppState {
             log,
             auth,
             events: crate::events::EventHub::default(),
+            sealed,
         }
     }
 

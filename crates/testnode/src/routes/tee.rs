@@ -10,6 +10,13 @@
 //! admits the node at once when the group's TEE admission policy accepts
 //! mock quotes (`status: "joined"`), otherwise answers `announced` without
 //! the node's 30 s admission wait.
+//!
+//! `bindTransportKey` (rc.83): a node serving the sealed transport
+//! (`--transport-secret`) binds its transport key into the report data,
+//! bytes 32..64 = SHA-256("calimero.tee-attest.transport-key.v1" || (app
+//! hash | 0^32) || key), and answers `transportPublicKey`; a node without
+//! one refuses the field. `includeCollateral` is accepted; a mock quote has
+//! no collateral, so none is sent.
 //! core: crates/server/src/admin/handlers/tee.rs, tee/{info,attest,
 //! fleet_join}.rs, crates/tee-attestation/src/generate.rs
 //! (`generate_mock_attestation`, `create_mock_quote`, `build_report_data`),
@@ -77,6 +84,11 @@ async fn info(State(state): State<Arc<AppState>>) -> ApiResult {
 struct AttestRequest {
     nonce: String,
     application_id: Option<Id>,
+    #[serde(default)]
+    bind_transport_key: bool,
+    #[serde(default)]
+    #[allow(dead_code)]
+    include_collateral: bool,
 }
 
 impl Validate for AttestRequest {
@@ -151,18 +163,39 @@ async fn attest(
     if !state.config.tee_mock {
         return Err(internal("Failed to generate TDX quote: CannotFindTsmDir"));
     }
+    let transport_key = match (req.bind_transport_key, &state.sealed) {
+        (false, _) => None,
+        (true, Some(sealed)) => Some(sealed.public_key()),
+        (true, None) => {
+            return Err(ApiError::bad_request(
+                "bindTransportKey: this node does not serve the sealed transport",
+            ))
+        }
+    };
     let mut report_data = [0u8; 64];
     report_data[..32].copy_from_slice(&nonce);
     if let Some(hash) = app_hash {
         report_data[32..].copy_from_slice(&hash.0);
     }
+    if let Some(key) = &transport_key {
+        use sha2::Digest as _;
+        let mut binding = sha2::Sha256::new();
+        binding.update(b"calimero.tee-attest.transport-key.v1");
+        binding.update(&report_data[32..]);
+        binding.update(key);
+        let binding = binding.finalize();
+        report_data[32..].copy_from_slice(&binding);
+    }
     let mut quote_bytes = MOCK_QUOTE_HEADER.to_vec();
     quote_bytes.extend_from_slice(&report_data);
     quote_bytes.resize(256, 0);
     let quote_b64 = base64::engine::general_purpose::STANDARD.encode(&quote_bytes);
+    let transport = transport_key
+        .map(|key| format!(r#","transportPublicKey":"{}""#, hex::encode(key)))
+        .unwrap_or_default();
     // `{"quoteB64", "quote"}` in that order (`json!` would sort the keys).
     Ok(crate::error::json_text(format!(
-        r#"{{"data":{{"quoteB64":"{quote_b64}","quote":{}}}}}"#,
+        r#"{{"data":{{"quoteB64":"{quote_b64}","quote":{}{transport}}}}}"#,
         ordered_quote(&mock_quote(&report_data))
     )))
 }

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import inspect
+import json
 import re
 import subprocess
 import sys
@@ -129,6 +130,20 @@ ACCEPTS: dict[str, set[str]] = {
     "count": {"int"},
     # an IntFlag: any int is a combination of flags
     "flag_value": {"int", "big_int", "bool"},
+    # ---- TEE ----
+    "tee_policy": set(),
+    # 64 hex characters or 32 bytes
+    "transport_key": set(),
+    # a dict or its JSON text (bytes too); none of the values is DCAP collateral
+    "collateral": set(),
+    # lists of str
+    "measurements": set(),
+    "tcb_statuses": set(),
+    "releases": set(),
+    # any bytes are a quote to verify (and refuse: AttestationError)
+    "quote": {"bytes"},
+    "report_data": set(),
+    "timestamp": {"int"},
 }
 
 
@@ -167,6 +182,18 @@ _CONNECTION_ARGS = [
     Arg("max_retries", "retries", False, 1),
     Arg("max_response_bytes", "response_cap", False, 1 << 20),
     Arg("ca_cert", "ca_cert", False, None),
+    Arg("tee", "tee_policy", False, None),
+    Arg("sealed", "flag", False, None),
+    Arg("transport_public_key", "transport_key", False, None),
+    Arg("tee_collateral", "collateral", False, None),
+]
+M48 = ["ab" * 48]
+COLLATERAL = json.loads(
+    (Path(__file__).parent / "data" / "tee" / "tdx_quote_collateral.json").read_text()
+)
+_APPLICATION_ARGS = [
+    Arg("application_id", "base58_id", False, None),
+    Arg("application_hash", "hash", False, None),
 ]
 _IDS_ARGS = [
     Arg("context_ids", "context_ids", False, None),
@@ -260,6 +287,26 @@ SPECS: dict[str, list[Arg]] = {
     "JwtToken.is_expired": [],
     "BlobChunks.close": [],
     "AuthMode": [Arg("value", "enum_value", True, "none")],
+    "TeePolicy": [
+        Arg("allowed_mrtd", "measurements", True, M48),
+        Arg("allowed_rtmr0", "measurements", False, None),
+        Arg("allowed_rtmr1", "measurements", False, M48),
+        Arg("allowed_rtmr2", "measurements", False, M48),
+        Arg("allowed_rtmr3", "measurements", False, M48),
+        Arg("allowed_tcb_statuses", "tcb_statuses", False, None),
+        *_APPLICATION_ARGS,
+    ],
+    "TeePolicy.from_releases": [
+        Arg("releases", "releases", True, [{"profiles": {"p": {}}}]),
+        Arg("profile", "name", True, "p"),
+        *_APPLICATION_ARGS,
+    ],
+    "TeePolicy.verify_quote": [
+        Arg("quote", "quote", True, b"quote"),
+        Arg("collateral", "collateral", True, COLLATERAL),
+        Arg("report_data", "report_data", False, None),
+        Arg("now", "timestamp", False, None),
+    ],
     "Capability": [Arg("value", "flag_value", True, 1)],
 }
 
@@ -370,6 +417,9 @@ class World:
         self.client = calimero.create_client(self.connection)
         self.aclient = calimero.create_async_client(self.connection)
         self.token = calimero.JwtToken("a.b.c")
+        self.policy = calimero.TeePolicy(
+            M48, allowed_rtmr1=M48, allowed_rtmr2=M48, allowed_rtmr3=M48
+        )
         # A live (empty) subscription, for its methods; opening it is I/O,
         # so the test clears the request log after making the World.
         self.subscription = self.client.subscribe() if subscription else None
@@ -385,6 +435,7 @@ class World:
             "ConnectionInfo": self.connection,
             "JwtToken": self.token,
             "Subscription": self.subscription,
+            "TeePolicy": self.policy,
         }.get(head)
         if owner is None:  # no instance to be had without I/O: call it unbound
             found = getattr(getattr(calimero, head), method)

@@ -26,6 +26,7 @@ from .calimero_client_py import (
     VERSION,
     BlobChunks,
     ConnectionInfo,
+    TeePolicy,
     get_token_cache_dir,
     get_token_cache_path,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "ConnectionInfo",
     "JwtToken",
     "Subscription",
+    "TeePolicy",
     "__version__",
     "create_async_client",
     "create_client",

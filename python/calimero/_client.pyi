@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, Any, Literal
 
 from ._events import Subscription
-from .calimero_client_py import BlobChunks, ConnectionInfo
+from .calimero_client_py import BlobChunks, ConnectionInfo, TeePolicy
 from .types import (
     ApplicationList,
     ApplicationResponse,
@@ -384,7 +384,14 @@ class Client(_BaseClient):
     ) -> Any: ...
     def revoke_device(self, namespace_id: str, device_id: str, proof: str | None = None) -> Any: ...
     def get_tee_info(self) -> Any: ...
-    def tee_attest(self, nonce: str, application_id: str | None = None) -> Any: ...
+    def tee_attest(
+        self,
+        nonce: str,
+        application_id: str | None = None,
+        *,
+        bind_transport_key: bool | None = None,
+        include_collateral: bool | None = None,
+    ) -> Any: ...
     def tee_fleet_join(self, group_id: str) -> Any: ...
     def execute_function(
         self,
@@ -731,7 +738,14 @@ class AsyncClient(_BaseClient):
         proof: str | None = None,
     ) -> Any: ...
     async def get_tee_info(self) -> Any: ...
-    async def tee_attest(self, nonce: str, application_id: str | None = None) -> Any: ...
+    async def tee_attest(
+        self,
+        nonce: str,
+        application_id: str | None = None,
+        *,
+        bind_transport_key: bool | None = None,
+        include_collateral: bool | None = None,
+    ) -> Any: ...
     async def tee_fleet_join(self, group_id: str) -> Any: ...
     async def execute_function(
         self,
@@ -758,6 +772,10 @@ def create_connection(
     max_retries: int | None = None,
     max_response_bytes: int | None = None,
     ca_cert: str | os.PathLike[str] | bytes | None = None,
+    tee: TeePolicy | None = None,
+    sealed: bool = False,
+    transport_public_key: str | bytes | None = None,
+    tee_collateral: Mapping[str, Any] | str | bytes | None = None,
 ) -> ConnectionInfo: ...
 def create_client(connection: ConnectionInfo) -> Client: ...
 def create_async_client(connection: ConnectionInfo) -> AsyncClient: ...

@@ -988,10 +988,18 @@ pub static ENDPOINTS: &[Endpoint] = &[
         .args(&[
             req("nonce", HexId, Body("nonce")),
             opt("application_id", Base58Id, Body("applicationId")),
+            opt("bind_transport_key", Bool, Body("bindTransportKey")).kw(),
+            opt("include_collateral", Bool, Body("includeCollateral")).kw(),
         ])
         .doc(
             "A TDX quote over `nonce` (32 bytes of hex): `{\"data\": {\"quoteB64\", \"quote\"}}`. \
-             Public. A node without TDX answers 501 (ServerError).",
+             Public. A node without TDX answers 501 (ServerError). `bind_transport_key` (nodes \
+             serving the sealed transport, rc.83) also binds the node's X25519 transport key \
+             into the report data and names it (`transportPublicKey`); `include_collateral` \
+             asks for the Intel collateral the quote verifies against (`collateral`). Each is \
+             sent only when given: older nodes refuse them. This returns the quote unverified: \
+             a sealed connection (`create_connection(..., tee=TeePolicy(...), sealed=True)`) \
+             verifies it, and `TeePolicy.verify_quote` does on its own.",
         ),
     post("tee", "tee_fleet_join", "/admin-api/tee/fleet-join")
         .json()

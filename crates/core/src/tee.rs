@@ -174,13 +174,15 @@ fn application(
     application_id: Option<&str>,
     application_hash: Option<&str>,
 ) -> Result<Option<(String, [u8; 32])>, Error> {
-    match (application_id, application_hash) {
+    if let Some(id) = application_id {
+        crate::ids::base58_32("application_id", id)?;
+    }
+    let hash = application_hash
+        .map(|hash| crate::ids::base58_or_hex_32("application_hash", hash))
+        .transpose()?;
+    match (application_id, hash) {
         (None, None) => Ok(None),
-        (Some(id), Some(hash)) => {
-            crate::ids::base58_32("application_id", id)?;
-            let hash = crate::ids::base58_or_hex_32("application_hash", hash)?;
-            Ok(Some((id.to_owned(), hash)))
-        }
+        (Some(id), Some(hash)) => Ok(Some((id.to_owned(), hash))),
         (Some(_), None) => Err(Error::invalid(
             "application_hash",
             "expected the bytecode hash the application must have, with application_id: the \
@@ -214,6 +216,7 @@ impl TeePolicy {
         application_id: Option<&str>,
         application_hash: Option<&str>,
     ) -> Result<Self, Error> {
+        let application = application(application_id, application_hash)?;
         let allowed_mrtd = measurements("allowed_mrtd", allowed_mrtd)?;
         if allowed_mrtd.is_empty() {
             return Err(Error::invalid(
@@ -259,7 +262,7 @@ impl TeePolicy {
             allowed_mrtd,
             allowed_rtmr: rtmr,
             tcb_statuses,
-            application: application(application_id, application_hash)?,
+            application,
         })
     }
 
@@ -276,6 +279,7 @@ impl TeePolicy {
     ) -> Result<Self, Error> {
         let bad = |what: String| Error::invalid("releases", what);
         crate::ids::text("profile", profile, 256)?;
+        let application = application(application_id, application_hash)?;
         if releases.is_empty() {
             return Err(bad(
                 "expected at least one release (its published-mrtds.json)".into(),
@@ -385,7 +389,7 @@ impl TeePolicy {
             allowed_mrtd,
             allowed_rtmr,
             tcb_statuses,
-            application: application(application_id, application_hash)?,
+            application,
         })
     }
 
@@ -515,7 +519,7 @@ impl TeePolicy {
 }
 
 /// Refuses a mock quote outright, whatever else is wrong with it.
-fn refuse_mock(quote: &[u8]) -> Result<(), Error> {
+pub fn refuse_mock(quote: &[u8]) -> Result<(), Error> {
     if quote.starts_with(MOCK_QUOTE_HEADER) {
         return Err(Error::Attestation {
             message: "the node sent a mock quote (MOCK_TDX_QUOTE_V1, from a node run with \

@@ -11,6 +11,7 @@ mod connection;
 mod convert;
 mod errors;
 mod events;
+mod tee;
 mod transfer;
 
 use calimero_client_core::endpoints::{Body, Kind, Loc, Output};
@@ -151,6 +152,7 @@ fn calimero_client_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("VERSION", calimero_client_core::VERSION)?;
     m.add_class::<connection::PyConnectionInfo>()?;
     m.add_class::<transfer::BlobChunks>()?;
+    m.add_class::<tee::PyTeePolicy>()?;
     m.add_class::<events::PySubscription>()?;
     m.add_function(wrap_pyfunction!(events::_subscribe, m)?)?;
     m.add_function(wrap_pyfunction!(events::_asubscribe, m)?)?;

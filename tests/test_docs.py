@@ -15,7 +15,13 @@ Before a page's first block the prelude defines:
     that password;
 ``APP_PATH``
     the path of an application (a ``.wasm`` file) on the node's disk, for
-    ``install_dev_application``.
+    ``install_dev_application``;
+``TEE_NODE_URL``
+    the URL of a test node serving the sealed transport of a TEE node
+    (``--transport-secret``, sealing required), without TDX: its
+    attestation is a mock quote, wiped clean for the page;
+``TEE_TRANSPORT_KEY``
+    that node's transport key (hex).
 
 A block that uses ``await`` at its top level runs under ``asyncio.run``;
 each may run ``SAMPLE_TIME_LIMIT`` seconds. A block fenced ```python no-run
@@ -201,10 +207,22 @@ def run_samples(
 # ------------------------------------------------------------------ the pages
 
 
+#: The transport secret of the TEE test node (core's vector secret).
+TEE_SECRET = "22" * 32
+
+
+@pytest.fixture(scope="module")
+def tee_node() -> Iterator[TestNode]:
+    node = TestNode("--tee-mock", "--transport-secret", TEE_SECRET, "--sealed-required")
+    yield node
+    node.stop()
+
+
 @pytest.fixture
 def prelude(
     node: TestNode,
     auth_node: TestNode,
+    tee_node: TestNode,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[dict[str, Any]]:
@@ -219,12 +237,16 @@ def prelude(
             monkeypatch.delenv(name)
     monkeypatch.chdir(work)
     environ = dict(os.environ)
+    tee_node.reset()
+    tee_node.control("POST", "sealed", {"forgetSessions": True, "resetStats": True})
     yield {
         "__name__": "__main__",
         "NODE_URL": node.url,
         "AUTH_NODE_URL": auth_node.url,
         "ADMIN_PASSWORD": AUTH_PASSWORD,
         "APP_PATH": str(make_wasm(apps, "kv_store.wasm")),
+        "TEE_NODE_URL": tee_node.url,
+        "TEE_TRANSPORT_KEY": tee_node.control("GET", "sealed")["transportPublicKey"],
     }
     # What a page's samples set in the environment goes with them.
     os.environ.clear()

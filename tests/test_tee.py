@@ -14,7 +14,10 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import json
+import os
 import pickle
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -320,6 +323,38 @@ def test_a_session_the_node_dropped_is_renewed(
     assert status["handshakes"] == 2
     assert status["refusals"] == {"unknown_session": 1}
     assert client.call(ctx, "get", {"key": "k"}) == "v"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_a_forked_child_opens_a_session_of_its_own(
+    sealed_node: TestNode, sealed: calimero.ConnectionInfo
+) -> None:
+    """Sharing its parent's session would reuse its request ids, and so the
+    AES-GCM nonces under its key: the child opens its own."""
+    client = calimero.create_client(sealed)
+    client.list_contexts()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = 0 if client.list_contexts() == {"data": {"contexts": []}} else 3
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung")
+    assert os.waitstatus_to_exitcode(status) == 0
+    client.list_contexts()  # the parent goes on in its session
+    status_now = sealed_status(sealed_node)
+    assert status_now["handshakes"] == 2
+    assert status_now["refusals"] == {}
 
 
 def test_busy_is_waited_out(sealed_node: TestNode, sealed: calimero.ConnectionInfo) -> None:

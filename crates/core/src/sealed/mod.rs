@@ -70,9 +70,12 @@ pub struct SealedConfig {
 /// The live state of a sealed connection.
 pub(crate) struct Channel {
     key_source: KeySource,
-    /// The session in use (and the key it was opened to). Held across a
-    /// handshake, so concurrent requests open one session between them.
-    state: tokio::sync::Mutex<State>,
+    /// The process the state belongs to, and the state: the session in use
+    /// and the key it was opened to, held across a handshake so concurrent
+    /// requests open one session between them. A forked child starts a
+    /// session of its own: sharing its parent's would reuse request ids,
+    /// and so AES-GCM nonces, under the same key.
+    state: Mutex<(u32, Arc<tokio::sync::Mutex<State>>)>,
     /// The transport key in use, for display (no await to read it).
     key: Mutex<Option<[u8; 32]>>,
 }
@@ -126,9 +129,26 @@ impl Channel {
         };
         Channel {
             key_source: config.key.clone(),
-            state: tokio::sync::Mutex::new(State { key, session: None }),
+            state: Mutex::new((
+                std::process::id(),
+                Arc::new(tokio::sync::Mutex::new(State { key, session: None })),
+            )),
             key: Mutex::new(key),
         }
+    }
+
+    /// This process's state (a fresh one, keeping the key, after a fork).
+    fn state(&self) -> Arc<tokio::sync::Mutex<State>> {
+        let mut slot = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let pid = std::process::id();
+        if slot.0 != pid {
+            let state = State {
+                key: self.transport_key(),
+                session: None,
+            };
+            *slot = (pid, Arc::new(tokio::sync::Mutex::new(state)));
+        }
+        Arc::clone(&slot.1)
     }
 
     /// The transport key requests are sealed to: the given one, or the
@@ -210,7 +230,8 @@ impl Channel {
     /// The session to use now: the current one, or a new one when there is
     /// none or it is about to expire.
     async fn session(&self, conn: &Connection, http: &reqwest::Client) -> Result<Live, Error> {
-        let mut state = self.state.lock().await;
+        let state = self.state();
+        let mut state = state.lock().await;
         if let Some(live) = &state.session {
             if Instant::now() < live.renew_at {
                 return Ok(live.clone());
@@ -227,7 +248,8 @@ impl Channel {
         http: &reqwest::Client,
         stale: &Arc<Session>,
     ) -> Result<Live, Error> {
-        let mut state = self.state.lock().await;
+        let state = self.state();
+        let mut state = state.lock().await;
         if let Some(live) = &state.session {
             if !Arc::ptr_eq(&live.session, stale) && Instant::now() < live.renew_at {
                 return Ok(live.clone());

@@ -25,10 +25,9 @@ STUB = Path(__file__).resolve().parent.parent / "python" / "calimero" / "_client
 
 #: The Python type of each argument kind of the table.
 KIND_TYPES = {
-    "base58_id": "str",
+    "id": "str",
     "hex_id": "str",
-    "base58_or_hex_id": "str",
-    "hash": "str",
+    "package": "str",
     "name": "str",
     "url": "str",
     "node_path": "str",
@@ -36,7 +35,7 @@ KIND_TYPES = {
     "hex": "str",
     "role": "str",
     "ignored_text": "str",
-    "ignored_base58_id": "str",
+    "ignored_id": "str",
     "uint": "int",
     "uint32": "int",
     "bool": "bool",
@@ -46,6 +45,8 @@ KIND_TYPES = {
     "members": "str | Sequence[Mapping[str, Any]]",
     "hex_id_list": "str | Sequence[str]",
     "str_list": "Sequence[str]",
+    "id_list": "Sequence[str]",
+    "device_scope": "str | Sequence[str] | Mapping[str, Sequence[str]]",
     "upload": "bytes | bytearray | memoryview | str | os.PathLike[str] | IO[bytes]",
     "local_path": "str | os.PathLike[str]",
     "progress": "Callable[[int, int | None], object]",
@@ -99,7 +100,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, overload
 
 from ._events import Subscription
 from .calimero_client_py import BlobChunks, ConnectionInfo, TeePolicy
@@ -212,6 +213,7 @@ def create_connection(
     max_retries: int | None = None,
     max_response_bytes: int | None = None,
     ca_cert: str | os.PathLike[str] | bytes | None = None,
+    node_version: str | None = None,
     tee: TeePolicy | None = None,
     sealed: bool = False,
     transport_public_key: str | bytes | None = None,
@@ -234,7 +236,7 @@ def return_type(endpoint: dict[str, Any], owner: str) -> str:
     return RETURNS.get(endpoint["name"]) or OUTPUT_TYPES.get(endpoint["output"], "Any")
 
 
-def method(endpoint: dict[str, Any], owner: str) -> str:
+def method(endpoint: dict[str, Any], owner: str, overload: bool = False) -> str:
     params = ["self"]
     star = False
     for arg in endpoint["args"]:
@@ -247,7 +249,8 @@ def method(endpoint: dict[str, Any], owner: str) -> str:
         else:
             default = calimero._client._py_default(arg)
             params.append(f"{arg['name']}: {kind} | None = {default!r}")
-    return signature(endpoint["name"], params, return_type(endpoint, owner), owner)
+    text = signature(endpoint["name"], params, return_type(endpoint, owner), owner)
+    return f"    @overload\n{text}" if overload else text
 
 
 def signature(name: str, params: list[str], returns: str, owner: str) -> str:
@@ -269,8 +272,11 @@ def render() -> str:
             out.append(signature(name, ["self", *shared_params], returns, owner) + "\n")
         for name, params in IDENTITY_ALIASES.items():
             out.append(signature(name, ["self", *params.split(", ")], "Any", owner) + "\n")
+        names = [e["name"] for e in calimero.ENDPOINTS]
         for endpoint in calimero.ENDPOINTS:
-            out.append(method(endpoint, owner) + "\n")
+            # A name with several entries (forms of other releases) is one
+            # overloaded method.
+            out.append(method(endpoint, owner, names.count(endpoint["name"]) > 1) + "\n")
     out.append(FOOTER)
     return "".join(out)
 

@@ -70,10 +70,11 @@ TEXT = {"malformed_id", "bad_hex", "unicode"}
 #: values are not tried). Kinds of the endpoint table first, then the kinds
 #: of the arguments outside the table.
 ACCEPTS: dict[str, set[str]] = {
-    "base58_id": set(),
+    "id": set(),
     "hex_id": set(),
-    "base58_or_hex_id": set(),
-    "hash": set(),
+    "package": TEXT,
+    "id_list": set(),
+    "device_scope": set(),
     "url": set(),
     "alias": {"malformed_id"},  # "0OIl" is a valid alias
     "hex": set(),
@@ -88,7 +89,7 @@ ACCEPTS: dict[str, set[str]] = {
     "metadata": set(),
     "name": TEXT,
     "node_path": TEXT,
-    "ignored_base58_id": {"empty"},
+    "ignored_id": {"empty"},
     "ignored_text": STRINGS - {"surrogate"},
     # JSON values: a number or bool is a document of its own.
     "json_text": {"int", "float", "bool"},
@@ -108,6 +109,7 @@ ACCEPTS: dict[str, set[str]] = {
     "seconds": {"int", "float"},
     "retries": set(),
     "response_cap": set(),
+    "node_version": set(),
     "ca_cert": PATHS,
     "connection": set(),
     "http_method": set(),
@@ -181,6 +183,7 @@ _CONNECTION_ARGS = [
     Arg("connect_timeout", "seconds", False, 5.0),
     Arg("max_retries", "retries", False, 1),
     Arg("max_response_bytes", "response_cap", False, 1 << 20),
+    Arg("node_version", "node_version", False, "0.11.0-rc.83"),
     Arg("ca_cert", "ca_cert", False, None),
     Arg("tee", "tee_policy", False, None),
     Arg("sealed", "flag", False, None),
@@ -225,6 +228,7 @@ SPECS: dict[str, list[Arg]] = {
     ],
     "ConnectionInfo.detect_auth_mode": [],
     "ConnectionInfo.logout": [],
+    "ConnectionInfo.detect_node_version": [],
     "ConnectionInfo.close": [],
     "create_client": [Arg("connection", "connection", True, "CONNECTION")],
     "create_async_client": [Arg("connection", "connection", True, "CONNECTION")],
@@ -249,7 +253,7 @@ SPECS: dict[str, list[Arg]] = {
     "Client.resolve_application_alias": [Arg("alias", "alias", True, "my-alias")],
     "Client.create_alias_generic": [
         Arg("alias", "alias", True, "my-alias"),
-        Arg("value", "base58_id", True, B58),
+        Arg("value", "id", True, B58),
         Arg("scope", "scope", False, "context"),
     ],
     "Client.set_default_visibility": [
@@ -260,21 +264,21 @@ SPECS: dict[str, list[Arg]] = {
     # UnsupportedByNodeError (test_identity_alias_methods_are_unsupported).
     "Client.create_context_identity_alias": [
         Arg("alias", "alias", True, "my-alias"),
-        Arg("context_id", "base58_id", True, B58),
-        Arg("public_key", "base58_id", True, B58),
+        Arg("context_id", "id", True, B58),
+        Arg("public_key", "id", True, B58),
     ],
     "Client.delete_context_identity_alias": [
         Arg("alias", "alias", True, "my-alias"),
-        Arg("context_id", "base58_id", True, B58),
+        Arg("context_id", "id", True, B58),
     ],
-    "Client.list_context_identity_aliases": [Arg("context_id", "base58_id", True, B58)],
+    "Client.list_context_identity_aliases": [Arg("context_id", "id", True, B58)],
     "Client.lookup_context_identity_alias": [
         Arg("alias", "alias", True, "my-alias"),
-        Arg("context_id", "base58_id", True, B58),
+        Arg("context_id", "id", True, B58),
     ],
     "Client.resolve_context_identity_alias": [
         Arg("alias", "alias", True, "my-alias"),
-        Arg("context_id", "base58_id", True, B58),
+        Arg("context_id", "id", True, B58),
     ],
     "get_token_cache_dir": [],
     "calimero_client_py.endpoints": [],
@@ -353,7 +357,14 @@ def public_callables() -> dict[str, Callable[..., Any]]:
     return out
 
 
-ENDPOINT_NAMES = {e["name"]: e for e in calimero.ENDPOINTS}
+ENDPOINT_FORMS: dict[str, list[dict[str, Any]]] = {}
+for _e in calimero.ENDPOINTS:
+    ENDPOINT_FORMS.setdefault(_e["name"], []).append(_e)
+ENDPOINT_NAMES = {name: forms[0] for name, forms in ENDPOINT_FORMS.items()}
+#: The older forms of a method with several (``Client.x[1]``), swept too.
+FORM_PATHS = [
+    f"Client.{name}[{i}]" for name, forms in ENDPOINT_FORMS.items() for i in range(1, len(forms))
+]
 
 
 def _as_sync_method(path: str) -> str:
@@ -366,6 +377,9 @@ def _as_sync_method(path: str) -> str:
 
 def spec(path: str) -> list[Arg]:
     path = _as_sync_method(path)
+    if path.endswith("]"):
+        name, _, index = path[len("Client.") : -1].partition("[")
+        return _table_args(ENDPOINT_FORMS[name][int(index)])
     if path.startswith("Client.") and path[len("Client.") :] in ENDPOINT_NAMES:
         return _table_args(ENDPOINT_NAMES[path[len("Client.") :]])
     return SPECS[path]
@@ -377,7 +391,8 @@ def _described(path: str) -> bool:
 
 
 def covered() -> list[str]:
-    return sorted(p for p in public_callables() if p not in EXEMPT and _described(p))
+    found = [p for p in public_callables() if p not in EXEMPT and _described(p)]
+    return sorted(found + FORM_PATHS)
 
 
 def test_every_public_callable_is_covered() -> None:
@@ -427,6 +442,7 @@ class World:
     def target(self, path: str) -> Callable[..., Any]:
         """The callable at `path`, bound to an instance for methods."""
         head, _, method = path.partition(".")
+        method = method.partition("[")[0]  # an older form: the same method
         if not method:
             return getattr(calimero, head)
         owner = {

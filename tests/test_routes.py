@@ -14,6 +14,7 @@ import calimero
 
 HERE = Path(__file__).parent
 ROUTES_FILE = HERE / "data" / "node_routes.txt"
+LATER_FILE = HERE / "data" / "node_routes_later.txt"
 NODE_API = HERE.parent.parent / "shared" / "reference" / "node-api.md"
 
 # Tests that walk the whole table generically; a method must also appear in
@@ -36,6 +37,16 @@ def listed_routes() -> list[str]:
     return [line for line in lines if line.strip() and not line.startswith("#")]
 
 
+def later_routes() -> dict[str, str]:
+    """Route -> the release that added it (``0.11.0-rc.N``)."""
+    out = {}
+    for line in LATER_FILE.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            release, verb, path = line.split()
+            out[normalise(verb, path)] = "0.11.0-" + release
+    return out
+
+
 def table_routes() -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for e in calimero.ENDPOINTS:
@@ -49,8 +60,29 @@ def test_every_node_route_has_a_client_method() -> None:
     assert missing == []
 
 
+def test_every_later_route_has_a_client_method_served_from_its_release() -> None:
+    by_route: dict[str, list[dict]] = {}
+    for e in calimero.ENDPOINTS:
+        by_route.setdefault(normalise(e["verb"], e["path"]), []).append(e)
+    for route, release in later_routes().items():
+        assert route in by_route, route
+        assert [e["since"] for e in by_route[route]] == [release], route
+
+
+def test_rc25_routes_are_served_from_rc25() -> None:
+    """The rc.25 routes have no `since` (a route of every release), except
+    where a newer form of the method replaced them; the form that calls an
+    rc.25 route is served by rc.25."""
+    for e in calimero.ENDPOINTS:
+        if normalise(e["verb"], e["path"]) in later_routes():
+            continue
+        assert e["since"] is None or e["since"] <= "0.11.0-rc.31", e["name"]
+        if e["since"] is None:
+            assert e["until"] is None or e["until"] >= "0.11.0-rc.27", e["name"]
+
+
 def test_every_client_method_calls_a_node_route() -> None:
-    listed = {normalise(*r.split(" ", 1)) for r in listed_routes()}
+    listed = {normalise(*r.split(" ", 1)) for r in listed_routes()} | set(later_routes())
     invented = {r: names for r, names in table_routes().items() if r not in listed}
     assert invented == {}
 

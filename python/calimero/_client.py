@@ -57,8 +57,8 @@ def _is_transfer(endpoint: dict[str, Any]) -> bool:
     return endpoint["body"] == "stream" or endpoint["output"] in ("bytes", "file", "chunks")
 
 
-def _make_method(index: int, endpoint: dict[str, Any], owner: str) -> Callable[..., Any]:
-    """``Client`` (``owner="Client"``) or ``AsyncClient`` method of an endpoint."""
+def _params(endpoint: dict[str, Any]) -> list[str]:
+    """An entry's Python parameters, as source text (``self`` first)."""
     params: list[str] = ["self"]
     star = False
     for arg in endpoint["args"]:
@@ -69,6 +69,31 @@ def _make_method(index: int, endpoint: dict[str, Any], owner: str) -> Callable[.
             params.append(arg["name"])
         else:
             params.append(f"{arg['name']}={_py_default(arg)!r}")
+    return params
+
+
+def _compile(name: str, source: str, owner: str, namespace: dict[str, Any]) -> Any:
+    exec(compile(source, f"<calimero endpoint {name}>", "exec"), namespace)
+    method = namespace[name]
+    method.__qualname__ = f"{owner}.{name}"
+    method.__module__ = "calimero"
+    return method
+
+
+def _releases(endpoint: dict[str, Any]) -> str:
+    """"0.11.0-rc.28 and later", or "" for every release."""
+    return endpoint["releases_text"] if endpoint["releases_text"] != "every release" else ""
+
+
+def _doc(endpoint: dict[str, Any]) -> str:
+    route = f"{endpoint['verb']} {endpoint['path']}"
+    served = _releases(endpoint)
+    served = f" Served by {served}." if served else ""
+    return f"{endpoint['doc']}\n\nNode route: ``{route}``.{served}"
+
+
+def _make_method(index: int, endpoint: dict[str, Any], owner: str) -> Callable[..., Any]:
+    """``Client`` (``owner="Client"``) or ``AsyncClient`` method of an endpoint."""
     call = "".join(f"{a['name']}, " for a in endpoint["args"])
     name = endpoint["name"]
     if owner == "Client":
@@ -80,14 +105,62 @@ def _make_method(index: int, endpoint: dict[str, Any], owner: str) -> Callable[.
     else:
         body = f"return await self._invoke_async({index}, ({call}))"
         header = "async def"
-    source = f"{header} {name}({', '.join(params)}):\n    {body}\n"
-    namespace: dict[str, Any] = {}
-    exec(compile(source, f"<calimero endpoint {name}>", "exec"), namespace)
-    method = namespace[name]
-    route = f"{endpoint['verb']} {endpoint['path']}"
-    method.__doc__ = f"{endpoint['doc']}\n\nNode route: ``{route}``."
+    source = f"{header} {name}({', '.join(_params(endpoint))}):\n    {body}\n"
+    method = _compile(name, source, owner, {})
+    method.__doc__ = _doc(endpoint)
+    return method
+
+
+def _make_forms(indices: list[int], owner: str) -> Callable[..., Any]:
+    """The method of a name with several table entries (its route or its
+    signature changed between node releases), newest first: the arguments
+    are bound to each entry's signature, and every entry they fit goes to
+    the connection, which sends the one the node's release serves (or
+    raises UnsupportedByNodeError, naming the releases that have it)."""
+    endpoints = [ENDPOINTS[i] for i in indices]
+    name = endpoints[0]["name"]
+    binders = []
+    for index, endpoint in zip(indices, endpoints):
+        names = ", ".join(a["name"] for a in endpoint["args"])
+        source = f"def bind({', '.join(_params(endpoint))}):\n    return ({names}{',' if names else ''})\n"
+        binders.append((index, _compile("bind", source, owner, {})))
+
+    def calls(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[int, tuple[Any, ...]]]:
+        out = []
+        first_error = None
+        for index, bind in binders:
+            try:
+                out.append((index, bind(None, *args, **kwargs)))
+            except TypeError as e:
+                first_error = first_error or e
+        if not out:
+            message = str(first_error).replace("bind()", f"{name}()")
+            raise TypeError(message) from None
+        return out
+
+    if owner == "Client":
+
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            return self._connection._invoke_forms(calls(args, kwargs))
+
+    else:
+
+        async def method(self: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+            return await self._connection._invoke_forms_async(calls(args, kwargs))
+
+    # Its signature is (*args, **kwargs); the forms are in the docstring and
+    # in the stub (one @overload each).
+    method.__name__ = name
     method.__qualname__ = f"{owner}.{name}"
     method.__module__ = "calimero"
+    forms = []
+    for endpoint in endpoints:
+        shown = ", ".join(p for p in _params(endpoint)[1:])
+        forms.append(f"``{name}({shown})``: {_doc(endpoint)}")
+    method.__doc__ = (
+        "One method, several forms (the node's release picks the one sent):\n\n"
+        + "\n\n".join(forms)
+    )
     return method
 
 
@@ -452,13 +525,14 @@ def _no_identity_aliases(method: str, **args: Any) -> NoReturn:
         if name != "alias" and not _is_base58_id(value):
             raise ValueError(f"{name}: expected a base58 string of 32 bytes")
     raise UnsupportedByNodeError(
-        f"{method}: merod 0.11.0-rc.25 has no identity-alias routes "
-        "(/admin-api/alias/*/identity/...); only context and application aliases exist",
+        f"{method}: merod has no identity-alias routes (/admin-api/alias/*/identity/...) "
+        "in any release from 0.11.0-rc.25 to 0.11.0-rc.83; context, application and "
+        "(from rc.32) device aliases exist",
         message="identity aliases are not served by this node version",
     )
 
 
-# ---- identity aliases: no such routes on merod 0.11.0-rc.25 ----
+# ---- identity aliases: no such routes in any merod release ----
 
 _IDENTITY_ALIAS_METHODS = {
     "create_context_identity_alias": "alias, context_id, public_key",
@@ -476,20 +550,29 @@ def _identity_alias_method(name: str, params: str, owner: str) -> Callable[..., 
     namespace: dict[str, Any] = {"_no_identity_aliases": _no_identity_aliases}
     exec(compile(source, f"<calimero {name}>", "exec"), namespace)
     method = namespace[name]
-    method.__doc__ = "Not served by merod 0.11.0-rc.25: raises UnsupportedByNodeError."
+    method.__doc__ = "Not served by any merod release: raises UnsupportedByNodeError."
     method.__qualname__ = f"{owner}.{name}"
     method.__module__ = "calimero"
     return method
 
 
+#: Table indices of each method name, newest entry first.
+_FORMS: dict[str, list[int]] = {}
+for _index, _endpoint in enumerate(ENDPOINTS):
+    _FORMS.setdefault(_endpoint["name"], []).append(_index)
+
 for _cls in (Client, AsyncClient):
     _cls.__module__ = "calimero"
-    for _index, _endpoint in enumerate(ENDPOINTS):
-        setattr(_cls, _endpoint["name"], _make_method(_index, _endpoint, _cls.__name__))
-    for _name, _params in _IDENTITY_ALIAS_METHODS.items():
-        setattr(_cls, _name, _identity_alias_method(_name, _params, _cls.__name__))
+    for _name, _indices in _FORMS.items():
+        if len(_indices) == 1:
+            _method = _make_method(_indices[0], ENDPOINTS[_indices[0]], _cls.__name__)
+        else:
+            _method = _make_forms(_indices, _cls.__name__)
+        setattr(_cls, _name, _method)
+    for _name, _params_text in _IDENTITY_ALIAS_METHODS.items():
+        setattr(_cls, _name, _identity_alias_method(_name, _params_text, _cls.__name__))
 AsyncBlobChunks.__module__ = "calimero"
-del _cls, _index, _endpoint, _name, _params
+del _cls, _index, _endpoint, _name, _params_text, _indices, _method
 
 
 def create_connection(
@@ -506,6 +589,7 @@ def create_connection(
     max_retries: int | None = None,
     max_response_bytes: int | None = None,
     ca_cert: str | os.PathLike[str] | bytes | None = None,
+    node_version: str | None = None,
     tee: TeePolicy | None = None,
     sealed: bool = False,
     transport_public_key: str | bytes | None = None,
@@ -539,6 +623,15 @@ def create_connection(
     max_retries=...)`` gives a connection sharing this one's pool and tokens
     with other per-call settings.
 
+    Node releases: the connection speaks the release of its node, from
+    merod 0.11.0-rc.25 to 0.11.0-rc.83 (ids in base58 or hex, the routes and
+    bodies of that release). It finds the release by itself, from the
+    answers it gets or, when a call depends on it, with one probe (at most
+    two requests, once per connection; ``docs/node-releases.md``);
+    ``node_version="0.11.0-rc.83"`` pins it and sends no probe.
+    ``connection.node_version`` and ``connection.node_release`` show what
+    it speaks and why.
+
     TEE nodes: ``sealed=True`` encrypts every request (token refreshes,
     blob transfers and event streams included) to the node's X25519
     transport key, so only the attested TD reads it, whatever proxy or TLS
@@ -564,6 +657,7 @@ def create_connection(
         max_retries=max_retries,
         max_response_bytes=max_response_bytes,
         ca_cert=ca_cert,
+        node_version=node_version,
         tee=tee,
         sealed=sealed,
         transport_public_key=transport_public_key,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, overload
 
 from ._events import Subscription
-from .calimero_client_py import BlobChunks, ConnectionInfo, TeePolicy
+from .calimero_client_py import BlobChunks, ConnectionInfo
 from .types import (
     ApplicationList,
     ApplicationResponse,
@@ -113,6 +113,9 @@ class Client(_BaseClient):
     def get_usage(self) -> Any: ...
     def get_certificate(self) -> str: ...
     def get_metrics(self) -> str: ...
+    @overload
+    def install_application(self, package: str, version: str) -> InstallApplicationResponse: ...
+    @overload
     def install_application(
         self,
         url: str,
@@ -174,6 +177,16 @@ class Client(_BaseClient):
         application_id: str,
         executor_public_key: str,
     ) -> Any: ...
+    def query(self, context_id: str, method: str, args: Any | None = None) -> Any: ...
+    def perform_presence_intent(
+        self,
+        context_id: str,
+        seq: int,
+        sent_at_ms: int,
+        signature: str,
+        author_proof: str,
+        state: str | None = None,
+    ) -> Any: ...
     def upload_blob(
         self,
         data: bytes | bytearray | memoryview | str | os.PathLike[str] | IO[bytes],
@@ -209,6 +222,10 @@ class Client(_BaseClient):
     def list_application_aliases(self) -> Any: ...
     def lookup_context_alias(self, alias: str) -> Any: ...
     def lookup_application_alias(self, alias: str) -> Any: ...
+    def create_device_alias(self, alias: str, device_id: str) -> Any: ...
+    def delete_device_alias(self, alias: str) -> Any: ...
+    def list_device_aliases(self) -> Any: ...
+    def lookup_device_alias(self, alias: str) -> Any: ...
     def list_namespaces(
         self,
         *,
@@ -235,6 +252,9 @@ class Client(_BaseClient):
         namespace_id: str,
         recursive: bool | None = None,
         expiration_timestamp: int | None = None,
+        admitters: str | Sequence[str] | None = None,
+        *,
+        admitter_addrs: Sequence[str] | None = None,
     ) -> Any: ...
     def join_namespace(
         self,
@@ -249,9 +269,15 @@ class Client(_BaseClient):
         self,
         namespace_id: str,
         group_name: str | None = None,
-        *,
-        visibility: Literal["open", "restricted"] | None = None,
+        visibility: Literal["open", "restricted"] | None = 'restricted',
     ) -> CreateGroupResponse: ...
+    def admit_join(self, namespace_id: str, invitation_json: Any, signed_op: str) -> Any: ...
+    def change_namespace_admin(
+        self,
+        namespace_id: str,
+        new_admin: str,
+        root_proof: str | None = None,
+    ) -> Any: ...
     def create_group(
         self,
         application_id: str,
@@ -328,6 +354,40 @@ class Client(_BaseClient):
         allowed_rtmr3: Sequence[str] | None = None,
         allowed_tcb_statuses: Sequence[str] | None = None,
         accept_mock: bool | None = False,
+        mode: Literal["replica", "relay"] | None = None,
+        signed_release: Any | None = None,
+        root_proof: str | None = None,
+    ) -> Any: ...
+    def set_tee_authoring_policy(
+        self,
+        group_id: str,
+        allowed_mrtd: Sequence[str],
+        root_proof: str | None = None,
+    ) -> Any: ...
+    def delete_tee_authoring_policy(self, group_id: str, root_proof: str | None = None) -> Any: ...
+    def transfer_group_ownership(
+        self,
+        group_id: str,
+        new_owner: str,
+        root_proof: str | None = None,
+    ) -> Any: ...
+    def owner_delete_group(self, group_id: str, root_proof: str | None = None) -> Any: ...
+    def seal_for_account(self, group_id: str, account_id: str, plaintext: str) -> Any: ...
+    def get_context_intent_relay(self, group_id: str, author: str | None = None) -> Any: ...
+    def perform_context_intent(
+        self,
+        group_id: str,
+        warrant: str,
+        author_proof: str,
+        init_args: Any | None = None,
+    ) -> Any: ...
+    def get_governance_intent_relay(self, group_id: str) -> Any: ...
+    def perform_governance_intent(
+        self,
+        group_id: str,
+        warrant: str,
+        author_proof: str,
+        op: str,
     ) -> Any: ...
     def upgrade_group(
         self,
@@ -348,6 +408,9 @@ class Client(_BaseClient):
         self,
         group_id: str,
         expiration_timestamp: int | None = None,
+        admitters: str | Sequence[str] | None = None,
+        *,
+        admitter_addrs: Sequence[str] | None = None,
     ) -> Any: ...
     def join_group(self, invitation_json: Any, group_name: str | None = None) -> Any: ...
     def issue_ownership_proof(
@@ -367,12 +430,31 @@ class Client(_BaseClient):
         nonce: str,
         expires_at_ms: int,
     ) -> Any: ...
+    @overload
+    def pair_device_init(
+        self,
+        account_root_public_key: str,
+        namespaces: str | Sequence[str],
+        account_namespace: str | None = None,
+    ) -> Any: ...
+    @overload
     def pair_device_init(
         self,
         namespace_id: str,
         account_root_public_key: str,
         account_nonce: str | None = None,
     ) -> Any: ...
+    @overload
+    def pair_device_complete(
+        self,
+        device_id: str,
+        kem_public_key: str,
+        sign_public_key: str,
+        statement: str,
+        confirmation_code: str,
+        applications: Sequence[str] | None = None,
+    ) -> Any: ...
+    @overload
     def pair_device_complete(
         self,
         namespace_id: str,
@@ -382,6 +464,21 @@ class Client(_BaseClient):
         statement: str,
         confirmation_code: str,
     ) -> Any: ...
+    def list_account_devices(self) -> Any: ...
+    def list_account_applications(self) -> Any: ...
+    def relink_device(self, device_id: str, applications: Sequence[str] | None = None) -> Any: ...
+    def set_device_scope(
+        self,
+        device_id: str,
+        scope: str | Sequence[str] | Mapping[str, Sequence[str]],
+    ) -> Any: ...
+    def set_device_label(self, device_id: str, label: str) -> Any: ...
+    def sign_with_root(
+        self,
+        domain: Literal["mdma.account-link", "mdma.account-login", "mdma.account-recovery"],
+        payload: str,
+    ) -> Any: ...
+    def link_device(self, namespace_id: str, credential: str, scope: str) -> Any: ...
     def revoke_device(self, namespace_id: str, device_id: str, proof: str | None = None) -> Any: ...
     def get_tee_info(self) -> Any: ...
     def tee_attest(
@@ -389,9 +486,12 @@ class Client(_BaseClient):
         nonce: str,
         application_id: str | None = None,
         *,
+        bind_node_key: bool | None = None,
         bind_transport_key: bool | None = None,
         include_collateral: bool | None = None,
     ) -> Any: ...
+    def tee_registration_attest(self, nonce: str) -> Any: ...
+    def get_tee_release(self) -> Any: ...
     def tee_fleet_join(self, group_id: str) -> Any: ...
     def execute_function(
         self,
@@ -449,6 +549,13 @@ class AsyncClient(_BaseClient):
     async def get_usage(self) -> Any: ...
     async def get_certificate(self) -> str: ...
     async def get_metrics(self) -> str: ...
+    @overload
+    async def install_application(
+        self,
+        package: str,
+        version: str,
+    ) -> InstallApplicationResponse: ...
+    @overload
     async def install_application(
         self,
         url: str,
@@ -514,6 +621,16 @@ class AsyncClient(_BaseClient):
         application_id: str,
         executor_public_key: str,
     ) -> Any: ...
+    async def query(self, context_id: str, method: str, args: Any | None = None) -> Any: ...
+    async def perform_presence_intent(
+        self,
+        context_id: str,
+        seq: int,
+        sent_at_ms: int,
+        signature: str,
+        author_proof: str,
+        state: str | None = None,
+    ) -> Any: ...
     async def upload_blob(
         self,
         data: bytes | bytearray | memoryview | str | os.PathLike[str] | IO[bytes],
@@ -549,6 +666,10 @@ class AsyncClient(_BaseClient):
     async def list_application_aliases(self) -> Any: ...
     async def lookup_context_alias(self, alias: str) -> Any: ...
     async def lookup_application_alias(self, alias: str) -> Any: ...
+    async def create_device_alias(self, alias: str, device_id: str) -> Any: ...
+    async def delete_device_alias(self, alias: str) -> Any: ...
+    async def list_device_aliases(self) -> Any: ...
+    async def lookup_device_alias(self, alias: str) -> Any: ...
     async def list_namespaces(
         self,
         *,
@@ -575,6 +696,9 @@ class AsyncClient(_BaseClient):
         namespace_id: str,
         recursive: bool | None = None,
         expiration_timestamp: int | None = None,
+        admitters: str | Sequence[str] | None = None,
+        *,
+        admitter_addrs: Sequence[str] | None = None,
     ) -> Any: ...
     async def join_namespace(
         self,
@@ -589,9 +713,15 @@ class AsyncClient(_BaseClient):
         self,
         namespace_id: str,
         group_name: str | None = None,
-        *,
-        visibility: Literal["open", "restricted"] | None = None,
+        visibility: Literal["open", "restricted"] | None = 'restricted',
     ) -> CreateGroupResponse: ...
+    async def admit_join(self, namespace_id: str, invitation_json: Any, signed_op: str) -> Any: ...
+    async def change_namespace_admin(
+        self,
+        namespace_id: str,
+        new_admin: str,
+        root_proof: str | None = None,
+    ) -> Any: ...
     async def create_group(
         self,
         application_id: str,
@@ -677,6 +807,44 @@ class AsyncClient(_BaseClient):
         allowed_rtmr3: Sequence[str] | None = None,
         allowed_tcb_statuses: Sequence[str] | None = None,
         accept_mock: bool | None = False,
+        mode: Literal["replica", "relay"] | None = None,
+        signed_release: Any | None = None,
+        root_proof: str | None = None,
+    ) -> Any: ...
+    async def set_tee_authoring_policy(
+        self,
+        group_id: str,
+        allowed_mrtd: Sequence[str],
+        root_proof: str | None = None,
+    ) -> Any: ...
+    async def delete_tee_authoring_policy(
+        self,
+        group_id: str,
+        root_proof: str | None = None,
+    ) -> Any: ...
+    async def transfer_group_ownership(
+        self,
+        group_id: str,
+        new_owner: str,
+        root_proof: str | None = None,
+    ) -> Any: ...
+    async def owner_delete_group(self, group_id: str, root_proof: str | None = None) -> Any: ...
+    async def seal_for_account(self, group_id: str, account_id: str, plaintext: str) -> Any: ...
+    async def get_context_intent_relay(self, group_id: str, author: str | None = None) -> Any: ...
+    async def perform_context_intent(
+        self,
+        group_id: str,
+        warrant: str,
+        author_proof: str,
+        init_args: Any | None = None,
+    ) -> Any: ...
+    async def get_governance_intent_relay(self, group_id: str) -> Any: ...
+    async def perform_governance_intent(
+        self,
+        group_id: str,
+        warrant: str,
+        author_proof: str,
+        op: str,
     ) -> Any: ...
     async def upgrade_group(
         self,
@@ -697,6 +865,9 @@ class AsyncClient(_BaseClient):
         self,
         group_id: str,
         expiration_timestamp: int | None = None,
+        admitters: str | Sequence[str] | None = None,
+        *,
+        admitter_addrs: Sequence[str] | None = None,
     ) -> Any: ...
     async def join_group(self, invitation_json: Any, group_name: str | None = None) -> Any: ...
     async def issue_ownership_proof(
@@ -716,12 +887,31 @@ class AsyncClient(_BaseClient):
         nonce: str,
         expires_at_ms: int,
     ) -> Any: ...
+    @overload
+    async def pair_device_init(
+        self,
+        account_root_public_key: str,
+        namespaces: str | Sequence[str],
+        account_namespace: str | None = None,
+    ) -> Any: ...
+    @overload
     async def pair_device_init(
         self,
         namespace_id: str,
         account_root_public_key: str,
         account_nonce: str | None = None,
     ) -> Any: ...
+    @overload
+    async def pair_device_complete(
+        self,
+        device_id: str,
+        kem_public_key: str,
+        sign_public_key: str,
+        statement: str,
+        confirmation_code: str,
+        applications: Sequence[str] | None = None,
+    ) -> Any: ...
+    @overload
     async def pair_device_complete(
         self,
         namespace_id: str,
@@ -731,6 +921,25 @@ class AsyncClient(_BaseClient):
         statement: str,
         confirmation_code: str,
     ) -> Any: ...
+    async def list_account_devices(self) -> Any: ...
+    async def list_account_applications(self) -> Any: ...
+    async def relink_device(
+        self,
+        device_id: str,
+        applications: Sequence[str] | None = None,
+    ) -> Any: ...
+    async def set_device_scope(
+        self,
+        device_id: str,
+        scope: str | Sequence[str] | Mapping[str, Sequence[str]],
+    ) -> Any: ...
+    async def set_device_label(self, device_id: str, label: str) -> Any: ...
+    async def sign_with_root(
+        self,
+        domain: Literal["mdma.account-link", "mdma.account-login", "mdma.account-recovery"],
+        payload: str,
+    ) -> Any: ...
+    async def link_device(self, namespace_id: str, credential: str, scope: str) -> Any: ...
     async def revoke_device(
         self,
         namespace_id: str,
@@ -743,9 +952,12 @@ class AsyncClient(_BaseClient):
         nonce: str,
         application_id: str | None = None,
         *,
+        bind_node_key: bool | None = None,
         bind_transport_key: bool | None = None,
         include_collateral: bool | None = None,
     ) -> Any: ...
+    async def tee_registration_attest(self, nonce: str) -> Any: ...
+    async def get_tee_release(self) -> Any: ...
     async def tee_fleet_join(self, group_id: str) -> Any: ...
     async def execute_function(
         self,
@@ -772,10 +984,7 @@ def create_connection(
     max_retries: int | None = None,
     max_response_bytes: int | None = None,
     ca_cert: str | os.PathLike[str] | bytes | None = None,
-    tee: TeePolicy | None = None,
-    sealed: bool = False,
-    transport_public_key: str | bytes | None = None,
-    tee_collateral: Mapping[str, Any] | str | bytes | None = None,
+    node_version: str | None = None,
 ) -> ConnectionInfo: ...
 def create_client(connection: ConnectionInfo) -> Client: ...
 def create_async_client(connection: ConnectionInfo) -> AsyncClient: ...

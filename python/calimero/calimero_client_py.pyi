@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Any, final
 
 from ._types import AuthMode, JwtToken
+from .types import NodeRelease
 
 __all__ = [
     "VERSION",
@@ -45,6 +46,7 @@ class ConnectionInfo:
         max_retries: int | None = None,
         max_response_bytes: int | None = None,
         ca_cert: str | os.PathLike[str] | bytes | None = None,
+        node_version: str | None = None,
         tee: TeePolicy | None = None,
         sealed: bool | None = None,
         transport_public_key: str | bytes | None = None,
@@ -70,6 +72,11 @@ class ConnectionInfo:
     def token(self) -> JwtToken | None: ...
     @property
     def closed(self) -> bool: ...
+    @property
+    def node_version(self) -> str | None: ...
+    @property
+    def node_release(self) -> NodeRelease: ...
+    def detect_node_version(self) -> NodeRelease: ...
     def with_options(
         self, *, timeout: float | None = None, max_retries: int | None = None
     ) -> ConnectionInfo: ...
@@ -88,6 +95,8 @@ class ConnectionInfo:
     ) -> bool: ...
     def _invoke(self, index: int, args: tuple[Any, ...]) -> Any: ...
     def _invoke_async(self, index: int, args: tuple[Any, ...]) -> Awaitable[Any]: ...
+    def _invoke_forms(self, calls: list[tuple[int, tuple[Any, ...]]]) -> Any: ...
+    def _invoke_forms_async(self, calls: list[tuple[int, tuple[Any, ...]]]) -> Awaitable[Any]: ...
 
 @final
 class TeePolicy:

@@ -36,11 +36,11 @@ AREAS = {
     "packages": ("packages", "application packages and versions"),
     "contexts": ("contexts", "contexts: create, list, sync, join"),
     "blobs": ("blobs", "blobs: upload, download (with progress bars), list, delete"),
-    "aliases": ("aliases", "context and application aliases"),
+    "aliases": ("aliases", "context, application and device aliases"),
     "namespaces": ("namespaces", "namespaces: create, invite, join, leave, groups"),
     "groups": ("groups", "groups: members, capabilities, metadata, settings, upgrades"),
-    "accounts": ("accounts", "device pairing and revocation"),
-    "tee": ("tee", "TEE: info, attestation, fleet join"),
+    "accounts": ("accounts", "the account: device pairing, listing, scope, labels, revocation"),
+    "tee": ("tee", "TEE: info, attestation, release, fleet join"),
     "rpc": ("rpc", "JSON-RPC: execute, sync status, ephemeral state"),
 }
 
@@ -74,11 +74,21 @@ _COMMAND_NAMES = {
     "execute_function": "execute",
 }
 
+#: Command names of the older forms of a method (its route or signature of
+#: older node releases), by (method, form index); the newest form keeps the
+#: method's command name.
+_FORM_COMMANDS = {
+    ("install_application", 1): "install-url",
+    ("pair_device_init", 1): "pair-init-in-namespace",
+    ("pair_device_complete", 1): "pair-complete-in-namespace",
+}
+
 _KIND_HELP = {
-    "base58_id": "base58 id",
+    "id": "id (base58 or 64-hex)",
     "hex_id": "64-hex id",
-    "base58_or_hex_id": "base58 or 64-hex id",
-    "hash": "base58 or hex hash",
+    "package": "package name, e.g. com.example.kv",
+    "id_list": "JSON list of ids",
+    "device_scope": "'all' or a JSON list of application ids",
     "url": "http(s) URL",
     "node_path": "path on the node",
     "uint": "integer",
@@ -136,6 +146,11 @@ def _convert(name: str, kind: str, text: Any) -> Any:
             return int(text)
         except ValueError:
             raise ValueError(f"{name}: expected an integer, got {text!r}") from None
+    if kind == "id_list" or (kind == "device_scope" and text != "all"):
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise ValueError(f"{name}: expected JSON text, got {text!r}") from None
     return text
 
 
@@ -148,7 +163,10 @@ def _add_endpoint(sub: Any, endpoint: dict[str, Any], area: str, name: str) -> N
     cmd = sub.add_parser(
         name,
         help=summary,
-        description=f"{endpoint['doc']}\n\nNode route: {endpoint['verb']} {endpoint['path']}",
+        description=(
+            f"{endpoint['doc']}\n\nNode route: {endpoint['verb']} {endpoint['path']}"
+            f" ({endpoint['releases_text']})"
+        ),
         epilog=f"Example: {example}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -202,6 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="retries of a failed request that is safe to repeat (default 2)",
     )
+    parser.add_argument(
+        "--node-version",
+        default=os.environ.get("CALIMERO_NODE_VERSION"),
+        help="the node's release, e.g. 0.11.0-rc.83 (env CALIMERO_NODE_VERSION; "
+        "default: detected)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     top = parser.add_subparsers(dest="area", metavar="COMMAND", required=True)
@@ -215,9 +239,14 @@ def build_parser() -> argparse.ArgumentParser:
             epilog=f"Example: {PROG} {cli_name} --help",
         )
         groups[area] = group.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    forms: dict[str, int] = {}
     for endpoint in ENDPOINTS:
         area = endpoint["area"]
-        _add_endpoint(groups[area], endpoint, AREAS[area][0], command_name(endpoint))
+        form = forms[endpoint["name"]] = forms.get(endpoint["name"], -1) + 1
+        name = command_name(endpoint)
+        if form:
+            name = _FORM_COMMANDS.get((endpoint["name"], form), f"{name}-form{form}")
+        _add_endpoint(groups[area], endpoint, AREAS[area][0], name)
 
     # Shortcuts and commands that are not one endpoint.
     call = next(e for e in ENDPOINTS if e["name"] == "call")
@@ -500,7 +529,11 @@ def main(argv: list[str] | None = None) -> int:
     ns = parser.parse_args(argv)
     try:
         connection = create_connection(
-            ns.node_url, ns.node_name, timeout=ns.timeout, max_retries=ns.max_retries
+            ns.node_url,
+            ns.node_name,
+            timeout=ns.timeout,
+            max_retries=ns.max_retries,
+            node_version=ns.node_version,
         )
         if ns.action == "detect-auth-mode":
             result: Any = str(connection.detect_auth_mode())

@@ -61,6 +61,7 @@ __all__ = [
     "NamespaceResponse",
     "NodeIdentity",
     "NodeIdentityResponse",
+    "NodeRelease",
     "PeersCount",
     "RpcEnvelope",
     "RpcError",
@@ -71,6 +72,22 @@ __all__ = [
     "UploadBlobData",
     "UploadBlobResponse",
 ]
+
+
+class NodeRelease(TypedDict):
+    """``ConnectionInfo.node_release``: the node release a connection
+    speaks, and how it knows (not a node answer)."""
+
+    version: str | None
+    """The release spoken (``"0.11.0-rc.83"``); None while nothing is known."""
+    min: str | None
+    """The oldest release the node may run; None when unbounded."""
+    max: str | None
+    """The newest release the node may run; None when unbounded."""
+    pinned: bool
+    probed: bool
+    probe_requests: int
+    evidence: list[str]
 
 
 class Status(TypedDict):
@@ -91,9 +108,14 @@ class PeersCount(TypedDict):
 
 class NodeIdentity(TypedDict):
     accountId: str
-    deviceId: str
+    deviceId: str | None
     publicKey: str
     accountRootPublicKey: str
+    deviceAgreementKey: NotRequired[str | None]  # 0.11.0-rc.29 and later
+    holdsAccountRoot: NotRequired[bool]  # rc.32 and later
+    accountNamespaceId: NotRequired[str]
+    revokedFrom: NotRequired[dict[str, str]]  # rc.41 and later, when revoked
+    deviceCertified: NotRequired[bool]  # rc.83
 
 
 class NodeIdentityResponse(TypedDict):

@@ -35,6 +35,7 @@ use reqwest::header::{HeaderValue, AUTHORIZATION};
 use crate::cache::{self, CacheMeta};
 use crate::connection::Connection;
 use crate::error::Error;
+use crate::release::{Release, Span};
 
 /// The user name to log in with, when none is passed.
 pub const ENV_USERNAME: &str = "CALIMERO_USERNAME";
@@ -51,6 +52,8 @@ pub const MAX_AUTH_RETRIES: u32 = 2;
 /// The only login method the node has at 0.11.0-rc.25
 /// (core:crates/auth/src/providers/impls/user_password.rs).
 const AUTH_METHOD: &str = "user_password";
+/// The first release with `POST /auth/logout` (swift-sdk/kotlin-sdk Rc83).
+const LOGOUT_SINCE: u16 = 83;
 
 /// A JWT access/refresh token pair. `Debug` never shows a token.
 #[derive(Clone, PartialEq, Eq)]
@@ -517,7 +520,8 @@ impl Connection {
                             "the node refused to refresh the token ({})",
                             short_reason(&refused)
                         );
-                        self.login_instead(self.refresh_refused(refused), None)
+                        let cleared = refusal_is_final(&refused) && self.clear_dead_tokens();
+                        self.login_instead(self.refresh_refused(refused, cleared), None)
                             .await
                     }
                 }
@@ -559,11 +563,43 @@ impl Connection {
         Ok(tokens)
     }
 
-    /// Forgets the tokens and credentials of this connection and removes its
-    /// cache file: the next call that needs a token has to log in again.
-    /// (The node has no logout for user tokens; they stay valid until they
-    /// expire.)
-    pub fn logout(&self) -> Result<(), Error> {
+    /// Logs out: on releases that have it (0.11.0-rc.83 and later), `POST
+    /// /auth/logout` retires the refresh token on the node; then the tokens
+    /// and credentials of this connection are forgotten and its cache file
+    /// removed, so the next call that needs a token logs in again. The local
+    /// part is done whatever the node answers; a node failure other than
+    /// "no such route" (an older release) or a refresh token it no longer
+    /// knows (401) is returned after it.
+    pub async fn logout(&self) -> Result<(), Error> {
+        let refresh = self.tokens().and_then(|t| t.refresh_token.clone());
+        let mut remote = Ok(());
+        let newest = self.knowledge().span.max;
+        if let Some(refresh) = refresh.filter(|_| newest >= Release(LOGOUT_SINCE)) {
+            let body = serde_json::to_vec(&serde_json::json!({ "refresh_token": refresh }))
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            let url = self.node_url("/auth/logout")?;
+            match self.send_unauthenticated("POST", url, body).await {
+                Ok(_) => log::info!(target: "calimero::auth", "the node retired the refresh token"),
+                Err(Error::Http(h)) if h.status == 404 || h.status == 405 => {
+                    self.learn(
+                        Span {
+                            min: Release(0),
+                            max: Release(LOGOUT_SINCE - 1),
+                        },
+                        "POST /auth/logout: the node has no such route",
+                    );
+                }
+                Err(Error::Http(h)) if h.status == 401 => {}
+                Err(e) => remote = Err(e),
+            }
+        }
+        self.forget_tokens()?;
+        log::info!(target: "calimero::auth", "logged out of {}", self.api_url());
+        remote
+    }
+
+    /// Forgets the tokens and credentials and removes the cache file.
+    fn forget_tokens(&self) -> Result<(), Error> {
         let state = self.auth_state();
         state.set_credentials(None);
         state.replace(None);
@@ -575,7 +611,6 @@ impl Connection {
                 ))
             })?;
         }
-        log::info!(target: "calimero::auth", "logged out of {}", self.api_url());
         Ok(())
     }
 
@@ -613,15 +648,46 @@ impl Connection {
         Error::Http(h)
     }
 
-    /// A refused refresh, with a message that says how to authenticate.
-    fn refresh_refused(&self, err: Error) -> Error {
+    /// A refused refresh, with a message that says how to authenticate
+    /// (and that the dead tokens were cleared, when they were).
+    fn refresh_refused(&self, err: Error, cleared: bool) -> Error {
         let Error::Http(mut h) = err else { return err };
+        let cleared = if cleared {
+            "; the tokens it refused were cleared from this connection and its token cache \
+             (a node upgraded to 0.11.0-rc.83 refuses tokens of older releases): log in again"
+        } else {
+            ""
+        };
         h.message = format!(
-            "the node refused to refresh the token ({}): {}",
+            "the node refused to refresh the token ({}){cleared}: {}",
             h.message,
             self.how_to_authenticate()
         );
         Error::Http(h)
+    }
+
+    /// Drops tokens the node will never take again (their refresh was
+    /// refused for good) from the connection and its cache file, so that
+    /// neither this process nor merobox keeps offering them. Returns whether
+    /// anything was cleared.
+    fn clear_dead_tokens(&self) -> bool {
+        let state = self.auth_state();
+        let had = state.current().1.is_some();
+        state.replace(None);
+        if let Some(path) = &state.cache_path {
+            if let Err(e) = cache::remove_tokens_file(path) {
+                log::warn!(
+                    target: "calimero::auth",
+                    "could not remove the token cache {}: {e}",
+                    path.display()
+                );
+            }
+        }
+        log::warn!(
+            target: "calimero::auth",
+            "the node refused to refresh the tokens for good; they were cleared"
+        );
+        had
     }
 
     fn ask_credentials(&self) -> Option<Credentials> {
@@ -819,6 +885,18 @@ impl Connection {
                 }
             }
         }
+    }
+}
+
+/// Whether a refused refresh is for good: 401 or 403 for any reason but
+/// "Access token still valid" (the node refuses to refresh within 60 s of
+/// the expiry, node-api.md 2.3, and will refresh later).
+fn refusal_is_final(err: &Error) -> bool {
+    match err {
+        Error::Http(h) => {
+            matches!(h.status, 401 | 403) && !h.message.to_ascii_lowercase().contains("still valid")
+        }
+        _ => false,
     }
 }
 

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::auth::{AuthOptions, AuthRecovery, AuthState, AuthTicket, MAX_AUTH_RETRIES};
 use crate::endpoints::{Endpoint, Verb};
 use crate::error::{failure_message, truncate, Error, HttpFailure, RpcFailure, ERROR_BODY_LIMIT};
+use crate::release::{Knowledge, Release};
 use crate::request::{prepare, ArgValue, Prepared};
 
 /// Connect timeout used when none is given.
@@ -47,6 +48,8 @@ pub struct Config {
     pub ca_pem: Option<Vec<u8>>,
     /// Seal every request to a TEE node's transport key ([`crate::sealed`]).
     pub sealed: Option<crate::sealed::SealedConfig>,
+    /// The node's release, when the caller pins it (no detection).
+    pub node_version: Option<Release>,
 }
 
 impl std::fmt::Debug for Config {
@@ -58,6 +61,7 @@ impl std::fmt::Debug for Config {
             .field("max_response_bytes", &self.max_response_bytes)
             .field("ca_pem", &self.ca_pem.as_ref().map(|p| p.len()))
             .field("sealed", &self.sealed.is_some())
+            .field("node_version", &self.node_version)
             .finish()
     }
 }
@@ -71,6 +75,7 @@ impl Default for Config {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             ca_pem: None,
             sealed: None,
+            node_version: None,
         }
     }
 }
@@ -177,6 +182,10 @@ struct Inner {
     warned_plain_http: std::sync::atomic::AtomicBool,
     /// Set when every request is sealed to a TEE node ([`Connection::dispatch`]).
     sealed: Option<crate::sealed::Channel>,
+    /// What is known of the node's release (crate::detect).
+    release: Mutex<Knowledge>,
+    /// Held while the release probe runs: one probe at a time.
+    probe: tokio::sync::Mutex<()>,
 }
 
 impl Connection {
@@ -225,6 +234,10 @@ impl Connection {
             timeout: config.timeout,
             max_retries: config.max_retries,
         };
+        let release = match config.node_version {
+            Some(r) => Knowledge::pinned(r),
+            None => Knowledge::default(),
+        };
         Ok(Connection {
             inner: Arc::new(Inner {
                 base,
@@ -236,6 +249,8 @@ impl Connection {
                 rpc_id: AtomicU64::new(1),
                 warned_plain_http: std::sync::atomic::AtomicBool::new(false),
                 sealed,
+                release: Mutex::new(release),
+                probe: tokio::sync::Mutex::new(()),
             }),
             options,
         })
@@ -353,24 +368,40 @@ impl Connection {
         &self.inner.auth
     }
 
-    /// Validates the arguments of an endpoint and builds its request, with
-    /// no I/O: a bad argument fails here.
+    pub(crate) fn inner_release(&self) -> &Mutex<Knowledge> {
+        &self.inner.release
+    }
+
+    pub(crate) fn probe_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.inner.probe
+    }
+
+    pub(crate) fn next_rpc_id(&self) -> u64 {
+        self.inner.rpc_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Validates the arguments of an endpoint and builds its request for
+    /// the release known now, with no I/O (no probe): a bad argument fails
+    /// here. [`Connection::check`] and [`Connection::resolve`] probe the
+    /// release when the request depends on it.
     pub fn prepare(
         &self,
         endpoint: &Endpoint,
         args: &[Option<ArgValue>],
     ) -> Result<Prepared, Error> {
-        let id = self.inner.rpc_id.fetch_add(1, Ordering::Relaxed);
-        prepare(endpoint, args, id)
+        prepare(endpoint, args, self.next_rpc_id(), self.release())
     }
 
     /// Sends a prepared request and checks the answer.
-    pub async fn send(&self, prepared: Prepared) -> Result<Reply, Error> {
+    pub async fn send(&self, mut prepared: Prepared) -> Result<Reply, Error> {
         let url = self.url(&prepared.path, &prepared.query)?;
         let method = prepared.verb.as_str();
-        let reply = self
-            .execute(method, url.clone(), prepared.body, true)
-            .await?;
+        let body = prepared.body.take();
+        let reply = match self.execute(method, url.clone(), body, true).await {
+            Ok(reply) => reply,
+            Err(err) => return Err(self.route_missing(&prepared, err)),
+        };
+        self.learn_from_reply(&reply.body, prepared.name);
         if let Some((rpc_method, app_method)) = prepared.rpc {
             check_rpc(&reply.body, rpc_method, app_method, &url)?;
         }
@@ -380,13 +411,14 @@ impl Connection {
         })
     }
 
-    /// Prepares and sends in one step.
+    /// Checks, resolves and sends in one step.
     pub async fn invoke(
         &self,
-        endpoint: &Endpoint,
+        endpoint: &'static Endpoint,
         args: &[Option<ArgValue>],
     ) -> Result<Reply, Error> {
-        let prepared = self.prepare(endpoint, args)?;
+        let checked = self.check(vec![(endpoint, args.to_vec())])?;
+        let prepared = self.resolve(checked).await?;
         self.send(prepared).await
     }
 

@@ -36,16 +36,17 @@ impl Verb {
 /// What an argument is, which fixes how it is validated and encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// base58 string of 32 bytes (context, application, blob id, public key).
-    Base58Id,
+    /// A 32-byte `Hash` id (context, application, blob id, public key, a
+    /// content hash), given as base58 or as 64 hex characters and sent in
+    /// the encoding of the node's release: base58 before 0.11.0-rc.27, hex
+    /// from it.
+    Id,
     /// 64 hexadecimal characters (group, namespace, account, device id, app key).
     HexId,
-    /// Either of the two encodings above.
-    Base58OrHexId,
-    /// A 32-byte hash given as base58 or hex; sent as base58.
-    Hash,
     /// A non-empty string without control characters (at most 256 bytes).
     Name,
+    /// A package name (`com.example.kv`): a `Name` that is not a URL.
+    Package,
     /// An http(s) URL.
     Url,
     /// A path on the node's own disk.
@@ -60,9 +61,9 @@ pub enum Kind {
     /// Bytes, sent as a JSON array of integers: `bytes` as they are, a
     /// string as its UTF-8, anything else as its JSON text.
     Bytes,
-    /// Accepted for compatibility and validated as a base58 id when
-    /// non-empty, but not sent (the node has no such field).
-    IgnoredBase58Id,
+    /// Accepted for compatibility and validated as an id (base58 or hex)
+    /// when non-empty, but not sent (the node has no such field).
+    IgnoredId,
     /// Accepted for compatibility, any string, not sent.
     IgnoredText,
     /// An alias: 1 to 50 of `A-Z a-z 0-9 . _ -`
@@ -85,6 +86,11 @@ pub enum Kind {
     HexIdList,
     /// A list of strings.
     StrList,
+    /// A list of `Id`s, each sent in the release's encoding.
+    IdList,
+    /// A device's application scope: `"all"`, or a list of application ids
+    /// (or `{"only": [...]}`), sent as `"all"` or `{"only": [ids]}`.
+    DeviceScope,
     /// A metadata record `{"name"?: str, "data"?: {str: str}}` (a dict or its
     /// JSON text), within the node's limits
     /// (core: crates/primitives/src/metadata.rs).
@@ -133,6 +139,9 @@ pub struct Arg {
     /// The most bytes the node accepts, for `Name` (default 256) and `Bytes`
     /// arguments; more is refused before sending.
     pub max_len: Option<usize>,
+    /// The node releases that take it. Elsewhere it is not sent (nor its
+    /// default), and a value given for it raises `UnsupportedByNodeError`.
+    pub releases: Releases,
 }
 
 /// The request body of an endpoint.
@@ -206,6 +215,11 @@ pub struct Endpoint {
     pub output: Output,
     /// One-paragraph description, the Python docstring.
     pub doc: &'static str,
+    /// The node releases that serve this route in this shape. Several
+    /// entries may share a `name` (a method whose route or signature
+    /// changed between releases): a call takes the entry whose arguments
+    /// it fits and whose releases include the node's.
+    pub releases: Releases,
 }
 
 // ---- constructors, so that the table below reads as a table ----
@@ -220,6 +234,7 @@ const fn ep(verb: Verb, area: &'static str, name: &'static str, path: &'static s
         body: Body::Empty,
         output: Output::Json,
         doc: "",
+        releases: ALL,
     }
 }
 const fn get(area: &'static str, name: &'static str, path: &'static str) -> Endpoint {
@@ -267,6 +282,16 @@ impl Endpoint {
         self.doc = doc;
         self
     }
+    /// Served from release `0.11.0-rc.{n}` on.
+    const fn since(mut self, n: u16) -> Self {
+        self.releases.since = Release(n);
+        self
+    }
+    /// Served up to release `0.11.0-rc.{n}`, included.
+    const fn until(mut self, n: u16) -> Self {
+        self.releases.until = Release(n);
+        self
+    }
 }
 
 /// A required argument.
@@ -279,6 +304,7 @@ const fn req(name: &'static str, kind: Kind, loc: Loc) -> Arg {
         keyword_only: false,
         default: None,
         max_len: None,
+        releases: ALL,
     }
 }
 /// An optional argument (Python default `None`, nothing sent when absent).
@@ -291,6 +317,7 @@ const fn opt(name: &'static str, kind: Kind, loc: Loc) -> Arg {
         keyword_only: false,
         default: None,
         max_len: None,
+        releases: ALL,
     }
 }
 
@@ -310,35 +337,71 @@ impl Arg {
         self.max_len = Some(bytes);
         self
     }
+    /// Taken from release `0.11.0-rc.{n}` on.
+    const fn since(mut self, n: u16) -> Self {
+        self.releases.since = Release(n);
+        self
+    }
+    /// Taken up to release `0.11.0-rc.{n}`, included.
+    const fn until(mut self, n: u16) -> Self {
+        self.releases.until = Release(n);
+        self
+    }
 }
 
+use crate::release::{Release, Releases, ALL};
 use Kind::*;
 use Loc::*;
 
-const CONTEXT_ID: Arg = req("context_id", Base58Id, Path);
+const CONTEXT_ID: Arg = req("context_id", Id, Path);
 /// Routes parsed with `parse_context_id` take base58 or hex
 /// (core: crates/server/src/admin/handlers/groups.rs).
-const CONTEXT_REF: Arg = req("context_id", Base58OrHexId, Path);
-const APPLICATION_ID: Arg = req("application_id", Base58Id, Path);
+const CONTEXT_REF: Arg = req("context_id", Id, Path);
+const APPLICATION_ID: Arg = req("application_id", Id, Path);
 const NAMESPACE_ID: Arg = req("namespace_id", HexId, Path);
 const OFFSET: Arg = opt("offset", UInt, Query("offset")).kw();
 const LIMIT: Arg = opt("limit", UInt, Query("limit")).kw();
 // Limits from core: crates/server/primitives/src/validation.rs.
+/// Sent (as `[]` when absent) up to rc.31; `{path}` alone from rc.32, and
+/// refused from rc.38 (swift-sdk Rc32/Rc38SurfaceTests; core
+/// primitives `InstallDevApplicationRequest`).
 const METADATA: Arg = opt("metadata", Bytes, Body("metadata"))
     .or("[]")
-    .max(64 * 1024);
-const PACKAGE: Arg = opt("package", Name, Body("package")).kw().max(128);
-const VERSION: Arg = opt("version", Name, Body("version")).kw().max(64);
+    .max(64 * 1024)
+    .until(31);
+const PACKAGE: Arg = opt("package", Package, Body("package"))
+    .kw()
+    .max(128)
+    .until(31);
+const VERSION: Arg = opt("version", Name, Body("version")).kw().max(64).until(31);
 const GROUP_ID: Arg = req("group_id", HexId, Path);
 const MEMBER_ID: Arg = req("member_id", HexId, Path);
-const BLOB_ID: Arg = req("blob_id", Base58Id, Path);
-const BLOB_CONTEXT: Arg = opt("context_id", Base58Id, Query("context_id"));
+const BLOB_ID: Arg = req("blob_id", Id, Path);
+const BLOB_CONTEXT: Arg = opt("context_id", Id, Query("context_id"));
 const ALIAS: Arg = req("alias", Alias, Path);
 const PROGRESS: Arg = opt("progress", Progress, Local).kw();
 /// A hex nonce of 16 to 64 bytes (core: crates/server/primitives/src/admin/mod.rs,
 /// `IssueOwnershipProofApiRequest::validate`).
 const NONCE: Arg = req("nonce", Hex { min: 32, max: 128 }, Body("nonce"));
 const VISIBILITY: Kind = Choice(&["open", "restricted"]);
+/// Accounts that may admit the invitee (rc.29, core#3714) and their
+/// addresses (rc.32, core#3819); omitted when empty, as older nodes do not
+/// know them (kotlin-sdk CHANGELOG, rc.32).
+const ADMITTERS: Arg = opt("admitters", HexIdList, Body("admitters")).since(29);
+const ADMITTER_ADDRS: Arg = opt("admitter_addrs", StrList, Body("admitterAddrs"))
+    .kw()
+    .since(32);
+/// A root-guarded owner operation's proof, hex borsh (rc.83; core
+/// fixtures/wire/groups/transfer_ownership.req.json).
+const ROOT_PROOF: Arg = opt(
+    "root_proof",
+    Hex {
+        min: 2,
+        max: 1 << 16,
+    },
+    Body("rootProof"),
+)
+.since(83);
 
 /// Every endpoint, in catalogue order.
 pub static ENDPOINTS: &[Endpoint] = &[
@@ -369,42 +432,62 @@ pub static ENDPOINTS: &[Endpoint] = &[
         .doc("Storage usage per namespace: `{\"namespaces\": [...]}`."),
     get("node", "get_certificate", "/admin-api/certificate")
         .output(Output::Text)
+        .until(82)
         .doc(
             "The node's TLS certificate as PEM text. Public. Raises NotFoundError when the \
-             node serves plain HTTP.",
+             node serves plain HTTP. Removed by 0.11.0-rc.83 (node-releases.md).",
         ),
     get("node", "get_metrics", "/metrics")
         .output(Output::Text)
         .doc("The node's Prometheus metrics, as text. Public."),
     // ---- applications (1.3) ----
+    // Two forms (core#3652, rc.31: the body became exactly `{package,
+    // version}`; the rc.25 body is refused with 400 "unknown field `url`",
+    // swift-sdk Fixtures/rc32-install-application-url-refused.json).
     post("applications", "install_application", "/admin-api/install-application")
         .json()
+        .since(31)
+        .args(&[
+            req("package", Package, Body("package")).max(128),
+            req("version", Name, Body("version")).max(64),
+        ])
+        .doc(
+            "Installs the application published as `package` at `version` in the node's \
+             registry (0.11.0-rc.31 and later; the official client 0.9.0's signature). The \
+             node answers 502 (ServerError) when nothing is published at those coordinates. \
+             Returns `{\"data\": {\"applicationId\"}}`.",
+        ),
+    post("applications", "install_application", "/admin-api/install-application")
+        .json()
+        .until(30)
         .args(&[
             req("url", Url, Body("url")),
-            opt("hash", Hash, Body("hash")),
+            opt("hash", Id, Body("hash")),
             METADATA,
             PACKAGE,
             VERSION,
         ])
         .doc(
-            "Installs an application the node downloads from a public http(s) URL. `hash` \
-             (base58 or hex) makes the node check the download. Returns \
-             `{\"data\": {\"applicationId\"}}`.",
+            "Installs an application the node downloads from a public http(s) URL (up to \
+             0.11.0-rc.30; the official client 0.6.31's signature). `hash` (base58 or hex) \
+             makes the node check the download. Returns `{\"data\": {\"applicationId\"}}`.",
         ),
     post("applications", "install_dev_application", "/admin-api/install-dev-application")
         .json()
         .args(&[req("path", NodePath, Body("path")), METADATA, PACKAGE, VERSION])
         .doc(
-            "Installs an application from a path on the node's own disk. Returns \
-             `{\"data\": {\"applicationId\"}}`.",
+            "Installs an application from a path on the node's own disk (a `.wasm` up to \
+             0.11.0-rc.31; a signed `.mpk` bundle from rc.32, which takes `path` alone: \
+             `metadata`, `package` and `version` raise UnsupportedByNodeError there). \
+             Returns `{\"data\": {\"applicationId\"}}`.",
         ),
     delete("applications", "uninstall_application", "/admin-api/applications/{app_id}")
-        .args(&[req("app_id", Base58Id, Path)])
+        .args(&[req("app_id", Id, Path)])
         .doc("Uninstalls an application: `{\"data\": {\"applicationId\"}}`."),
     get("applications", "list_applications", "/admin-api/applications")
         .doc("Installed applications: `{\"data\": {\"apps\": [...]}}`."),
     get("applications", "get_application", "/admin-api/applications/{app_id}")
-        .args(&[req("app_id", Base58Id, Path)])
+        .args(&[req("app_id", Id, Path)])
         .doc("One application: `{\"data\": {\"application\": {...}}}`; NotFoundError if unknown."),
     get(
         "applications",
@@ -438,13 +521,13 @@ pub static ENDPOINTS: &[Endpoint] = &[
     post("contexts", "create_context", "/admin-api/contexts")
         .json()
         .args(&[
-            req("application_id", Base58Id, Body("applicationId")),
+            req("application_id", Id, Body("applicationId")),
             req("group_id", HexId, Body("groupId")),
             opt("params", Bytes, Body("initializationParams"))
                 .or("[]")
                 .max(1024 * 1024),
             opt("service_name", Name, Body("serviceName")),
-            opt("context_seed", Base58Id, Body("contextSeed")).kw(),
+            opt("context_seed", Id, Body("contextSeed")).kw(),
             opt("identity_secret", HexId, Body("identitySecret")).kw(),
             opt("name", Name, Body("name")).kw(),
         ])
@@ -517,17 +600,48 @@ pub static ENDPOINTS: &[Endpoint] = &[
     .json()
     .args(&[
         CONTEXT_ID,
-        req("application_id", Base58Id, Body("applicationId")),
-        req("executor_public_key", Base58Id, Body("executorPublicKey")),
+        req("application_id", Id, Body("applicationId")),
+        req("executor_public_key", Id, Body("executorPublicKey")),
     ])
     .doc("Moves a context to another application: `{\"data\": null}`."),
+    post("contexts", "query", "/admin-api/contexts/{context_id}/query")
+        .json()
+        .since(83)
+        .args(&[
+            CONTEXT_ID,
+            req("method", Name, Body("method")),
+            opt("args", JsonText, Body("argsJson")).or("{}"),
+        ])
+        .doc(
+            "Runs a read-only `method` of the context's application for an account session: \
+             `{\"data\": {\"returns\"}}`. ConflictError when the method is not declared \
+             read-only (a write needs a warrant); a method error is a BadRequestError whose \
+             body carries `type` and `data`.",
+        ),
+    post("contexts", "perform_presence_intent", "/admin-api/contexts/{context_id}/presence-intents")
+        .json()
+        .since(83)
+        .args(&[
+            CONTEXT_ID,
+            req("seq", UInt, Body("seq")),
+            req("sent_at_ms", UInt, Body("sentAtMs")),
+            req("signature", Hex { min: 2, max: 1024 }, Body("signature")),
+            req("author_proof", Hex { min: 2, max: 1 << 20 }, Body("authorProof")),
+            // Always present: null clears the state (swift-sdk Rc83SurfaceTests).
+            opt("state", Hex { min: 2, max: 1 << 15 }, Body("state")).or("null"),
+        ])
+        .doc(
+            "Relays an account's signed presence (ephemeral) state in a context: `state` \
+             (hex, None to clear), its sequence number and time, the device's signature and \
+             its credential as `author_proof`.",
+        ),
     // ---- blobs (1.6) ----
     put("blobs", "upload_blob", "/admin-api/blobs")
         .stream()
         .args(&[
             req("data", Upload, Local),
             BLOB_CONTEXT,
-            opt("hash", Hash, Query("hash")).kw(),
+            opt("hash", Id, Query("hash")).kw(),
             PROGRESS,
         ])
         .doc(
@@ -586,13 +700,13 @@ pub static ENDPOINTS: &[Endpoint] = &[
     // ---- aliases (1.7) ----
     post("aliases", "create_context_alias", "/admin-api/alias/create/context")
         .json()
-        .args(&[req("alias", Alias, Body("alias")), req("context_id", Base58Id, Body("contextId"))])
+        .args(&[req("alias", Alias, Body("alias")), req("context_id", Id, Body("contextId"))])
         .doc("Names a context: `{\"data\": null}`. ConflictError when the alias exists."),
     post("aliases", "create_application_alias", "/admin-api/alias/create/application")
         .json()
         .args(&[
             req("alias", Alias, Body("alias")),
-            req("application_id", Base58Id, Body("applicationId")),
+            req("application_id", Id, Body("applicationId")),
         ])
         .doc("Names an application: `{\"data\": null}`. ConflictError when the alias exists."),
     post("aliases", "delete_context_alias", "/admin-api/alias/delete/context/{alias}")
@@ -611,6 +725,24 @@ pub static ENDPOINTS: &[Endpoint] = &[
     post("aliases", "lookup_application_alias", "/admin-api/alias/lookup/application/{alias}")
         .args(&[ALIAS])
         .doc("The application an alias names: `{\"data\": {\"value\": id or null}}`."),
+    // Device aliases: 0.11.0-rc.32 and later (swift-sdk
+    // Fixtures/rc32-alias-list-device.json, Rc32SurfaceTests).
+    post("aliases", "create_device_alias", "/admin-api/alias/create/device")
+        .json()
+        .since(32)
+        .args(&[req("alias", Alias, Body("alias")), req("device_id", HexId, Body("deviceId"))])
+        .doc("Names a device of the account: `{\"data\": null}`. ConflictError when the alias exists."),
+    post("aliases", "delete_device_alias", "/admin-api/alias/delete/device/{alias}")
+        .since(32)
+        .args(&[ALIAS])
+        .doc("Deletes a device alias: `{\"data\": null}`."),
+    get("aliases", "list_device_aliases", "/admin-api/alias/list/device")
+        .since(32)
+        .doc("Device aliases: `{\"data\": {alias: device_id}}`."),
+    post("aliases", "lookup_device_alias", "/admin-api/alias/lookup/device/{alias}")
+        .since(32)
+        .args(&[ALIAS])
+        .doc("The device an alias names: `{\"data\": {\"value\": id or null}}`."),
     // ---- namespaces (1.8) ----
     get("namespaces", "list_namespaces", "/admin-api/namespaces")
         .args(&[OFFSET, LIMIT])
@@ -618,7 +750,7 @@ pub static ENDPOINTS: &[Endpoint] = &[
     post("namespaces", "create_namespace", "/admin-api/namespaces")
         .json()
         .args(&[
-            req("application_id", Base58Id, Body("applicationId")),
+            req("application_id", Id, Body("applicationId")),
             opt("name", Name, Body("name")),
             opt("app_key", HexId, Body("appKey")),
         ])
@@ -643,12 +775,16 @@ pub static ENDPOINTS: &[Endpoint] = &[
             NAMESPACE_ID,
             opt("recursive", Bool, Body("recursive")),
             opt("expiration_timestamp", UInt, Body("expirationTimestamp")),
+            ADMITTERS,
+            ADMITTER_ADDRS,
         ])
         .doc(
             "An open invitation to a namespace, valid `expiration_timestamp` seconds (the \
              node's default is one year): `{\"data\": {\"invitation\", \"groupName\"}}`, or \
              with `recursive=True` one per group, `{\"data\": {\"invitations\": [{\"groupId\", \
-             \"invitation\", \"groupName\"}]}}`.",
+             \"invitation\", \"groupName\"}]}}`. `admitters` (account ids, 0.11.0-rc.29 and \
+             later) and `admitter_addrs` (multiaddrs, rc.32 and later) name who may admit the \
+             invitee; they are signed into the invitation, so pass it back as it came.",
         ),
     post("namespaces", "join_namespace", "/admin-api/namespaces/{namespace_id}/join")
         .json()
@@ -674,20 +810,47 @@ pub static ENDPOINTS: &[Endpoint] = &[
         .args(&[
             NAMESPACE_ID,
             opt("group_name", Name, Body("groupName")),
-            opt("visibility", VISIBILITY, Body("visibility")).kw(),
+            // Sent explicitly: an absent value made a restricted subgroup up to
+            // rc.44 and an open one at rc.83 (core create_group_in_namespace.rs,
+            // `restricted_from(None)`; swift-sdk Rc83SurfaceTests).
+            opt("visibility", VISIBILITY, Body("visibility")).or("\"restricted\""),
         ])
         .doc(
-            "Creates a group in a namespace, `visibility` \"open\" or \"restricted\" (the \
-             node's default): `{\"data\": {\"groupId\"}}`.",
+            "Creates a group in a namespace, `visibility` \"open\" or \"restricted\" \
+             (the default on every release: it is always sent, as nodes from 0.11.0-rc.83 \
+             make a subgroup open when it is absent): `{\"data\": {\"groupId\"}}`.",
+        ),
+    post("namespaces", "admit_join", "/admin-api/namespaces/{namespace_id}/admit")
+        .json()
+        .since(29)
+        .args(&[
+            NAMESPACE_ID,
+            req("invitation_json", JsonText, Body("invitation")),
+            req("signed_op", Hex { min: 2, max: 1 << 20 }, Body("signedOp")),
+        ])
+        .doc(
+            "Publishes a joiner's signed namespace operation (hex borsh `SignedNamespaceOp`) as \
+             an admitter of its invitation, given as it came (a dict or its JSON text, sent \
+             byte for byte): `{\"data\": {\"published\": bool}}`.",
+        ),
+    post("namespaces", "change_namespace_admin", "/admin-api/namespaces/{namespace_id}/admin")
+        .json()
+        .since(83)
+        .args(&[NAMESPACE_ID, req("new_admin", HexId, Body("newAdmin")), ROOT_PROOF])
+        .doc(
+            "Hands the namespace's admin role to the account `new_admin` (root-guarded: \
+             `root_proof` is a hex borsh owner operation signed by the account root when this \
+             node does not hold it). ConflictError on a stale owner-op counter. Returns `{}`.",
         ),
     // ---- groups (1.9) ----
     post("groups", "create_group", "/admin-api/groups")
         .json()
         .args(&[
-            req("application_id", Base58Id, Body("applicationId")),
+            req("application_id", Id, Body("applicationId")),
             opt("name", Name, Body("name")),
             opt("parent_group_id", HexId, Body("parentGroupId")),
-            opt("group_id", HexId, Body("groupId")).kw(),
+            // Ids are derived from rc.83, which refuses the field.
+            opt("group_id", HexId, Body("groupId")).kw().until(82),
             opt("app_key", HexId, Body("appKey")).kw(),
         ])
         .doc(
@@ -841,16 +1004,124 @@ pub static ENDPOINTS: &[Endpoint] = &[
         opt("allowed_rtmr3", StrList, Body("allowedRtmr3")).kw(),
         opt("allowed_tcb_statuses", StrList, Body("allowedTcbStatuses")).kw(),
         opt("accept_mock", Bool, Body("acceptMock")).or("false").kw(),
+        // The union body of rc.83 (core fixtures/wire/groups/tee_admission_policy.req.json).
+        opt("mode", Choice(&["replica", "relay"]), Body("mode")).kw().since(83),
+        opt("signed_release", JsonText, Body("signedRelease")).kw().since(83),
+        ROOT_PROOF.kw(),
     ])
     .doc(
         "Sets which TEE measurements may join the group. The node wants at least one MRTD \
-         unless `accept_mock`. Returns `{}`.",
+         unless `accept_mock` (and, from 0.11.0-rc.83, RTMR1 to RTMR3 too). From rc.83 a \
+         policy may instead name a `signed_release` (`{\"allowedProfiles\", \
+         \"minReleaseVersion\"}`) with empty measurement lists, a `mode` (\"replica\" or \
+         \"relay\"), and a `root_proof`. Returns `{}`.",
     ),
+    put(
+        "groups",
+        "set_tee_authoring_policy",
+        "/admin-api/groups/{group_id}/settings/tee-authoring-policy",
+    )
+    .json()
+    .since(83)
+    .args(&[GROUP_ID, req("allowed_mrtd", StrList, Body("allowedMrtd")), ROOT_PROOF])
+    .doc("Sets which TEE images may author in the group (root-guarded). Returns `{}`."),
+    delete(
+        "groups",
+        "delete_tee_authoring_policy",
+        "/admin-api/groups/{group_id}/settings/tee-authoring-policy",
+    )
+    .json()
+    .since(83)
+    .args(&[GROUP_ID, ROOT_PROOF])
+    .doc("Removes the group's TEE authoring policy (root-guarded). Returns `{}`."),
+    post("groups", "transfer_group_ownership", "/admin-api/groups/{group_id}/transfer-ownership")
+        .json()
+        .since(83)
+        .args(&[GROUP_ID, req("new_owner", HexId, Body("newOwner")), ROOT_PROOF])
+        .doc(
+            "Hands the group's ownership to the account `new_owner`, an admin of it \
+             (root-guarded; ConflictError on a stale owner-op counter). Returns `{}`.",
+        ),
+    post("groups", "owner_delete_group", "/admin-api/groups/{group_id}/owner-delete")
+        .json()
+        .since(83)
+        .args(&[GROUP_ID, ROOT_PROOF])
+        .doc("Deletes the group as its owner (root-guarded). Returns `{}`."),
+    post(
+        "groups",
+        "seal_for_account",
+        "/admin-api/groups/{group_id}/accounts/{account_id}/seal",
+    )
+    .json()
+    .since(83)
+    .args(&[
+        GROUP_ID,
+        req("account_id", HexId, Path),
+        req("plaintext", Hex { min: 2, max: 1 << 20 }, Body("plaintext")),
+    ])
+    .doc(
+        "Encrypts `plaintext` (hex) to a member account's root key: `{\"data\": \
+         {\"accountRootEpoch\", \"ephemeralPublicKey\", \"nonce\", \"ciphertext\"}}`.",
+    ),
+    get(
+        "groups",
+        "get_context_intent_relay",
+        "/admin-api/groups/{group_id}/context-intents",
+    )
+    .since(83)
+    .args(&[GROUP_ID, opt("author", HexId, Query("author"))])
+    .doc(
+        "Whether this node creates contexts in the group for other accounts (delegated \
+         creation): `{\"data\": {\"executorAccount\", \"executorKey\", \"groupId\", \
+         \"canCreateOnBehalf\", \"authorMayCreate\"?}}`.",
+    ),
+    post(
+        "groups",
+        "perform_context_intent",
+        "/admin-api/groups/{group_id}/context-intents",
+    )
+    .json()
+    .since(83)
+    .args(&[
+        GROUP_ID,
+        req("warrant", Hex { min: 2, max: 1 << 20 }, Body("warrant")),
+        req("author_proof", Hex { min: 2, max: 1 << 20 }, Body("authorProof")),
+        opt("init_args", JsonText, Body("initArgs")).or("{}"),
+    ])
+    .doc(
+        "Has the node create a context in the group for the warrant's author (a creation \
+         warrant, hex, and the author's device credential as `author_proof`).",
+    ),
+    get(
+        "groups",
+        "get_governance_intent_relay",
+        "/admin-api/groups/{group_id}/governance-intents",
+    )
+    .since(83)
+    .args(&[GROUP_ID])
+    .doc(
+        "Whether this node relays governance operations in the group for other accounts: \
+         `{\"data\": {\"executorAccount\", \"executorKey\", \"groupId\", \"canActOnBehalf\"}}`.",
+    ),
+    post(
+        "groups",
+        "perform_governance_intent",
+        "/admin-api/groups/{group_id}/governance-intents",
+    )
+    .json()
+    .since(83)
+    .args(&[
+        GROUP_ID,
+        req("warrant", Hex { min: 2, max: 1 << 20 }, Body("warrant")),
+        req("author_proof", Hex { min: 2, max: 1 << 20 }, Body("authorProof")),
+        req("op", Hex { min: 2, max: 1 << 20 }, Body("op")),
+    ])
+    .doc("Has the node publish a governance operation (`op`, hex borsh) for the warrant's author."),
     post("groups", "upgrade_group", "/admin-api/groups/{group_id}/upgrade")
         .json()
         .args(&[
             GROUP_ID,
-            req("target_application_id", Base58Id, Body("targetApplicationId")),
+            req("target_application_id", Id, Body("targetApplicationId")),
             opt("cascade", Bool, Body("cascade")).or("false"),
             opt("force_code_only", Bool, Body("forceCodeOnly")).or("false").kw(),
         ])
@@ -893,7 +1164,12 @@ pub static ENDPOINTS: &[Endpoint] = &[
         ),
     post("groups", "create_group_invitation", "/admin-api/groups/{group_id}/invite")
         .json()
-        .args(&[GROUP_ID, opt("expiration_timestamp", UInt, Body("expirationTimestamp"))])
+        .args(&[
+            GROUP_ID,
+            opt("expiration_timestamp", UInt, Body("expirationTimestamp")),
+            ADMITTERS,
+            ADMITTER_ADDRS,
+        ])
         .doc(
             "An open invitation to a group (the legacy route): `{\"data\": {\"invitation\", \
              \"groupName\"}}`.",
@@ -913,7 +1189,7 @@ pub static ENDPOINTS: &[Endpoint] = &[
         .args(&[
             GROUP_ID,
             req("audience", Name, Body("audience")),
-            req("context_id", Base58OrHexId, Body("contextId")),
+            req("context_id", Id, Body("contextId")),
             req("subject", Name, Body("subject")).max(512),
             NONCE,
             req("expires_at_ms", UInt, Body("expiresAtMs")),
@@ -938,18 +1214,55 @@ pub static ENDPOINTS: &[Endpoint] = &[
     ])
     .doc("Like `issue_ownership_proof`, for the namespace itself."),
     // ---- accounts and devices (1.10) ----
+    // Pairing moved off the namespace at rc.28, with new bodies (swift-sdk
+    // Rc29SurfaceTests; core fixtures/wire/account/pair_init.req.json;
+    // primitives `PairCompleteApiRequest`). Newest form first.
+    post("accounts", "pair_device_init", "/admin-api/account/pair-init")
+        .json()
+        .since(28)
+        .args(&[
+            req("account_root_public_key", HexId, Body("accountRootPublicKey")),
+            req("namespaces", HexIdList, Body("namespaces")),
+            opt("account_namespace", HexId, Body("accountNamespace")),
+        ])
+        .doc(
+            "Starts pairing this node as a device of the account whose root key is \
+             `account_root_public_key`, for `namespaces` (64-hex ids; `account_namespace` \
+             names the account's own namespace). 0.11.0-rc.28 and later, the official client \
+             0.9.0's signature. Returns `{\"data\": {\"accountId\", \"deviceId\", \
+             \"kemPublicKey\", \"signPublicKey\", \"statement\", \"confirmationCode\"}}`.",
+        ),
     post("accounts", "pair_device_init", "/admin-api/namespaces/{namespace_id}/account/pair-init")
         .json()
+        .until(27)
         .args(&[
             NAMESPACE_ID,
             req("account_root_public_key", HexId, Body("accountRootPublicKey")),
             opt("account_nonce", IgnoredText, Nowhere),
         ])
         .doc(
-            "Starts pairing this node as a device of an account: `{\"data\": {\"accountId\", \
+            "Starts pairing this node as a device of an account, in one namespace (up to \
+             0.11.0-rc.27, the official client 0.6.31's signature): `{\"data\": {\"accountId\", \
              \"deviceId\", \"kemPublicKey\", \"signPublicKey\", \"statement\", \
              \"confirmationCode\"}}`. `account_nonce` is accepted for compatibility and not \
              sent (the node has no such field).",
+        ),
+    post("accounts", "pair_device_complete", "/admin-api/account/pair-complete")
+        .json()
+        .since(28)
+        .args(&[
+            req("device_id", HexId, Body("deviceId")),
+            req("kem_public_key", HexId, Body("kemPublicKey")),
+            req("sign_public_key", HexId, Body("signPublicKey")),
+            req("statement", Hex { min: 128, max: 128 }, Body("statement")),
+            req("confirmation_code", Name, Body("confirmationCode")),
+            opt("applications", IdList, Body("applications")).or("[]"),
+        ])
+        .doc(
+            "Completes pairing on the account's node with what `pair_device_init` printed, \
+             linking the device for `applications` (ids; every application when empty). \
+             0.11.0-rc.28 and later. Returns `{\"data\": {\"accountId\", \"deviceId\", \
+             \"keyDelivered\", \"confirmationCode\", ...}}`.",
         ),
     post(
         "accounts",
@@ -957,6 +1270,7 @@ pub static ENDPOINTS: &[Endpoint] = &[
         "/admin-api/namespaces/{namespace_id}/account/pair-complete",
     )
     .json()
+    .until(27)
     .args(&[
         NAMESPACE_ID,
         req("device_id", HexId, Body("deviceId")),
@@ -966,8 +1280,83 @@ pub static ENDPOINTS: &[Endpoint] = &[
         req("confirmation_code", Name, Body("confirmationCode")),
     ])
     .doc(
-        "Completes pairing on the account's node with what `pair_device_init` printed: \
-         `{\"data\": {\"accountId\", \"deviceId\", \"keyDelivered\", \"confirmationCode\"}}`.",
+        "Completes pairing in one namespace (up to 0.11.0-rc.27, the official client \
+         0.6.31's signature): `{\"data\": {\"accountId\", \"deviceId\", \"keyDelivered\", \
+         \"confirmationCode\"}}`.",
+    ),
+    get("accounts", "list_account_devices", "/admin-api/account/devices")
+        .since(28)
+        .doc(
+            "The devices of this node's account: `{\"devices\": [{\"deviceId\", \
+             \"signingKey\", \"isSelf\", \"revoked\", \"applications\", \"namespaces\", \
+             \"label\"?}]}` (no `data` envelope).",
+        ),
+    get("accounts", "list_account_applications", "/admin-api/account/applications")
+        .since(28)
+        .doc(
+            "The applications of this node's account and their namespaces: \
+             `{\"applications\": [{\"applicationId\", \"namespaces\"}]}` (no `data` envelope).",
+        ),
+    post("accounts", "relink_device", "/admin-api/account/devices/{device_id}/relink")
+        .json()
+        .since(28)
+        .args(&[
+            req("device_id", HexId, Path),
+            opt("applications", IdList, Body("applications")).or("[]"),
+        ])
+        .doc(
+            "Links a device of the account into the namespaces of `applications` (ids; all of \
+             its scope when empty): `{\"data\": {\"accountId\", \"deviceId\", \
+             \"applications\", \"linkedIn\", \"skipped\"}}`.",
+        ),
+    put("accounts", "set_device_scope", "/admin-api/account/devices/{device_id}/scope")
+        .json()
+        .since(41)
+        .args(&[req("device_id", HexId, Path), req("scope", DeviceScope, Body("scope"))])
+        .doc(
+            "Sets which applications a device of the account may act for: `\"all\"`, or a \
+             list of application ids (sent as `{\"only\": [...]}`). Returns the relink \
+             result with `descoped`.",
+        ),
+    put("accounts", "set_device_label", "/admin-api/account/devices/{device_id}/label")
+        .json()
+        .since(41)
+        .args(&[req("device_id", HexId, Path), req("label", Name, Body("label"))])
+        .doc(
+            "Names a device of the account: `{\"data\": {\"accountId\", \"deviceId\", \
+             \"label\", \"labelEpoch\"}}`. RateLimitError when renamed too recently.",
+        ),
+    post("accounts", "sign_with_root", "/admin-api/account/sign-with-root")
+        .json()
+        .since(44)
+        .args(&[
+            req(
+                "domain",
+                Choice(&["mdma.account-link", "mdma.account-login", "mdma.account-recovery"]),
+                Body("domain"),
+            ),
+            req("payload", Hex { min: 2, max: 8192 }, Body("payload")),
+        ])
+        .doc(
+            "Has the account root this node holds sign `payload` (hex, at most 4096 bytes) \
+             under `domain`: `{\"data\": {\"rootPublicKey\", \"signature\" (base64), \
+             \"accountId\"}}`.",
+        ),
+    post(
+        "accounts",
+        "link_device",
+        "/admin-api/namespaces/{namespace_id}/account/link-device",
+    )
+    .json()
+    .since(83)
+    .args(&[
+        NAMESPACE_ID,
+        req("credential", Hex { min: 2, max: 1 << 16 }, Body("credential")),
+        req("scope", Hex { min: 2, max: 1 << 16 }, Body("scope")),
+    ])
+    .doc(
+        "Binds a device credential (hex borsh, minted elsewhere) into a namespace with its \
+         scope (hex borsh): `{\"data\": {\"accountId\", \"deviceId\", \"alreadyBound\"}}`.",
     ),
     post("accounts", "revoke_device", "/admin-api/namespaces/{namespace_id}/account/revoke")
         .json()
@@ -987,19 +1376,31 @@ pub static ENDPOINTS: &[Endpoint] = &[
         .json()
         .args(&[
             req("nonce", HexId, Body("nonce")),
-            opt("application_id", Base58Id, Body("applicationId")),
-            opt("bind_transport_key", Bool, Body("bindTransportKey")).kw(),
-            opt("include_collateral", Bool, Body("includeCollateral")).kw(),
+            opt("application_id", Id, Body("applicationId")),
+            // Sent only when given (swift-sdk/kotlin-sdk Rc83 tests).
+            opt("bind_node_key", Bool, Body("bindNodeKey")).kw().since(83),
+            opt("bind_transport_key", Bool, Body("bindTransportKey")).kw().since(83),
+            opt("include_collateral", Bool, Body("includeCollateral")).kw().since(83),
         ])
         .doc(
             "A TDX quote over `nonce` (32 bytes of hex): `{\"data\": {\"quoteB64\", \"quote\"}}`. \
-             Public. A node without TDX answers 501 (ServerError). `bind_transport_key` (nodes \
-             serving the sealed transport, rc.83) also binds the node's X25519 transport key \
-             into the report data and names it (`transportPublicKey`); `include_collateral` \
-             asks for the Intel collateral the quote verifies against (`collateral`). Each is \
-             sent only when given: older nodes refuse them. This returns the quote unverified: \
-             a sealed connection (`create_connection(..., tee=TeePolicy(...), sealed=True)`) \
-             verifies it, and `TeePolicy.verify_quote` does on its own.",
+             Public. A node without TDX answers 501 (ServerError). From 0.11.0-rc.83 \
+             `bind_node_key` / `bind_transport_key` bind a key into the report data \
+             (`boundPublicKey` / `transportPublicKey` in the answer) and `include_collateral` \
+             adds the DCAP collateral. The quote comes back unverified: a sealed connection \
+             (`create_connection(..., tee=TeePolicy(...), sealed=True)`) verifies it, and \
+             `TeePolicy.verify_quote` does on its own.",
+        ),
+    post("tee", "tee_registration_attest", "/admin-api/tee/registration-attest")
+        .json()
+        .since(83)
+        .args(&[req("nonce", HexId, Body("nonce"))])
+        .doc("A TDX quote for registering this node, over `nonce` (32 bytes of hex)."),
+    get("tee", "get_tee_release", "/admin-api/tee/release")
+        .since(83)
+        .doc(
+            "The mero-tee release this node's image comes from: `{\"data\": {\"bundle\", \
+             \"publishedMrtds\", \"version\"}}` (core fixtures/wire/tee/release.res.json).",
         ),
     post("tee", "tee_fleet_join", "/admin-api/tee/fleet-join")
         .json()
@@ -1011,10 +1412,10 @@ pub static ENDPOINTS: &[Endpoint] = &[
     // ---- JSON-RPC (1.12) ----
     rpc("execute_function", "execute", Output::RpcEnvelope)
         .args(&[
-            req("context_id", Base58Id, Body("contextId")),
+            req("context_id", Id, Body("contextId")),
             req("method", Name, Body("method")),
             opt("args", JsonText, Body("argsJson")).or("{}"),
-            opt("executor_public_key", IgnoredBase58Id, Nowhere),
+            opt("executor_public_key", IgnoredId, Nowhere),
         ])
         .doc(
             "Calls `method` of the application in a context. `args` is a JSON string or any \
@@ -1025,7 +1426,7 @@ pub static ENDPOINTS: &[Endpoint] = &[
         ),
     rpc("call", "execute", Output::RpcOutput)
         .args(&[
-            req("context_id", Base58Id, Body("contextId")),
+            req("context_id", Id, Body("contextId")),
             req("method", Name, Body("method")),
             opt("args", JsonText, Body("argsJson")).or("{}"),
         ])
@@ -1034,14 +1435,14 @@ pub static ENDPOINTS: &[Endpoint] = &[
              (`result.output`). A JSON-RPC error raises RpcError.",
         ),
     rpc("sync_status", "sync_status", Output::RpcResult)
-        .args(&[req("context_id", Base58Id, Body("contextId"))])
+        .args(&[req("context_id", Id, Body("contextId"))])
         .doc(
             "Sync state of a context: `{\"contextId\", \"isInitialized\", \"syncState\", \
              \"failureCount\"}`. A JSON-RPC error raises RpcError.",
         ),
     rpc("set_ephemeral", "set_ephemeral", Output::RpcResult)
         .args(&[
-            req("context_id", Base58Id, Body("contextId")),
+            req("context_id", Id, Body("contextId")),
             req("state", Bytes, Body("state")).max(16 * 1024),
         ])
         .doc(
@@ -1061,10 +1462,24 @@ mod tests {
     use std::collections::HashSet;
 
     #[test]
-    fn names_are_unique() {
+    fn entries_sharing_a_name_serve_different_releases() {
         let mut seen = HashSet::new();
-        for e in ENDPOINTS {
-            assert!(seen.insert(e.name), "duplicate endpoint {}", e.name);
+        for (i, e) in ENDPOINTS.iter().enumerate() {
+            if !seen.insert(e.name) {
+                continue;
+            }
+            let forms: Vec<&Endpoint> =
+                ENDPOINTS[i..].iter().filter(|f| f.name == e.name).collect();
+            for (a, b) in forms.iter().zip(forms.iter().skip(1)) {
+                // Newest first, and no release served twice.
+                assert!(
+                    b.releases.until < a.releases.since,
+                    "{}: forms overlap or are not newest first",
+                    e.name
+                );
+                assert_eq!(a.area, b.area, "{}", e.name);
+                assert_eq!(a.output, b.output, "{}", e.name);
+            }
         }
     }
 

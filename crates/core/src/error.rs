@@ -51,6 +51,9 @@ pub enum ErrorKind {
     /// A sealed exchange failed so that its answer cannot be trusted: a
     /// frame that did not open, an answer cut short, a malformed envelope.
     SealedTransport,
+    /// The node's release does not serve this call (or this argument);
+    /// nothing was sent.
+    Unsupported,
 }
 
 impl ErrorKind {
@@ -75,6 +78,7 @@ impl ErrorKind {
             ErrorKind::LocalIo => "OSError",
             ErrorKind::Attestation => "AttestationError",
             ErrorKind::SealedTransport => "SealedTransportError",
+            ErrorKind::Unsupported => "UnsupportedByNodeError",
         }
     }
 }
@@ -169,6 +173,15 @@ pub enum Error {
         url: String,
         message: String,
     },
+    /// The node's release has no route (or no argument) for the call:
+    /// `call` names it, `releases` says which releases have it, `node`
+    /// which release the node is taken to be and why.
+    #[error("{call} is served by {releases}; {node}")]
+    Unsupported {
+        call: String,
+        releases: String,
+        node: String,
+    },
 }
 
 impl fmt::Display for HttpFailure {
@@ -202,6 +215,7 @@ impl Error {
             Error::NotAuthenticated { .. } => ErrorKind::Authentication,
             Error::Attestation { .. } => ErrorKind::Attestation,
             Error::Sealed { .. } => ErrorKind::SealedTransport,
+            Error::Unsupported { .. } => ErrorKind::Unsupported,
         }
     }
 

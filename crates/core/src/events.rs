@@ -115,8 +115,9 @@ impl Default for SubscribeOptions {
     }
 }
 
-/// Validated ids: contexts as base58 (32 bytes), groups as lower-case hex
-/// (the form group events carry), each once, in the order given.
+/// Validated ids: contexts (base58 or hex, kept as lower-case hex and sent
+/// in the node release's encoding), groups as lower-case hex (the form
+/// group events carry), each once, in the order given.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ids {
     pub contexts: Vec<String>,
@@ -129,9 +130,10 @@ impl Ids {
     pub fn new(contexts: &[String], groups: &[String]) -> Result<Self, Error> {
         let mut ids = Ids::default();
         for (i, c) in contexts.iter().enumerate() {
-            crate::ids::base58_32(&format!("context_ids[{i}]"), c)?;
-            if !ids.contexts.contains(c) {
-                ids.contexts.push(c.clone());
+            let bytes = crate::ids::base58_or_hex_32(&format!("context_ids[{i}]"), c)?;
+            let c = hex::encode(bytes);
+            if !ids.contexts.contains(&c) {
+                ids.contexts.push(c);
             }
         }
         for (i, g) in groups.iter().enumerate() {
@@ -166,9 +168,26 @@ impl Ids {
         self.groups.retain(|g| !other.groups.contains(g));
     }
 
-    /// The `params` of a subscribe/unsubscribe request.
-    fn params(&self) -> Value {
-        json!({ "contextIds": self.contexts, "groupIds": self.groups })
+    /// The `params` of a subscribe/unsubscribe request, context ids in the
+    /// encoding of `release`; `groupIds` only when there are some (rc.83
+    /// refuses unknown keys, swift-sdk Rc83SurfaceTests).
+    fn params(&self, release: crate::release::Release) -> Value {
+        let contexts: Vec<String> = self
+            .contexts
+            .iter()
+            .map(|c| {
+                let mut bytes = [0u8; 32];
+                match hex::decode_to_slice(c, &mut bytes) {
+                    Ok(()) => crate::request::id_for(release, c, &bytes),
+                    Err(_) => c.clone(),
+                }
+            })
+            .collect();
+        let mut params = json!({ "contextIds": contexts });
+        if !self.groups.is_empty() {
+            params["groupIds"] = json!(self.groups);
+        }
+        params
     }
 }
 
@@ -702,7 +721,8 @@ impl Driver {
             return Ok(None);
         };
         let url = self.conn.node_url("/sse/subscription")?;
-        let body = json!({ "id": session, "method": method, "params": ids.params() });
+        let release = self.conn.release_for_ids(!ids.contexts.is_empty()).await?;
+        let body = json!({ "id": session, "method": method, "params": ids.params(release) });
         let reply = self
             .conn
             .execute("POST", url, Some(body.to_string().into_bytes()), true)
@@ -834,9 +854,10 @@ impl Driver {
         else {
             return Err(Error::Internal("not a WebSocket".into()));
         };
+        let release = self.conn.release_for_ids(!ids.contexts.is_empty()).await?;
         let id = self.next_frame_id;
         self.next_frame_id += 1;
-        let frame = json!({ "id": id, "method": method, "params": ids.params() });
+        let frame = json!({ "id": id, "method": method, "params": ids.params(release) });
         socket
             .send(Message::text(frame.to_string()))
             .await
@@ -1264,9 +1285,21 @@ mod tests {
     fn ids_are_checked_and_named() {
         let ctx = bs58::encode([1u8; 32]).into_string();
         let group = "AB".repeat(32);
-        let ids = Ids::new(&[ctx.clone(), ctx.clone()], std::slice::from_ref(&group)).unwrap();
-        assert_eq!(ids.contexts, vec![ctx.clone()]);
+        // The same context in both encodings is one id.
+        let hex = "01".repeat(32);
+        let ids = Ids::new(&[ctx.clone(), hex.clone()], std::slice::from_ref(&group)).unwrap();
+        assert_eq!(ids.contexts, vec![hex.clone()]);
         assert_eq!(ids.groups, vec!["ab".repeat(32)]);
+        use crate::release::Release;
+        assert_eq!(
+            ids.params(Release(25)),
+            serde_json::json!({"contextIds": [ctx.clone()], "groupIds": ["ab".repeat(32)]})
+        );
+        let contexts_only = Ids::new(std::slice::from_ref(&ctx), &[]).unwrap();
+        assert_eq!(
+            contexts_only.params(Release(83)),
+            serde_json::json!({"contextIds": [hex]})
+        );
         let err = Ids::new(&[ctx.clone(), "nope".into()], &[]).unwrap_err();
         assert!(err.to_string().starts_with("context_ids[1]:"), "{err}");
         let err = Ids::new(&[], &[ctx]).unwrap_err();

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod blobs;
 pub mod cache;
 pub mod connection;
+pub mod detect;
 pub mod endpoints;
 pub mod error;
 pub mod events;
@@ -16,6 +17,7 @@ pub mod events;
 pub mod fuzzing;
 pub mod ids;
 pub mod json;
+pub mod release;
 pub mod request;
 pub mod runtime;
 pub mod sealed;
@@ -25,6 +27,7 @@ pub use auth::{AuthOptions, Credentials, Tokens};
 pub use connection::{AuthMode, Config, Connection, Reply};
 pub use endpoints::{Endpoint, ENDPOINTS};
 pub use error::{Error, ErrorKind};
+pub use release::{Release, Releases};
 pub use request::ArgValue;
 
 /// The crate (and package) version.

@@ -7,6 +7,28 @@ use serde_json::{Map, Value};
 use crate::endpoints::{Arg, Body, Endpoint, Kind, Loc, Output, Verb};
 use crate::error::Error;
 use crate::ids;
+use crate::release::{Release, Releases};
+
+/// A call (or an argument of it) `release` does not serve.
+pub fn unsupported(call: String, releases: Releases, release: Release) -> Error {
+    Error::Unsupported {
+        call,
+        releases: releases.describe(),
+        node: format!("the node is taken to run {release}"),
+    }
+}
+
+/// A 32-byte id as `release` writes it: base58 before 0.11.0-rc.27, hex
+/// from it. The caller's text is kept when it is already in that encoding.
+pub fn id_for(release: Release, given: &str, bytes: &[u8; 32]) -> String {
+    let is_hex = given.len() == 64;
+    match (release.hex_ids(), is_hex) {
+        (true, true) => given.to_ascii_lowercase(),
+        (true, false) => hex::encode(bytes),
+        (false, false) => given.to_owned(),
+        (false, true) => bs58::encode(bytes).into_string(),
+    }
+}
 
 /// An argument value as a binding hands it over.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +65,10 @@ pub struct Prepared {
     pub output: Output,
     /// For JSON-RPC: (rpc method, application method).
     pub rpc: Option<(&'static str, Option<String>)>,
+    /// The endpoint's method name and the releases serving its route (a
+    /// 404 from a route some releases lack tells the node's release).
+    pub name: &'static str,
+    pub releases: Releases,
 }
 
 /// Characters escaped in a path segment: everything but RFC 3986 unreserved.
@@ -53,11 +79,15 @@ const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'~');
 
 /// Validates `args` (one per `endpoint.args`, `None` when absent) and builds
-/// the request. `rpc_id` is the JSON-RPC id to use, if the endpoint is one.
+/// the request `release` takes. `rpc_id` is the JSON-RPC id to use, if the
+/// endpoint is one. Every argument is checked first (ValueError-kind
+/// errors); then a route or a given argument `release` does not serve is an
+/// [`Error::Unsupported`]. Nothing here does I/O.
 pub fn prepare(
     endpoint: &Endpoint,
     args: &[Option<ArgValue>],
     rpc_id: u64,
+    release: Release,
 ) -> Result<Prepared, Error> {
     if args.len() != endpoint.args.len() {
         return Err(Error::Internal(format!(
@@ -67,30 +97,53 @@ pub fn prepare(
             args.len()
         )));
     }
+    let mut wires: Vec<Option<Value>> = Vec::with_capacity(args.len());
+    for (spec, value) in endpoint.args.iter().zip(args) {
+        wires.push(match value {
+            _ if spec.loc == Loc::Local => None,
+            None if spec.required => {
+                return Err(Error::invalid(spec.name, "is required, got None"));
+            }
+            None => None,
+            Some(v) => encode(spec, v, release)?,
+        });
+    }
+    if !endpoint.releases.contains(release) {
+        return Err(unsupported(
+            format!("{}()", endpoint.name),
+            endpoint.releases,
+            release,
+        ));
+    }
     let mut path_values: Vec<(&str, String)> = Vec::new();
     let mut query = Vec::new();
     let mut body = Map::new();
     let mut app_method = None;
 
-    for (spec, value) in endpoint.args.iter().zip(args) {
+    for (spec, wire) in endpoint.args.iter().zip(wires) {
         if spec.loc == Loc::Local {
             // The binding's own arguments (upload data, a download's path, a
             // progress callback): validated and used there.
             continue;
         }
-        let wire = match value {
-            None if spec.required => {
-                return Err(Error::invalid(spec.name, "is required, got None"));
+        if !spec.releases.contains(release) {
+            // Given (an empty optional list counts as not given).
+            if wire.is_some() {
+                return Err(unsupported(
+                    format!("{}({}=...)", endpoint.name, spec.name),
+                    spec.releases,
+                    release,
+                ));
             }
-            None => match spec.default {
-                Some(d) => {
-                    Some(serde_json::from_str(d).map_err(|e| Error::Internal(e.to_string()))?)
-                }
-                None => None,
-            },
-            Some(v) => encode(spec, v)?,
+            continue;
+        }
+        let wire = match (wire, spec.default) {
+            (Some(w), _) => w,
+            (None, Some(d)) => {
+                serde_json::from_str(d).map_err(|e| Error::Internal(e.to_string()))?
+            }
+            (None, None) => continue,
         };
-        let Some(wire) = wire else { continue };
         if spec.name == "method" && matches!(endpoint.body, Body::JsonRpc("execute")) {
             app_method = wire.as_str().map(str::to_owned);
         }
@@ -158,6 +211,8 @@ pub fn prepare(
         body,
         output: endpoint.output,
         rpc,
+        name: endpoint.name,
+        releases: endpoint.releases,
     })
 }
 
@@ -176,22 +231,22 @@ fn wrong_type(spec: &Arg, expected: &str, got: &ArgValue) -> Error {
 }
 
 /// Validates one argument and gives its wire value (`None`: not sent).
-fn encode(spec: &Arg, value: &ArgValue) -> Result<Option<Value>, Error> {
+fn encode(spec: &Arg, value: &ArgValue, release: Release) -> Result<Option<Value>, Error> {
     let name = spec.name;
     let string = |expected: &str| match value {
         ArgValue::Str(s) => Ok(s.as_str()),
         other => Err(wrong_type(spec, expected, other)),
     };
     Ok(Some(match spec.kind {
-        Kind::Base58Id => {
-            let s = string("a base58 id string")?;
-            ids::base58_32(name, s)?;
-            Value::from(s)
+        Kind::Id => {
+            let s = string("an id string")?;
+            let bytes = ids::base58_or_hex_32(name, s)?;
+            Value::from(id_for(release, s, &bytes))
         }
-        Kind::IgnoredBase58Id => {
-            let s = string("a base58 id string")?;
+        Kind::IgnoredId => {
+            let s = string("an id string")?;
             if !s.is_empty() {
-                ids::base58_32(name, s)?;
+                ids::base58_or_hex_32(name, s)?;
             }
             return Ok(None);
         }
@@ -200,19 +255,23 @@ fn encode(spec: &Arg, value: &ArgValue) -> Result<Option<Value>, Error> {
             ids::hex_32(name, s)?;
             Value::from(s)
         }
-        Kind::Base58OrHexId => {
-            let s = string("an id string")?;
-            ids::base58_or_hex_32(name, s)?;
-            Value::from(s)
-        }
-        Kind::Hash => {
-            let s = string("a hash string")?;
-            let bytes = ids::base58_or_hex_32(name, s)?;
-            Value::from(bs58::encode(bytes).into_string())
-        }
         Kind::Name => {
             let s = string("a string")?;
             ids::text(name, s, spec.max_len.unwrap_or(256))?;
+            Value::from(s)
+        }
+        Kind::Package => {
+            let s = string("a package name string")?;
+            ids::text(name, s, spec.max_len.unwrap_or(128))?;
+            if s.contains("://") {
+                return Err(Error::invalid(
+                    name,
+                    format!(
+                        "expected a package name such as \"com.example.kv\", got a URL {}",
+                        ids::shown(s)
+                    ),
+                ));
+            }
             Value::from(s)
         }
         Kind::Url => {
@@ -331,8 +390,15 @@ fn encode(spec: &Arg, value: &ArgValue) -> Result<Option<Value>, Error> {
                         ))
                     }
                 };
-                ids::base58_or_hex_32(name, &identity)
+                let bytes = ids::base58_or_hex_32(name, &identity)
                     .map_err(|e| Error::invalid(name, format!("{at}: identity {}", reason(&e))))?;
+                // A hex identity is an account (hex in every release); a
+                // base58 one is a public key, which rc.27+ writes in hex.
+                let identity = if identity.len() == 64 {
+                    identity.to_ascii_lowercase()
+                } else {
+                    id_for(release, &identity, &bytes)
+                };
                 let role_name = match role_name {
                     Some(r) => role(name, &r)
                         .map_err(|e| Error::invalid(name, format!("{at}: role {}", reason(&e))))?,
@@ -342,6 +408,43 @@ fn encode(spec: &Arg, value: &ArgValue) -> Result<Option<Value>, Error> {
             }
             Value::Array(members)
         }
+        Kind::HexIdList | Kind::IdList if !spec.required && is_empty_list(value) => {
+            return Ok(None)
+        }
+        Kind::IdList => {
+            let items = match value {
+                ArgValue::Json(Value::Array(items)) => items,
+                other => return Err(wrong_type(spec, "a list of id strings", other)),
+            };
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                let Value::String(s) = item else {
+                    return Err(Error::invalid(
+                        name,
+                        format!("item {i}: expected an id string"),
+                    ));
+                };
+                let bytes = ids::base58_or_hex_32(name, s)
+                    .map_err(|e| Error::invalid(name, format!("item {i}: {}", reason(&e))))?;
+                out.push(Value::from(id_for(release, s, &bytes)));
+            }
+            Value::Array(out)
+        }
+        Kind::DeviceScope => match value {
+            ArgValue::Str(s) if s == "all" => Value::from("all"),
+            ArgValue::Json(Value::Object(fields))
+                if fields.len() == 1 && fields.contains_key("only") =>
+            {
+                device_scope(spec, fields.get("only").unwrap_or(&Value::Null), release)?
+            }
+            ArgValue::Json(list @ Value::Array(_)) => device_scope(spec, list, release)?,
+            _ => {
+                return Err(Error::invalid(
+                    name,
+                    "expected \"all\", a list of application ids, or {\"only\": [ids]}",
+                ))
+            }
+        },
         Kind::HexIdList => {
             let items = json_list(spec, value)?;
             for (i, item) in items.iter().enumerate() {
@@ -361,6 +464,7 @@ fn encode(spec: &Arg, value: &ArgValue) -> Result<Option<Value>, Error> {
             }
             Value::Array(items)
         }
+        Kind::StrList if !spec.required && is_empty_list(value) => return Ok(None),
         Kind::StrList => {
             let items = match value {
                 ArgValue::Json(Value::Array(items)) => items.clone(),
@@ -423,6 +527,45 @@ fn role(argument: &str, value: &str) -> Result<&'static str, Error> {
             ),
         )),
     }
+}
+
+/// Whether an optional list argument is empty (then it is not sent: the
+/// node's default is the empty list, and older releases lack the field).
+fn is_empty_list(value: &ArgValue) -> bool {
+    match value {
+        ArgValue::Json(Value::Array(items)) => items.is_empty(),
+        ArgValue::Str(s) => serde_json::from_str::<Vec<Value>>(s).is_ok_and(|v| v.is_empty()),
+        _ => false,
+    }
+}
+
+/// `{"only": [ids]}`, the ids checked and in the release's encoding.
+fn device_scope(spec: &Arg, list: &Value, release: Release) -> Result<Value, Error> {
+    let Value::Array(items) = list else {
+        return Err(Error::invalid(
+            spec.name,
+            "\"only\" must be a list of application ids",
+        ));
+    };
+    if items.is_empty() {
+        return Err(Error::invalid(
+            spec.name,
+            "expected at least one application id (use \"all\" for every application)",
+        ));
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let Value::String(s) = item else {
+            return Err(Error::invalid(
+                spec.name,
+                format!("item {i}: expected an id string"),
+            ));
+        };
+        let bytes = ids::base58_or_hex_32(spec.name, s)
+            .map_err(|e| Error::invalid(spec.name, format!("item {i}: {}", reason(&e))))?;
+        out.push(Value::from(id_for(release, s, &bytes)));
+    }
+    Ok(serde_json::json!({ "only": out }))
 }
 
 /// The reason of an invalid-argument error, without the argument's name.
@@ -532,7 +675,7 @@ fn bytes_value(bytes: &[u8]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::endpoints::find;
+    use crate::endpoints::{find, ENDPOINTS};
 
     const CTX: &str = "EMtpXdHZQLiqyPVVAzJWbnishYR1gPTvKKtWD3e2V6zo";
     const APP: &str = "Bk7VpFJNGuxTLFuvKT86HWNy82K14VosaFQGYPjVa4rG";
@@ -543,7 +686,18 @@ mod tests {
     }
 
     fn prep(name: &str, args: &[Option<ArgValue>]) -> Result<Prepared, Error> {
-        prepare(find(name).expect("endpoint").1, args, 7)
+        prep_at(name, args, Release(25))
+    }
+
+    /// The first entry of `name` `release` serves (or the first entry).
+    fn prep_at(name: &str, args: &[Option<ArgValue>], release: Release) -> Result<Prepared, Error> {
+        let endpoint = ENDPOINTS
+            .iter()
+            .filter(|e| e.name == name)
+            .find(|e| e.releases.contains(release))
+            .or_else(|| find(name).map(|(_, e)| e))
+            .expect("endpoint");
+        prepare(endpoint, args, 7, release)
     }
 
     fn body(p: &Prepared) -> Value {
@@ -653,7 +807,7 @@ mod tests {
             (
                 "get_context",
                 vec![Some(ArgValue::UInt(1))],
-                "context_id: expected a base58 id string, got an integer",
+                "context_id: expected an id string, got an integer",
             ),
             (
                 "get_namespace",
@@ -703,5 +857,211 @@ mod tests {
             p.path,
             "/admin-api/packages/com.example%2Fkv%20store/versions"
         );
+    }
+
+    const HEX_CTX: &str = "c83d3d3c3c3e8fd5e7b8a4b1c1e1f7d5b0a9f4f0d3e6a3b0e4c9f2a1d6b8e7c5";
+
+    #[test]
+    fn ids_go_out_in_the_release_encoding() {
+        let bytes = ids::base58_32("x", CTX).unwrap();
+        let hex = hex::encode(bytes);
+        // rc.25 takes base58: a hex id given is sent as base58.
+        let p = prep_at("get_context", &[s(&hex)], Release(25)).unwrap();
+        assert_eq!(p.path, format!("/admin-api/contexts/{CTX}"));
+        // rc.27+ takes hex: a base58 id given is sent as hex.
+        let p = prep_at("get_context", &[s(CTX)], Release(83)).unwrap();
+        assert_eq!(p.path, format!("/admin-api/contexts/{hex}"));
+        // Given in the node's encoding, it goes as given (hex lower-cased).
+        let p = prep_at("get_context", &[s(&HEX_CTX.to_uppercase())], Release(83)).unwrap();
+        assert_eq!(p.path, format!("/admin-api/contexts/{HEX_CTX}"));
+        let p = prep_at(
+            "execute_function",
+            &[s(CTX), s("get"), None, None],
+            Release(83),
+        )
+        .unwrap();
+        assert_eq!(body(&p)["params"]["contextId"], Value::from(hex.clone()));
+        // A group member's account (hex) stays hex on every release; a
+        // base58 key follows the release.
+        let members = Some(ArgValue::Json(serde_json::json!([NS, {"identity": CTX}])));
+        for (release, key) in [(25, CTX.to_string()), (83, hex.clone())] {
+            let p = prep_at(
+                "add_group_members",
+                &[s(NS), members.clone()],
+                Release(release),
+            )
+            .unwrap();
+            assert_eq!(
+                body(&p)["members"],
+                serde_json::json!([{"identity": NS, "role": "Member"}, {"identity": key, "role": "Member"}])
+            );
+        }
+    }
+
+    #[test]
+    fn install_takes_the_shape_of_its_release() {
+        let p = prep_at(
+            "install_application",
+            &[s("com.example.kv"), s("1.0.0")],
+            Release(83),
+        )
+        .unwrap();
+        assert_eq!(
+            body(&p),
+            serde_json::json!({"package": "com.example.kv", "version": "1.0.0"})
+        );
+        let p = prep_at(
+            "install_application",
+            &[s("https://example.com/a.wasm"), None, None, None, None],
+            Release(25),
+        )
+        .unwrap();
+        assert_eq!(
+            body(&p),
+            serde_json::json!({"url": "https://example.com/a.wasm", "metadata": []})
+        );
+        // The rc.25 form is not served by rc.83, whatever its arguments.
+        let old = ENDPOINTS
+            .iter()
+            .find(|e| e.name == "install_application" && e.releases.contains(Release(25)))
+            .unwrap();
+        let err = prepare(
+            old,
+            &[s("https://example.com/a.wasm"), None, None, None, None],
+            1,
+            Release(83),
+        );
+        assert!(matches!(err, Err(Error::Unsupported { .. })), "{err:?}");
+        // A package name is not a URL.
+        let err = prep_at(
+            "install_application",
+            &[s("https://x/a.wasm"), s("1")],
+            Release(83),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("package: expected a package name"),
+            "{err}"
+        );
+        // Dev installs: {path} alone from rc.32; metadata given there is refused.
+        let p = prep_at(
+            "install_dev_application",
+            &[s("/tmp/a.mpk"), None, None, None],
+            Release(83),
+        )
+        .unwrap();
+        assert_eq!(body(&p), serde_json::json!({"path": "/tmp/a.mpk"}));
+        let p = prep_at(
+            "install_dev_application",
+            &[s("/tmp/a.wasm"), None, None, None],
+            Release(25),
+        )
+        .unwrap();
+        assert_eq!(
+            body(&p),
+            serde_json::json!({"path": "/tmp/a.wasm", "metadata": []})
+        );
+        let err = prep_at(
+            "install_dev_application",
+            &[
+                s("/tmp/a.mpk"),
+                Some(ArgValue::Bytes(b"m".to_vec())),
+                None,
+                None,
+            ],
+            Release(83),
+        )
+        .unwrap_err();
+        match err {
+            Error::Unsupported { call, releases, .. } => {
+                assert_eq!(call, "install_dev_application(metadata=...)");
+                assert_eq!(releases, "releases up to 0.11.0-rc.31");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn routes_and_arguments_follow_their_releases() {
+        let err = prep_at("list_account_devices", &[], Release(25)).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("list_account_devices() is served by 0.11.0-rc.28 and later"),
+            "{err}"
+        );
+        assert!(prep_at("list_account_devices", &[], Release(28)).is_ok());
+        // Bad input is a ValueError before any release check.
+        let err = prep_at("relink_device", &[s("nope"), None], Release(25)).unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument { .. }), "{err:?}");
+        // An optional argument the release lacks: not sent when absent,
+        // refused when given.
+        let admitters = Some(ArgValue::Json(serde_json::json!([NS])));
+        let p = prep_at(
+            "create_namespace_invitation",
+            &[s(NS), None, None, None, None],
+            Release(25),
+        )
+        .unwrap();
+        assert_eq!(body(&p), serde_json::json!({}));
+        let err = prep_at(
+            "create_namespace_invitation",
+            &[s(NS), None, None, admitters.clone(), None],
+            Release(25),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
+        let p = prep_at(
+            "create_namespace_invitation",
+            &[s(NS), None, None, admitters, None],
+            Release(83),
+        )
+        .unwrap();
+        assert_eq!(body(&p), serde_json::json!({"admitters": [NS]}));
+        // An empty list is the node's default: not sent.
+        let empty = Some(ArgValue::Json(serde_json::json!([])));
+        let p = prep_at(
+            "create_namespace_invitation",
+            &[s(NS), None, None, empty, None],
+            Release(25),
+        )
+        .unwrap();
+        assert_eq!(body(&p), serde_json::json!({}));
+        // The visibility default flipped at rc.83: it is always sent.
+        for release in [25, 83] {
+            let p = prep_at(
+                "create_group_in_namespace",
+                &[s(NS), None, None],
+                Release(release),
+            )
+            .unwrap();
+            assert_eq!(body(&p), serde_json::json!({"visibility": "restricted"}));
+        }
+        // rc.83 derives group ids: a given one is refused before sending.
+        let err = prep_at(
+            "create_group",
+            &[s(CTX), None, None, s(NS), None],
+            Release(83),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::Unsupported { .. }), "{err:?}");
+        // Pairing by account from rc.28.
+        let p = prep_at(
+            "pair_device_init",
+            &[s(NS), Some(ArgValue::Json(serde_json::json!([NS]))), None],
+            Release(83),
+        )
+        .unwrap();
+        assert_eq!(p.path, "/admin-api/account/pair-init");
+        assert_eq!(
+            body(&p),
+            serde_json::json!({"accountRootPublicKey": NS, "namespaces": [NS]})
+        );
+        let scope = Some(ArgValue::Json(serde_json::json!([CTX])));
+        let p = prep_at("set_device_scope", &[s(NS), scope], Release(83)).unwrap();
+        let hex = hex::encode(ids::base58_32("x", CTX).unwrap());
+        assert_eq!(body(&p), serde_json::json!({"scope": {"only": [hex]}}));
+        let p = prep_at("set_device_scope", &[s(NS), s("all")], Release(83)).unwrap();
+        assert_eq!(body(&p), serde_json::json!({"scope": "all"}));
     }
 }

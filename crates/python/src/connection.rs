@@ -5,13 +5,15 @@ use std::time::Duration;
 
 use calimero_client_core::blobs::BlobMeta;
 use calimero_client_core::connection::Reply;
+use calimero_client_core::detect::Checked;
 use calimero_client_core::endpoints::{Body, Endpoint, Loc, Output};
+use calimero_client_core::release::Knowledge;
 use calimero_client_core::request::Prepared;
 use calimero_client_core::sealed::{KeySource, SealedConfig};
-use calimero_client_core::{Config, Connection, ENDPOINTS};
+use calimero_client_core::{ArgValue, Config, Connection, Release, ENDPOINTS};
 use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString, PyTuple};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
 use crate::asyncio;
 use crate::auth;
@@ -176,44 +178,157 @@ pub(crate) fn reply_to_py(py: Python<'_>, reply: &Reply) -> PyResult<Py<PyAny>> 
     Ok(value.unbind())
 }
 
-/// The arguments of one call, checked and built into a request.
+/// The arguments of one call, checked (and built into a request when the
+/// node's release is known well enough).
 type PreparedCall<'py> = (
     &'static Endpoint,
-    Prepared,
+    Checked,
     Vec<(&'static str, Bound<'py, PyAny>)>,
 );
 
 impl PyConnectionInfo {
     /// Converts and checks the arguments of endpoint `index` (ValueError or
-    /// TypeError naming the argument, nothing sent) and builds its request.
-    /// The binding's own arguments (upload data, a download's path, the
-    /// progress callback, a chunk size) come back by name.
+    /// TypeError naming the argument, nothing sent). The binding's own
+    /// arguments (upload data, a download's path, the progress callback, a
+    /// chunk size) come back by name.
     fn prepare_call<'py>(
         &self,
         py: Python<'py>,
         index: usize,
         args: &Bound<'py, PyTuple>,
     ) -> PyResult<PreparedCall<'py>> {
-        let endpoint = ENDPOINTS
-            .get(index)
-            .ok_or_else(|| PyIndexError::new_err(format!("no endpoint {index}")))?;
-        let mut values = Vec::with_capacity(endpoint.args.len());
-        let mut local = Vec::new();
-        for (spec, obj) in endpoint.args.iter().zip(args.iter()) {
-            if spec.loc == Loc::Local {
-                local.push((spec.name, obj));
-                values.push(None);
-            } else {
-                values.push(to_arg(spec, &obj)?);
+        let (endpoint, values, local) = convert_args(index, args)?;
+        let checked = self
+            .conn
+            .check(vec![(endpoint, values)])
+            .map_err(|e| to_pyerr(py, e))?;
+        Ok((endpoint, checked, local))
+    }
+
+    /// Like `prepare_call` for a method with several table entries (its
+    /// route or signature changed between releases): `calls` holds, for
+    /// each entry the Python arguments bind to, its index and arguments.
+    fn prepare_forms<'py>(
+        &self,
+        py: Python<'py>,
+        calls: &Bound<'py, PyList>,
+    ) -> PyResult<(Output, Checked)> {
+        let mut candidates = Vec::with_capacity(calls.len());
+        let mut first_error = None;
+        let mut output = None;
+        for item in calls.iter() {
+            let (index, args): (usize, Bound<'py, PyTuple>) = item.extract()?;
+            match convert_args(index, &args) {
+                Ok((endpoint, values, _)) => {
+                    output.get_or_insert(endpoint.output);
+                    candidates.push((endpoint, values));
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
             }
         }
-        values.resize(endpoint.args.len(), None);
-        let prepared = self
-            .conn
-            .prepare(endpoint, &values)
-            .map_err(|e| to_pyerr(py, e))?;
-        Ok((endpoint, prepared, local))
+        if candidates.is_empty() {
+            return Err(first_error.unwrap_or_else(|| {
+                PyTypeError::new_err("no form of this method takes these arguments")
+            }));
+        }
+        let checked = self.conn.check(candidates).map_err(|e| to_pyerr(py, e))?;
+        Ok((output.unwrap_or(Output::Json), checked))
     }
+}
+
+impl PyConnectionInfo {
+    /// Resolves and sends a checked call, blocking with the GIL released.
+    fn send_checked(
+        &self,
+        py: Python<'_>,
+        output: Output,
+        checked: Checked,
+    ) -> PyResult<Py<PyAny>> {
+        let conn = self.conn.clone();
+        let reply = wait(py, async move {
+            let prepared = conn.resolve(checked).await?;
+            conn.send(prepared).await
+        })?;
+        reply_out(py, (output, reply))
+    }
+
+    /// Resolves and sends a checked call, as an awaitable.
+    fn send_checked_async<'py>(
+        &self,
+        py: Python<'py>,
+        output: Output,
+        checked: Checked,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let conn = self.conn.clone();
+        asyncio::into_awaitable(
+            py,
+            async move {
+                let prepared = conn.resolve(checked).await?;
+                conn.send(prepared).await.map(|r| (output, r))
+            },
+            reply_out,
+        )
+    }
+}
+
+/// Builds a checked call (probing the release first if it must), with the
+/// GIL released.
+pub(crate) fn resolve(py: Python<'_>, conn: &Connection, checked: Checked) -> PyResult<Prepared> {
+    match checked {
+        Checked::Ready(p) => Ok(p),
+        pending => {
+            let conn = conn.clone();
+            wait(py, async move { conn.resolve(pending).await })
+        }
+    }
+}
+
+/// Whether anything is known of the release.
+fn known(k: &Knowledge) -> bool {
+    k.pinned || k.probed || k.span != calimero_client_core::release::Span::UNKNOWN
+}
+
+fn knowledge_to_py(py: Python<'_>, k: &Knowledge) -> PyResult<Py<PyAny>> {
+    let d = PyDict::new(py);
+    let bound = |r: Release, unbounded: u16| {
+        (r.0 != unbounded).then(|| r.max(calimero_client_core::release::OLDEST).to_string())
+    };
+    d.set_item("version", known(k).then(|| k.release().to_string()))?;
+    d.set_item("min", bound(k.span.min, 0))?;
+    d.set_item("max", bound(k.span.max, u16::MAX))?;
+    d.set_item("pinned", k.pinned)?;
+    d.set_item("probed", k.probed)?;
+    d.set_item("probe_requests", k.probe_requests)?;
+    d.set_item("evidence", k.evidence.clone())?;
+    Ok(d.into_any().unbind())
+}
+
+/// The arguments of endpoint `index` as the core takes them.
+fn convert_args<'py>(
+    index: usize,
+    args: &Bound<'py, PyTuple>,
+) -> PyResult<(
+    &'static Endpoint,
+    Vec<Option<ArgValue>>,
+    Vec<(&'static str, Bound<'py, PyAny>)>,
+)> {
+    let endpoint = ENDPOINTS
+        .get(index)
+        .ok_or_else(|| PyIndexError::new_err(format!("no endpoint {index}")))?;
+    let mut values = Vec::with_capacity(endpoint.args.len());
+    let mut local = Vec::new();
+    for (spec, obj) in endpoint.args.iter().zip(args.iter()) {
+        if spec.loc == Loc::Local {
+            local.push((spec.name, obj));
+            values.push(None);
+        } else {
+            values.push(to_arg(spec, &obj)?);
+        }
+    }
+    values.resize(endpoint.args.len(), None);
+    Ok((endpoint, values, local))
 }
 
 /// A reply as the endpoint's Python result.
@@ -233,8 +348,8 @@ impl PyConnectionInfo {
     #[pyo3(signature = (
         api_url, node_name=None, *, timeout=None, connect_timeout=None, username=None,
         password=None, access_token=None, refresh_token=None, interactive=true,
-        max_retries=None, max_response_bytes=None, ca_cert=None, tee=None, sealed=None,
-        transport_public_key=None, tee_collateral=None
+        max_retries=None, max_response_bytes=None, ca_cert=None, node_version=None, tee=None,
+        sealed=None, transport_public_key=None, tee_collateral=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -250,6 +365,7 @@ impl PyConnectionInfo {
         max_retries: Option<&Bound<'_, PyAny>>,
         max_response_bytes: Option<&Bound<'_, PyAny>>,
         ca_cert: Option<&Bound<'_, PyAny>>,
+        node_version: Option<&Bound<'_, PyAny>>,
         tee: Option<&Bound<'_, PyAny>>,
         sealed: Option<&Bound<'_, PyAny>>,
         transport_public_key: Option<&Bound<'_, PyAny>>,
@@ -284,6 +400,13 @@ impl PyConnectionInfo {
                 Some(o) => int_in("max_response_bytes", o, 1024, 1 << 40)?,
             },
             ca_pem: ca_cert.filter(|o| !o.is_none()).map(read_pem).transpose()?,
+            node_version: match node_version.filter(|o| !o.is_none()) {
+                None => None,
+                Some(o) => Some(
+                    Release::parse("node_version", &str_arg("node_version", o)?)
+                        .map_err(|e| PyValueError::new_err(e.to_string()))?,
+                ),
+            },
             sealed: sealed_config(tee, sealed, transport_public_key, tee_collateral)?,
         };
         let auth = auth::options(
@@ -407,10 +530,13 @@ impl PyConnectionInfo {
         auth::token_to_py(py, &tokens)
     }
 
-    /// Forgets the tokens and credentials and removes the token cache file
-    /// of `node_name`: the next call that needs a token logs in again.
+    /// Logs out: retires the refresh token on the node where its release
+    /// has `POST /auth/logout` (0.11.0-rc.83 and later), then forgets the
+    /// tokens and credentials and removes the token cache file of
+    /// `node_name`: the next call that needs a token logs in again.
     fn logout(&self, py: Python<'_>) -> PyResult<()> {
-        self.conn.logout().map_err(|e| to_pyerr(py, e))
+        let conn = self.conn.clone();
+        wait(py, async move { conn.logout().await })
     }
 
     /// `GET path` (relative to the node URL), decoded from JSON.
@@ -444,44 +570,64 @@ impl PyConnectionInfo {
         index: usize,
         args: &Bound<'_, PyTuple>,
     ) -> PyResult<Py<PyAny>> {
-        let (endpoint, prepared, local) = self.prepare_call(py, index, args)?;
+        let (endpoint, checked, local) = self.prepare_call(py, index, args)?;
         let take = |name: &str| {
             local
                 .iter()
                 .find(|(n, _)| *n == name)
                 .map(|(_, o)| o.clone())
         };
+        let transfer = endpoint.body == Body::Stream
+            || matches!(
+                endpoint.output,
+                Output::Bytes | Output::File | Output::Chunks
+            );
+        if !transfer {
+            return self.send_checked(py, endpoint.output, checked);
+        }
         if endpoint.body == Body::Stream {
             let data = take("data").unwrap_or_else(|| py.None().into_bound(py));
-            return transfer::upload(py, &self.conn, prepared, &data, take("progress"));
+            return transfer::upload(py, &self.conn, checked, &data, take("progress"));
         }
-        match endpoint.output {
-            Output::Bytes | Output::File | Output::Chunks => {
-                let chunk_size = match take("chunk_size") {
-                    Some(o) if !o.is_none() => {
-                        let spec = endpoint.args.iter().find(|a| a.name == "chunk_size");
-                        match spec.map(|s| to_arg(s, &o)).transpose()?.flatten() {
-                            Some(calimero_client_core::ArgValue::UInt(n)) => Some(n),
-                            _ => None,
-                        }
-                    }
+        let chunk_size = match take("chunk_size") {
+            Some(o) if !o.is_none() => {
+                let spec = endpoint.args.iter().find(|a| a.name == "chunk_size");
+                match spec.map(|s| to_arg(s, &o)).transpose()?.flatten() {
+                    Some(ArgValue::UInt(n)) => Some(n),
                     _ => None,
-                };
-                return transfer::download(
-                    py,
-                    &self.conn,
-                    prepared,
-                    endpoint.output,
-                    take("path"),
-                    take("progress"),
-                    chunk_size,
-                );
+                }
             }
-            _ => {}
-        }
-        let conn = self.conn.clone();
-        let reply = wait(py, async move { conn.send(prepared).await })?;
-        reply_out(py, (endpoint.output, reply))
+            _ => None,
+        };
+        transfer::download(
+            py,
+            &self.conn,
+            checked,
+            endpoint.output,
+            take("path"),
+            take("progress"),
+            chunk_size,
+        )
+    }
+
+    /// Calls a method with several table entries (its route or signature
+    /// changed between releases): `calls` is a list of `(index, args)`, one
+    /// per entry the Python arguments bind to. The entry the node's release
+    /// serves is sent; when none is, UnsupportedByNodeError, with nothing
+    /// sent.
+    fn _invoke_forms(&self, py: Python<'_>, calls: &Bound<'_, PyList>) -> PyResult<Py<PyAny>> {
+        let (output, checked) = self.prepare_forms(py, calls)?;
+        self.send_checked(py, output, checked)
+    }
+
+    /// `_invoke_forms` as an awaitable.
+    fn _invoke_forms_async<'py>(
+        &self,
+        py: Python<'py>,
+        calls: &Bound<'py, PyList>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (output, checked) = self.prepare_forms(py, calls)?;
+        self.send_checked_async(py, output, checked)
     }
 
     /// Like `_invoke`, as an awaitable (used by the generated `AsyncClient`
@@ -493,7 +639,7 @@ impl PyConnectionInfo {
         index: usize,
         args: &Bound<'py, PyTuple>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (endpoint, prepared, _) = self.prepare_call(py, index, args)?;
+        let (endpoint, checked, _) = self.prepare_call(py, index, args)?;
         if endpoint.body == Body::Stream
             || matches!(
                 endpoint.output,
@@ -505,13 +651,33 @@ impl PyConnectionInfo {
                 endpoint.name
             )));
         }
+        self.send_checked_async(py, endpoint.output, checked)
+    }
+
+    /// The release this connection speaks: the one pinned with
+    /// `node_version=`, or the one detected (the newest the evidence
+    /// allows), or None while nothing is known. No I/O.
+    #[getter]
+    fn node_version(&self) -> Option<String> {
+        let k = self.conn.knowledge();
+        known(&k).then(|| k.release().to_string())
+    }
+
+    /// What the connection knows of its node's release and how it learnt
+    /// it: `{"version", "min", "max", "pinned", "probed", "probe_requests",
+    /// "evidence"}` (`min`/`max` None when unbounded). No I/O.
+    #[getter]
+    fn node_release(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        knowledge_to_py(py, &self.conn.knowledge())
+    }
+
+    /// Finds the node's release now, if it is not pinned or known yet (at
+    /// most two requests, once per connection; see docs/node-releases.md),
+    /// and returns `node_release`.
+    fn detect_node_version(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let conn = self.conn.clone();
-        let output = endpoint.output;
-        asyncio::into_awaitable(
-            py,
-            async move { conn.send(prepared).await.map(|r| (output, r)) },
-            reply_out,
-        )
+        let k = wait(py, async move { conn.detect().await })?;
+        knowledge_to_py(py, &k)
     }
 
     /// Closes the connection: its pooled HTTP connections are dropped and

@@ -239,14 +239,13 @@ pub fn to_arg(spec: &Arg, obj: &Bound<'_, PyAny>) -> PyResult<Option<ArgValue>> 
         ))
     };
     Ok(Some(match spec.kind {
-        Kind::Base58Id
+        Kind::Id
         | Kind::HexId
-        | Kind::Base58OrHexId
-        | Kind::Hash
+        | Kind::Package
         | Kind::Name
         | Kind::Url
         | Kind::NodePath
-        | Kind::IgnoredBase58Id
+        | Kind::IgnoredId
         | Kind::IgnoredText
         | Kind::Alias
         | Kind::Hex { .. }
@@ -271,7 +270,7 @@ pub fn to_arg(spec: &Arg, obj: &Bound<'_, PyAny>) -> PyResult<Option<ArgValue>> 
             let b = obj.cast::<PyBool>().map_err(|_| wrong("bool"))?;
             ArgValue::Bool(b.is_true())
         }
-        Kind::StrList => {
+        Kind::StrList | Kind::IdList => {
             if !(obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>()) {
                 return Err(wrong("a list of str"));
             }
@@ -285,6 +284,17 @@ pub fn to_arg(spec: &Arg, obj: &Bound<'_, PyAny>) -> PyResult<Option<ArgValue>> 
                 ArgValue::Json(py_to_json(name, obj)?)
             }
             Err(_) => return Err(wrong("a list or its JSON text (str)")),
+        },
+        Kind::DeviceScope => match obj.cast::<PyString>() {
+            Ok(s) => ArgValue::Str(text(name, s)?),
+            Err(_)
+                if obj.is_instance_of::<PyList>()
+                    || obj.is_instance_of::<PyTuple>()
+                    || obj.is_instance_of::<PyDict>() =>
+            {
+                ArgValue::Json(py_to_json(name, obj)?)
+            }
+            Err(_) => return Err(wrong("\"all\" or a list of application ids")),
         },
         Kind::Metadata => match obj.cast::<PyString>() {
             Ok(s) => ArgValue::Str(text(name, s)?),

@@ -88,6 +88,12 @@ fn build(py: Python<'_>, kind: ErrorKind, err: &Error) -> PyResult<PyErr> {
         | Error::LocalIo { .. }
         | Error::NotAuthenticated { .. }
         | Error::Attestation { .. } => {}
+        Error::Unsupported { call, .. } => {
+            kw.set_item(
+                "message",
+                format!("{call} is not served by this node's release"),
+            )?;
+        }
     }
     let instance = class.call((err.to_string(),), Some(&kw))?;
     Ok(PyErr::from_value(instance))

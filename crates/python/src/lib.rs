@@ -45,10 +45,11 @@ fn path_str(p: std::path::PathBuf) -> PyResult<String> {
 
 fn kind_name(kind: Kind) -> &'static str {
     match kind {
-        Kind::Base58Id => "base58_id",
+        Kind::Id => "id",
         Kind::HexId => "hex_id",
-        Kind::Base58OrHexId => "base58_or_hex_id",
-        Kind::Hash => "hash",
+        Kind::Package => "package",
+        Kind::IdList => "id_list",
+        Kind::DeviceScope => "device_scope",
         Kind::Name => "name",
         Kind::Url => "url",
         Kind::NodePath => "node_path",
@@ -56,7 +57,7 @@ fn kind_name(kind: Kind) -> &'static str {
         Kind::Bool => "bool",
         Kind::JsonText => "json_text",
         Kind::Bytes => "bytes",
-        Kind::IgnoredBase58Id => "ignored_base58_id",
+        Kind::IgnoredId => "ignored_id",
         Kind::IgnoredText => "ignored_text",
         Kind::Alias => "alias",
         Kind::Hex { .. } => "hex",
@@ -73,6 +74,11 @@ fn kind_name(kind: Kind) -> &'static str {
     }
 }
 
+/// A release bound as text (`"0.11.0-rc.28"`), None when unbounded.
+fn release_bound(n: u16, unbounded: u16) -> Option<String> {
+    (n != unbounded).then(|| calimero_client_core::Release(n).to_string())
+}
+
 /// The endpoint table, as a list of dicts (name, area, verb, path, doc,
 /// output, body, args), in the order `_invoke` indexes it.
 #[pyfunction]
@@ -85,6 +91,9 @@ fn endpoints(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
         d.set_item("verb", e.verb.as_str())?;
         d.set_item("path", e.path)?;
         d.set_item("doc", e.doc)?;
+        d.set_item("since", release_bound(e.releases.since.0, 0))?;
+        d.set_item("until", release_bound(e.releases.until.0, u16::MAX))?;
+        d.set_item("releases_text", e.releases.describe())?;
         d.set_item(
             "output",
             match e.output {
@@ -117,6 +126,8 @@ fn endpoints(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
             ad.set_item("keyword_only", a.keyword_only)?;
             ad.set_item("default", a.default)?;
             ad.set_item("max_len", a.max_len)?;
+            ad.set_item("since", release_bound(a.releases.since.0, 0))?;
+            ad.set_item("until", release_bound(a.releases.until.0, u16::MAX))?;
             match a.kind {
                 Kind::Hex { min, max } => ad.set_item("length", (min, max))?,
                 Kind::Choice(choices) => ad.set_item("choices", choices.to_vec())?,

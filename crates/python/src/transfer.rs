@@ -10,8 +10,10 @@ use bytes::{Bytes, BytesMut};
 use calimero_client_core::blobs::{
     check_size, BlobMeta, Download, Transfer, UploadSource, MAX_IN_MEMORY_BYTES, UPLOAD_CHUNK,
 };
+use calimero_client_core::detect::Checked;
 use calimero_client_core::endpoints::Output;
-use calimero_client_core::request::Prepared;
+
+use crate::connection::resolve;
 use calimero_client_core::runtime::runtime;
 use calimero_client_core::{Connection, Error};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
@@ -116,7 +118,7 @@ fn remaining(reader: &Bound<'_, PyAny>) -> Option<u64> {
 pub fn upload(
     py: Python<'_>,
     conn: &Connection,
-    prepared: Prepared,
+    checked: Checked,
     data: &Bound<'_, PyAny>,
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
@@ -138,7 +140,7 @@ pub fn upload(
         let size = copy.len() as u64;
         (UploadSource::Bytes(Bytes::from_owner(copy)), size)
     } else if data.hasattr("read")? {
-        return upload_reader(py, conn, prepared, data, progress);
+        return upload_reader(py, conn, checked, data, progress);
     } else {
         return Err(PyTypeError::new_err(format!(
             "data: expected bytes, a path (str or os.PathLike) or a binary file object, got {}",
@@ -147,6 +149,7 @@ pub fn upload(
     };
     let transfer = Transfer::new(Some(size));
     let mut report = Progress::new(progress, &transfer)?;
+    let prepared = resolve(py, conn, checked)?;
     let conn = conn.clone();
     let fut = async move { conn.upload(prepared, source, Some(size), transfer).await };
     let reply = wait_with(py, fut, |py| report.report(py))?;
@@ -167,7 +170,7 @@ impl Drop for AbortOnDrop {
 fn upload_reader(
     py: Python<'_>,
     conn: &Connection,
-    prepared: Prepared,
+    checked: Checked,
     reader: &Bound<'_, PyAny>,
     progress: Option<Bound<'_, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
@@ -177,6 +180,7 @@ fn upload_reader(
     }
     let transfer = Transfer::new(size);
     let mut report = Progress::new(progress, &transfer)?;
+    let prepared = resolve(py, conn, checked)?;
     let (tx, source) = UploadSource::channel(4);
     let rt = runtime().map_err(|e| to_pyerr(py, e))?;
     let conn = conn.clone();
@@ -240,7 +244,7 @@ fn upload_reader(
 pub fn download(
     py: Python<'_>,
     conn: &Connection,
-    prepared: Prepared,
+    checked: Checked,
     output: Output,
     path: Option<Bound<'_, PyAny>>,
     progress: Option<Bound<'_, PyAny>>,
@@ -275,6 +279,7 @@ pub fn download(
     };
     let transfer = Transfer::new(None);
     let mut report = Progress::new(progress, &transfer)?;
+    let prepared = resolve(py, conn, checked)?;
     let started = {
         let conn = conn.clone();
         let t = Arc::clone(&transfer);

@@ -146,3 +146,27 @@ impl EventHub {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::release::{sync_scope, Release};
+
+    /// From rc.27 an event names its context and root in hex, as a live
+    /// rc.32 sent them (swift `rc32-sse-state-mutation.json`).
+    #[test]
+    fn state_mutations_follow_the_release_encoding() {
+        let hub = EventHub::default();
+        let mut rx = hub.receiver();
+        let (context, root) = (Id([1; 32]), Id([2; 32]));
+        hub.state_mutation(context, root, &[]);
+        let old = rx.try_recv().unwrap().json;
+        assert_eq!(old["contextId"], context.to_bs58());
+        sync_scope(Release::rc(27).unwrap(), || {
+            hub.state_mutation(context, root, &[]);
+        });
+        let new = rx.try_recv().unwrap().json;
+        assert_eq!(new["contextId"], "01".repeat(32));
+        assert_eq!(new["data"]["newRoot"], "02".repeat(32));
+    }
+}

@@ -1,5 +1,7 @@
-//! An in-memory stand-in for the Calimero node `merod` 0.11.0-rc.25, for the
-//! SDK's tests and benchmarks.
+//! An in-memory stand-in for the Calimero node `merod`, for the SDK's tests
+//! and benchmarks. It speaks one release from 0.11.0-rc.25 (the default) to
+//! 0.11.0-rc.83, chosen at start ([`Config::release`], `--node-version`);
+//! what differs between releases is data in [`release`].
 //!
 //! It answers like the real node (paths, status codes, envelopes, id
 //! encodings, error bodies) for the admin API and JSON-RPC, with every
@@ -26,17 +28,20 @@ use tokio::net::{TcpListener, TcpStream};
 use tower_service::Service;
 
 mod auth;
+mod bundle;
 mod error;
 mod events;
 mod ids;
 mod kv;
 mod middleware;
+pub mod release;
 mod routes;
 mod sealed;
 mod state;
 
 pub use auth::AuthConfig;
 pub use middleware::ConnectionHandle;
+pub use release::Release;
 pub use sealed::{parse_secret as parse_transport_secret, public_key as transport_public_key};
 
 /// How the node behaves beyond the real one's defaults.
@@ -67,6 +72,12 @@ pub struct Config {
     /// control API (`--sealed-required`, the node's `[server.sealed]
     /// required`).
     pub sealed_required: bool,
+    /// The merod release to answer as (rc.25 by default).
+    pub release: Release,
+    /// Packages the node's own registry has published from the start
+    /// (`--publish PACKAGE@VERSION`), for `install-application` by
+    /// coordinates (rc.31+).
+    pub published: Vec<(String, String)>,
 }
 
 impl Default for Config {
@@ -80,6 +91,8 @@ impl Default for Config {
             auth: None,
             transport_secret: None,
             sealed_required: false,
+            release: Release::default(),
+            published: Vec::new(),
         }
     }
 }
@@ -115,6 +128,20 @@ impl Config {
     pub fn sealed(mut self, transport_secret: [u8; 32], required: bool) -> Self {
         self.transport_secret = Some(transport_secret);
         self.sealed_required = required;
+        self
+    }
+
+    /// Answers as this merod release.
+    #[must_use]
+    pub fn release(mut self, release: Release) -> Self {
+        self.release = release;
+        self
+    }
+
+    /// Publishes `package@version` in the node's registry from the start.
+    #[must_use]
+    pub fn publish(mut self, package: impl Into<String>, version: impl Into<String>) -> Self {
+        self.published.push((package.into(), version.into()));
         self
     }
 

@@ -27,6 +27,8 @@ pub fn routes() -> AppRouter {
     Router::new()
         .route("/token", post(token))
         .route("/refresh", post(refresh))
+        // rc.83 (gated in `crate::release::ROUTES`).
+        .route("/logout", post(logout))
         .route("/health", get(health))
         .route("/providers", get(providers))
         .layer(middleware::from_fn(security_headers))
@@ -284,6 +286,13 @@ async fn refresh(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
             "Access and refresh tokens do not belong to the same subject",
         );
     }
+    // rc.83: both halves must carry the same `key_id` [inferred text].
+    if auth.release.jwt_key_id() && (refresh.key_id.is_none() || access.key_id != refresh.key_id) {
+        return failure(
+            StatusCode::UNAUTHORIZED,
+            "Invalid refresh token: the access and refresh tokens were not issued for the same key",
+        );
+    }
     if let Some(node_url) = &refresh.node_url {
         if let Err(message) = validate_node_host(node_url, &headers) {
             return with_header(
@@ -306,6 +315,40 @@ async fn refresh(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
         Err(Some(message)) => failure(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("Failed to refresh token: {message}"),
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogoutRequest {
+    refresh_token: String,
+}
+
+/// `POST /auth/logout {refresh_token}` (rc.83): retires the refresh token,
+/// so a later refresh with it is a reuse. The key set is pinned (swift
+/// `Rc83SurfaceTests.swift`: `["refresh_token"]`); the answers are
+/// [inferred]: the auth service's envelope with `{"success":true}` (what
+/// kotlin's FakeNode answers), and a refused token as refresh refuses one.
+async fn logout(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(auth) = state.auth.as_ref() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let request: LogoutRequest = match parse_body(&headers, &body) {
+        Ok(r) => r,
+        Err(r) => return r.into_response(),
+    };
+    if request.refresh_token.is_empty() {
+        return validation_error("refresh_token", "Refresh token is required");
+    }
+    match auth.decode(&request.refresh_token, TokenType::Refresh, true) {
+        Ok(claims) => {
+            auth.retire(&claims);
+            reply(StatusCode::OK, json!({ "success": true }), None)
+        }
+        Err(e) => failure(
+            StatusCode::UNAUTHORIZED,
+            format!("Invalid refresh token: {e}"),
         ),
     }
 }
@@ -424,11 +467,25 @@ struct MintRequest {
     node_url: Option<String>,
     #[serde(default)]
     access_ttl: Option<u64>,
+    /// The tokens' `key_id`: absent = the release's default (a fresh one
+    /// from rc.83, none before), `null` = none (a token as a pre-rc.83 node
+    /// minted it), a string = that key id.
+    #[serde(default, deserialize_with = "present")]
+    key_id: Option<Option<String>>,
+    /// An account-authenticated session speaking for this node's account
+    /// (what rc.83's `/contexts/{id}/query` wants).
+    #[serde(default)]
+    account: bool,
 }
 
-/// `POST /_testnode/auth/mint {permissions?, nodeUrl?, accessTtl?}`: a new
-/// family's pair without a login (as `POST /admin/client-key` gives scoped
-/// tokens on the real node).
+/// `Some(value)` whenever the key is present, `null` included.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// `POST /_testnode/auth/mint {permissions?, nodeUrl?, accessTtl?, keyId?, account?}`:
+/// a new family's pair without a login (as `POST /admin/client-key` gives
+/// scoped tokens on the real node).
 async fn mint(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     let Some(auth) = state.auth.as_ref() else {
         return not_enabled();
@@ -438,6 +495,8 @@ async fn mint(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
             permissions: None,
             node_url: None,
             access_ttl: None,
+            key_id: None,
+            account: false,
         }
     } else {
         match serde_json::from_slice(&body) {
@@ -454,7 +513,15 @@ async fn mint(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     let permissions = request
         .permissions
         .unwrap_or_else(|| vec!["admin".to_owned()]);
-    match auth.login(permissions, request.node_url, request.access_ttl) {
+    let key_id = request.key_id.unwrap_or_else(|| auth.default_key_id());
+    let minted = auth.login_with_key(
+        permissions,
+        request.node_url,
+        request.access_ttl,
+        key_id,
+        request.account,
+    );
+    match minted {
         Ok((access, refresh)) => json_response(json!({
             "access_token": access,
             "refresh_token": refresh,

@@ -10,13 +10,9 @@
 //! admits the node at once when the group's TEE admission policy accepts
 //! mock quotes (`status: "joined"`), otherwise answers `announced` without
 //! the node's 30 s admission wait.
-//!
-//! `bindTransportKey` (rc.83): a node serving the sealed transport
-//! (`--transport-secret`) binds its transport key into the report data,
-//! bytes 32..64 = SHA-256("calimero.tee-attest.transport-key.v1" || (app
-//! hash | 0^32) || key), and answers `transportPublicKey`; a node without
-//! one refuses the field. `includeCollateral` is accepted; a mock quote has
-//! no collateral, so none is sent.
+//! With `--transport-secret`, `bindTransportKey` binds the sealed
+//! transport's key (`crate::sealed`), and the rc.83 flags are taken
+//! whatever the release.
 //! core: crates/server/src/admin/handlers/tee.rs, tee/{info,attest,
 //! fleet_join}.rs, crates/tee-attestation/src/generate.rs
 //! (`generate_mock_attestation`, `create_mock_quote`, `build_report_data`),
@@ -25,7 +21,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
@@ -50,7 +46,10 @@ pub fn public_routes() -> AppRouter {
 }
 
 pub fn protected_routes() -> AppRouter {
-    Router::new().route("/tee/fleet-join", post(fleet_join))
+    Router::new()
+        .route("/tee/fleet-join", post(fleet_join))
+        // rc.83 (gated in `crate::release::ROUTES`).
+        .route("/tee/registration-attest", post(registration_attest))
 }
 
 fn internal(message: &str) -> ApiError {
@@ -84,11 +83,31 @@ async fn info(State(state): State<Arc<AppState>>) -> ApiResult {
 struct AttestRequest {
     nonce: String,
     application_id: Option<Id>,
+}
+
+/// rc.83 adds three flags, each sent only when set (swift/kotlin Rc83
+/// surface tests; research `wire-rc83.md` §2.1) [inferred: from rc.83].
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AttestRequestV83 {
+    nonce: String,
+    application_id: Option<Id>,
     #[serde(default)]
-    bind_transport_key: bool,
+    bind_node_key: Option<bool>,
     #[serde(default)]
-    #[allow(dead_code)]
-    include_collateral: bool,
+    bind_transport_key: Option<bool>,
+    #[serde(default)]
+    include_collateral: Option<bool>,
+}
+
+impl Validate for AttestRequestV83 {
+    fn validate(&self, config: &Config) -> Vec<ValidationError> {
+        AttestRequest {
+            nonce: self.nonce.clone(),
+            application_id: None,
+        }
+        .validate(config)
+    }
 }
 
 impl Validate for AttestRequest {
@@ -142,10 +161,23 @@ fn mock_quote(report_data: &[u8; 64]) -> serde_json::Value {
     })
 }
 
-async fn attest(
-    State(state): State<Arc<AppState>>,
-    ValidatedJson(req): ValidatedJson<AttestRequest>,
-) -> ApiResult {
+async fn attest(State(state): State<Arc<AppState>>, req: Request) -> ApiResult {
+    // A node serving the sealed transport is a late one whatever release it
+    // was told to answer as: it takes the rc.83 flags.
+    let req = if state.config.release.rc83() || state.sealed.is_some() {
+        ValidatedJson::<AttestRequestV83>::from_request(req, &state)
+            .await?
+            .0
+    } else {
+        let ValidatedJson(req) = ValidatedJson::<AttestRequest>::from_request(req, &state).await?;
+        AttestRequestV83 {
+            nonce: req.nonce,
+            application_id: req.application_id,
+            bind_node_key: None,
+            bind_transport_key: None,
+            include_collateral: None,
+        }
+    };
     let mut nonce = [0u8; 32];
     hex::decode_to_slice(&req.nonce, &mut nonce)
         .map_err(|_| ApiError::bad_request("Invalid nonce format (must be hex string)"))?;
@@ -163,39 +195,105 @@ async fn attest(
     if !state.config.tee_mock {
         return Err(internal("Failed to generate TDX quote: CannotFindTsmDir"));
     }
-    let transport_key = match (req.bind_transport_key, &state.sealed) {
-        (false, _) => None,
-        (true, Some(sealed)) => Some(sealed.public_key()),
-        (true, None) => {
-            return Err(ApiError::bad_request(
-                "bindTransportKey: this node does not serve the sealed transport",
-            ))
-        }
-    };
     let mut report_data = [0u8; 64];
     report_data[..32].copy_from_slice(&nonce);
     if let Some(hash) = app_hash {
         report_data[32..].copy_from_slice(&hash.0);
     }
-    if let Some(key) = &transport_key {
-        use sha2::Digest as _;
-        let mut binding = sha2::Sha256::new();
-        binding.update(b"calimero.tee-attest.transport-key.v1");
-        binding.update(&report_data[32..]);
-        binding.update(key);
-        let binding = binding.finalize();
-        report_data[32..].copy_from_slice(&binding);
+    // rc.83 bindings: the second half of the report data commits to the
+    // bound key (node-releases.md §3.2: SHA256(domain ‖ app hash or zeros ‖
+    // transport key) for the transport key; the node-key domain is
+    // [inferred]). The stand-in's transport key is stable per node.
+    let identity = state.node().ensure_identity();
+    let app = app_hash.unwrap_or(Id::ZERO);
+    let mut extra = String::new();
+    if req.bind_node_key == Some(true) {
+        let bound = Id::digest(&[
+            b"calimero.tee-attest.node-key.v1",
+            &app.0,
+            &identity.public_key.0,
+        ]);
+        report_data[32..].copy_from_slice(&bound.0);
+        extra.push_str(&format!(
+            r#","boundPublicKey":"{}""#,
+            identity.public_key.to_hex()
+        ));
     }
-    let mut quote_bytes = MOCK_QUOTE_HEADER.to_vec();
-    quote_bytes.extend_from_slice(&report_data);
-    quote_bytes.resize(256, 0);
-    let quote_b64 = base64::engine::general_purpose::STANDARD.encode(&quote_bytes);
-    let transport = transport_key
-        .map(|key| format!(r#","transportPublicKey":"{}""#, hex::encode(key)))
-        .unwrap_or_default();
-    // `{"quoteB64", "quote"}` in that order (`json!` would sort the keys).
+    if req.bind_transport_key == Some(true) {
+        // The sealed transport's key (`--transport-secret`), else a stable
+        // stand-in. It wraps what bytes 32..64 held (core
+        // `attest_report_data_suffix`: the key binding, else the app hash,
+        // else zeros).
+        let transport = match &state.sealed {
+            Some(sealed) => Id(sealed.public_key()),
+            None => Id::digest(&[b"calimero-testnode:transport-key", &identity.device_id.0]),
+        };
+        let inner: [u8; 32] = report_data[32..].try_into().unwrap_or([0; 32]);
+        let bound = Id::digest(&[
+            b"calimero.tee-attest.transport-key.v1",
+            &inner,
+            &transport.0,
+        ]);
+        report_data[32..].copy_from_slice(&bound.0);
+        extra.push_str(&format!(
+            r#","transportPublicKey":"{}""#,
+            transport.to_hex()
+        ));
+    }
+    if req.include_collateral == Some(true) {
+        // A mock quote has no PCS collateral; the stand-in's is empty JSON
+        // documents [inferred shape, after swift's Rc83 test body].
+        extra.push_str(r#","collateral":{"tcbInfo":"{}","qeIdentity":"{}"}"#);
+    }
+    let quote_b64 = mock_quote_b64(&report_data);
+    // `{"quoteB64", "quote", …}` in that order (`json!` would sort the keys).
     Ok(crate::error::json_text(format!(
-        r#"{{"data":{{"quoteB64":"{quote_b64}","quote":{}{transport}}}}}"#,
+        r#"{{"data":{{"quoteB64":"{quote_b64}","quote":{}{extra}}}}}"#,
+        ordered_quote(&mock_quote(&report_data))
+    )))
+}
+
+fn mock_quote_b64(report_data: &[u8; 64]) -> String {
+    let mut quote_bytes = MOCK_QUOTE_HEADER.to_vec();
+    quote_bytes.extend_from_slice(report_data);
+    quote_bytes.resize(256, 0);
+    base64::engine::general_purpose::STANDARD.encode(&quote_bytes)
+}
+
+#[derive(Deserialize)]
+struct RegistrationAttestRequest {
+    nonce: String,
+}
+
+impl Validate for RegistrationAttestRequest {
+    fn validate(&self, config: &Config) -> Vec<ValidationError> {
+        AttestRequest {
+            nonce: self.nonce.clone(),
+            application_id: None,
+        }
+        .validate(config)
+    }
+}
+
+/// `POST /tee/registration-attest {nonce}` (rc.83, protected; kotlin/swift
+/// Rc83 surface tests): a quote for registering this node. The answer is
+/// not pinned by any source; the stand-in answers as `attest` without an
+/// application [inferred].
+async fn registration_attest(
+    State(state): State<Arc<AppState>>,
+    ValidatedJson(req): ValidatedJson<RegistrationAttestRequest>,
+) -> ApiResult {
+    let mut nonce = [0u8; 32];
+    hex::decode_to_slice(&req.nonce, &mut nonce)
+        .map_err(|_| ApiError::bad_request("Invalid nonce format (must be hex string)"))?;
+    if !state.config.tee_mock {
+        return Err(internal("Failed to generate TDX quote: CannotFindTsmDir"));
+    }
+    let mut report_data = [0u8; 64];
+    report_data[..32].copy_from_slice(&nonce);
+    let quote_b64 = mock_quote_b64(&report_data);
+    Ok(crate::error::json_text(format!(
+        r#"{{"data":{{"quoteB64":"{quote_b64}","quote":{}}}}}"#,
         ordered_quote(&mock_quote(&report_data))
     )))
 }

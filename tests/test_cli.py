@@ -40,7 +40,7 @@ def run_bytes(*args: str, url: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([*cmd, "--node-url", url, *args], capture_output=True, timeout=60)
 
 
-def world(client: calimero.Client, tmp_path: Path) -> dict[str, Any]:
+def world(client: calimero.Client, tmp_path: Path, refused_url: str) -> dict[str, Any]:
     """Everything the subcommands need, made through the client."""
     wasm = make_wasm(tmp_path)
     app = client.install_dev_application(str(wasm), package="com.example.kv", version="1.0.0")
@@ -82,7 +82,7 @@ def world(client: calimero.Client, tmp_path: Path) -> dict[str, Any]:
         "data": str(upload),
         "path": str(wasm),
         "local_path": str(tmp_path / "downloaded.bin"),
-        "url": "http://127.0.0.1:9/app.wasm",
+        "url": f"{refused_url}/app.wasm",
         "package": "com.example.kv",
         "alias": "fresh-alias",
         "method": "get",
@@ -157,7 +157,7 @@ def argv(endpoint: dict[str, Any], w: dict[str, Any]) -> list[str]:
 
 # What the node refuses in this world, as the real node would (exit 1).
 FAILS = {
-    "install_application": "nothing listens on port 9",
+    "install_application": "nothing listens at refused_url",
     "get_certificate": "plain HTTP: no certificate",
     "get_tee_info": "no TDX",
     "tee_attest": "no TDX",
@@ -173,9 +173,14 @@ FAILS = {
     "endpoint", calimero.ENDPOINTS, ids=[e["name"] for e in calimero.ENDPOINTS]
 )
 def test_every_subcommand(
-    node: TestNode, client: calimero.Client, tmp_path: Path, endpoint: dict[str, Any], mode: str
+    node: TestNode,
+    client: calimero.Client,
+    tmp_path: Path,
+    refused_url: str,
+    endpoint: dict[str, Any],
+    mode: str,
 ) -> None:
-    w = world(client, tmp_path)
+    w = world(client, tmp_path, refused_url)
     args = argv(endpoint, w)
     flags = ["--json"] if mode == "json" else []
     if endpoint["output"] in ("bytes", "chunks"):
@@ -265,8 +270,8 @@ def test_errors_are_one_line_with_exit_codes(node: TestNode, args, code, needle)
     assert "Traceback" not in out.stderr
 
 
-def test_unreachable_node_exits_1() -> None:
-    out = run("node", "health", url="http://127.0.0.1:1")
+def test_unreachable_node_exits_1(refused_url: str) -> None:
+    out = run("node", "health", url=refused_url)
     assert out.returncode == 1
     assert "Connection refused" in out.stderr
 

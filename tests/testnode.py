@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -109,8 +110,32 @@ class TestNode:
         self.control("DELETE", "requests")
 
     def fault(self, path: str, kind: str, **options: Any) -> None:
-        """Adds a fault for `path` (kind: delay, status, drop)."""
+        """Adds a fault for `path` (kind: delay, status, drop, reset,
+        truncate, oversize, hold)."""
         self.control("POST", "faults", {"path": path, "kind": kind, **options})
+
+    def release(self) -> int:
+        """Lets the requests held by ``hold`` faults go on (and any later
+        one, until the faults are cleared); answers how many were held."""
+        return int(self.control("POST", "faults/release")["released"])
+
+    def wait_for_requests(
+        self, path: str, count: int = 1, *, in_flight: bool = False, timeout: float = 20.0
+    ) -> list[dict[str, Any]]:
+        """The logged requests to `path` once there are `count` of them
+        (with `in_flight`, `count` not yet answered): a condition to wait
+        on instead of a sleep. AssertionError after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [
+                r
+                for r in self.requests()
+                if r["path"] == path and not (in_flight and r["finishedMs"] is not None)
+            ]
+            if len(found) >= count:
+                return found
+            assert time.monotonic() < deadline, f"{count} request(s) to {path} never came"
+            time.sleep(0.005)
 
     # ---------------------------------------------------------------- auth mode
 

@@ -310,7 +310,8 @@ impl Connection {
         })
     }
 
-    /// The pooled HTTP client of this process.
+    /// The pooled HTTP client of this process (inside
+    /// [`crate::runtime::block_on_local`]: this thread's own pool).
     fn http(&self) -> Result<reqwest::Client, Error> {
         let mut slot = self.lock_http()?;
         let pid = std::process::id();
@@ -318,6 +319,10 @@ impl Connection {
             None => Err(Error::Internal(
                 "this connection is closed; make a new one with create_connection".into(),
             )),
+            Some(_) if crate::runtime::in_local() => {
+                drop(slot);
+                crate::runtime::local_client(&self.inner, || build_http(&self.inner.config))
+            }
             Some(_) if slot.0 != pid => {
                 let http = build_http(&self.inner.config)?;
                 *slot = (pid, Some(http.clone()));
@@ -341,6 +346,7 @@ impl Connection {
     /// first) and later requests fail at once. Closing twice is harmless.
     pub fn close(&self) -> Result<(), Error> {
         self.lock_http()?.1 = None;
+        crate::runtime::drop_local_client(&self.inner);
         Ok(())
     }
 

@@ -26,6 +26,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -362,6 +363,11 @@ impl Shared {
 pub struct Subscription {
     transport: Transport,
     events: tokio::sync::Mutex<mpsc::Receiver<Result<Value, Error>>>,
+    /// An event (or the error that ends the subscription) that
+    /// [`Subscription::ready`] took from `events` and [`Subscription::try_next`]
+    /// has not answered yet. Filled only with `events` locked, and only
+    /// when empty, so it holds the oldest item there is.
+    held: Mutex<Option<Result<Value, Error>>>,
     control: mpsc::UnboundedSender<Control>,
     shared: Arc<Shared>,
     task: tokio::task::AbortHandle,
@@ -382,26 +388,109 @@ impl Subscription {
     /// The next event (or reconnect marker); `None` once the subscription
     /// is closed. An error ends it: the connection broke and could not be
     /// made again, or the node refused it.
+    ///
+    /// Cancel-safe: dropped at any point, it has taken no event (see
+    /// [`Subscription::ready`]).
     pub async fn next(&self) -> Result<Option<Value>, Error> {
+        loop {
+            if let Poll::Ready(item) = self.try_next()? {
+                return Ok(item);
+            }
+            self.ready().await;
+        }
+    }
+
+    /// The next event if one is there now, without waiting:
+    /// `Poll::Ready(Some(event))`, `Poll::Ready(None)` once closed,
+    /// `Poll::Pending` when there is none yet (then [`Subscription::ready`]
+    /// says when to try again). An error ends the subscription, as for
+    /// [`Subscription::next`].
+    ///
+    /// Taking an event is this synchronous call, so a caller that hands the
+    /// event on in the same step (as the asyncio binding does, on the event
+    /// loop's thread) cannot lose it to a cancellation.
+    pub fn try_next(&self) -> Result<Poll<Option<Value>>, Error> {
+        if self.is_closed() {
+            return Ok(Poll::Ready(None));
+        }
+        let item = match self.take_held() {
+            Some(item) => item,
+            None => {
+                // A reader waiting in `ready` holds the receiver; what it
+                // gets is held for the next call.
+                let Ok(mut events) = self.events.try_lock() else {
+                    return Ok(Poll::Pending);
+                };
+                // Checked again under the receiver's lock (the only place
+                // `held` is filled): an event held meanwhile comes first.
+                match self.take_held() {
+                    Some(item) => item,
+                    None => match events.try_recv() {
+                        Ok(item) => item,
+                        Err(mpsc::error::TryRecvError::Empty) => return Ok(Poll::Pending),
+                        Err(mpsc::error::TryRecvError::Disconnected) => {
+                            self.shared.closed.send_replace(true);
+                            return Ok(Poll::Ready(None));
+                        }
+                    },
+                }
+            }
+        };
+        match item {
+            Ok(event) => Ok(Poll::Ready(Some(event))),
+            Err(err) => {
+                self.shared.closed.send_replace(true);
+                Err(err)
+            }
+        }
+    }
+
+    /// Waits until [`Subscription::try_next`] has something to answer (an
+    /// event, an error, or the end), and takes nothing itself: an event
+    /// that arrives is moved from the channel into a slot of the
+    /// subscription in the same step as it is received, so this future can
+    /// be dropped, or its completion ignored, at any point without losing
+    /// one. (A future that answered the event itself could not be: a
+    /// caller that drops or discards it after it took the event loses the
+    /// event, which is what a cancelled asyncio read did, issue 19.)
+    pub async fn ready(&self) {
         let mut closed = self.shared.closed.subscribe();
-        if *closed.borrow_and_update() {
-            return Ok(None);
+        if *closed.borrow_and_update() || self.has_held() {
+            return;
         }
         let mut events = tokio::select! {
             events = self.events.lock() => events,
-            _ = closed.wait_for(|c| *c) => return Ok(None),
+            _ = closed.wait_for(|c| *c) => return,
         };
+        // Another reader may have held an event while this one waited for
+        // the receiver.
+        if self.has_held() {
+            return;
+        }
         tokio::select! {
+            // `recv` is cancel-safe, and what it gave is held before
+            // anything else can happen to this future.
             item = events.recv() => match item {
-                _ if self.is_closed() => Ok(None),
-                Some(Ok(event)) => Ok(Some(event)),
-                Some(Err(err)) => {
+                Some(item) => self.hold(item),
+                None => {
                     self.shared.closed.send_replace(true);
-                    Err(err)
                 }
-                None => Ok(None),
             },
-            _ = closed.wait_for(|c| *c) => Ok(None),
+            _ = closed.wait_for(|c| *c) => {}
+        }
+    }
+
+    fn take_held(&self) -> Option<Result<Value, Error>> {
+        self.held.lock().ok().and_then(|mut h| h.take())
+    }
+
+    fn has_held(&self) -> bool {
+        self.held.lock().map(|h| h.is_some()).unwrap_or(false)
+    }
+
+    fn hold(&self, item: Result<Value, Error>) {
+        if let Ok(mut held) = self.held.lock() {
+            *held = Some(item);
         }
     }
 
@@ -530,6 +619,7 @@ impl Connection {
         Ok(Subscription {
             transport: options.transport,
             events: tokio::sync::Mutex::new(rx),
+            held: Mutex::new(None),
             control,
             shared,
             task: task.abort_handle(),

@@ -17,7 +17,7 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
 use crate::asyncio;
 use crate::auth;
-use crate::blocking::wait;
+use crate::blocking::wait_local;
 use crate::convert::{
     bool_arg, json_to_py, number_arg, py_to_json, str_arg, text, to_arg, value_to_py,
 };
@@ -247,7 +247,7 @@ impl PyConnectionInfo {
         checked: Checked,
     ) -> PyResult<Py<PyAny>> {
         let conn = self.conn.clone();
-        let reply = wait(py, async move {
+        let reply = wait_local(py, async move {
             let prepared = conn.resolve(checked).await?;
             conn.send(prepared).await
         })?;
@@ -280,7 +280,7 @@ pub(crate) fn resolve(py: Python<'_>, conn: &Connection, checked: Checked) -> Py
         Checked::Ready(p) => Ok(p),
         pending => {
             let conn = conn.clone();
-            wait(py, async move { conn.resolve(pending).await })
+            wait_local(py, async move { conn.resolve(pending).await })
         }
     }
 }
@@ -494,7 +494,7 @@ impl PyConnectionInfo {
     /// ClientError when the node cannot be reached or answers otherwise.
     fn detect_auth_mode(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let conn = self.conn.clone();
-        let mode = wait(py, async move { conn.detect_auth_mode().await })?;
+        let mode = wait_local(py, async move { conn.detect_auth_mode().await })?;
         let auth_mode = py.import("calimero")?.getattr("AuthMode")?;
         Ok(auth_mode.call1((mode.as_str(),))?.unbind())
     }
@@ -526,7 +526,7 @@ impl PyConnectionInfo {
             auth::opt_str("password", password)?,
         )?;
         let conn = self.conn.clone();
-        let tokens = wait(py, async move { conn.login(credentials).await })?;
+        let tokens = wait_local(py, async move { conn.login(credentials).await })?;
         auth::token_to_py(py, &tokens)
     }
 
@@ -536,7 +536,7 @@ impl PyConnectionInfo {
     /// `node_name`: the next call that needs a token logs in again.
     fn logout(&self, py: Python<'_>) -> PyResult<()> {
         let conn = self.conn.clone();
-        wait(py, async move { conn.logout().await })
+        wait_local(py, async move { conn.logout().await })
     }
 
     /// `GET path` (relative to the node URL), decoded from JSON.
@@ -676,7 +676,7 @@ impl PyConnectionInfo {
     /// and returns `node_release`.
     fn detect_node_version(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let conn = self.conn.clone();
-        let k = wait(py, async move { conn.detect().await })?;
+        let k = wait_local(py, async move { conn.detect().await })?;
         knowledge_to_py(py, &k)
     }
 
@@ -737,7 +737,7 @@ impl PyConnectionInfo {
             .prepare_raw(method, path, body)
             .map_err(|e| to_pyerr(py, e))?;
         let conn = self.conn.clone();
-        let reply = wait(py, async move { conn.send_raw(raw).await })?;
+        let reply = wait_local(py, async move { conn.send_raw(raw).await })?;
         if reply.body.is_empty() {
             return Ok(py.None());
         }

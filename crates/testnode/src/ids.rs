@@ -102,6 +102,17 @@ impl Id {
         }
     }
 
+    /// The current release's encoding, for handlers that word their own
+    /// refusal (blob ids, `context_id` query values, a context in a group
+    /// path): hex from rc.27, base58 before (core `hash.rs`, id 59326009433).
+    pub fn parse_wire(s: &str) -> Result<Self, ()> {
+        if crate::release::current().hex_ids() {
+            Self::parse_hash_hex(s).map_err(|_| ())
+        } else {
+            Self::parse_bs58(s).map_err(|_| ())
+        }
+    }
+
     /// `Hash::from_hex` of rc.27+: not hex (or odd length) and wrong decoded
     /// length are the two errors.
     pub fn parse_hash_hex(s: &str) -> Result<Self, &'static str> {

@@ -384,6 +384,8 @@ pub const ROUTES: &[RouteSpan] = &[
         0,
     ),
     span("POST", "/admin-api/tee/registration-attest", 83, 0),
+    // Release [inferred]: a core fixture, not in the service.rs read.
+    span("GET", "/admin-api/tee/release", 83, 0),
     span("POST", "/auth/logout", 83, 0),
     // Gone from the public router by rc.83 (service.rs; swift Rc83
     // "GET /certificate ... gone").

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::AppRouter;
 use crate::bundle;
-use crate::error::{json, ApiError, ApiResult};
+use crate::error::{json, query, ApiError, ApiResult};
 use crate::ids::{HexId, Id};
 use crate::middleware::FaultSpec;
 use crate::state::{AppState, MemberRow, Role};
@@ -28,12 +28,14 @@ pub fn routes() -> AppRouter {
             "/faults",
             get(list_faults).post(add_fault).delete(clear_faults),
         )
+        .route("/faults/release", post(release_faults))
         .route("/groups", post(foreign_group))
         .route("/events/drop", post(drop_streams))
         .route("/sealed", get(sealed_status).post(sealed_control))
         .route("/release", get(release))
         .route("/registry", get(registry).post(publish))
         .route("/bundles", post(write_bundle))
+        .route("/events", get(event_log))
 }
 
 /// `GET /_testnode/sealed`: `{"enabled", "transportPublicKey", "required",
@@ -212,6 +214,21 @@ async fn write_bundle(body: Bytes) -> ApiResult {
     })))
 }
 
+/// `GET /_testnode/events?since=N`: the events the node emitted after
+/// sequence number `N` (default 0: all since the last reset), numbered per
+/// node, with the next number, how many events slow streams skipped and how
+/// many streams are open: `{"next", "lagged", "live", "events": [{"seq",
+/// "event"}]}`. Streams never carry the numbers (the real node has none).
+async fn event_log(State(state): State<Arc<AppState>>, RawQuery(raw): RawQuery) -> ApiResult {
+    #[derive(Deserialize)]
+    struct Since {
+        #[serde(default)]
+        since: u64,
+    }
+    let q: Since = query(raw.as_deref())?;
+    Ok(json(state.events.log_since(q.since)))
+}
+
 /// `POST /_testnode/events/drop`: cuts every live `/sse` stream and `/ws`
 /// connection at once (no close frame, no end of stream), as a network
 /// failure would. SSE sessions survive, so a client can resume with
@@ -310,8 +327,14 @@ fn ok() -> Response {
     json(json!({ "ok": true }))
 }
 
+/// Answers once the streams it cut have ended (at most 5 s), so that the
+/// next test starts with none.
 async fn reset(State(state): State<Arc<AppState>>) -> Response {
     state.reset();
+    state
+        .events
+        .until_no_stream(std::time::Duration::from_secs(5))
+        .await;
     ok()
 }
 
@@ -342,4 +365,11 @@ async fn add_fault(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult
 async fn clear_faults(State(state): State<Arc<AppState>>) -> Response {
     state.faults.clear();
     ok()
+}
+
+/// `POST /_testnode/faults/release`: requests held by `hold` faults go on,
+/// and later ones are not held (until the faults are cleared). Answers
+/// `{"released": <requests that were held>}`.
+async fn release_faults(State(state): State<Arc<AppState>>) -> Response {
+    json(json!({ "released": state.faults.release() }))
 }

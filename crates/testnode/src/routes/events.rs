@@ -113,8 +113,9 @@ async fn sse(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response
     let _ = drops.borrow_and_update();
     let bus = hub.receiver();
     let first = futures_util::stream::once(async move { Ok::<Event, Cut>(connect) });
-    let rest = futures_util::stream::unfold(Some((bus, drops, session)), move |live| async move {
-        let (mut bus, mut drops, session) = live?;
+    let live = Some((bus, drops, session, state));
+    let rest = futures_util::stream::unfold(live, move |live| async move {
+        let (mut bus, mut drops, session, state) = live?;
         loop {
             tokio::select! {
                 _ = drops.changed() => return Some((Err(Cut), None)),
@@ -129,11 +130,15 @@ async fn sse(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response
                             s.counter - 1
                         };
                         let data = json!({ "result": ev.json });
-                        return Some((Ok(event(session_id, n, &data)), Some((bus, drops, session))));
+                        let live = Some((bus, drops, session, state));
+                        return Some((Ok(event(session_id, n, &data)), live));
                     }
                     // Too slow: events are skipped, as the node's
                     // `try_send` does.
-                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Lagged(n)) => {
+                        state.events.lagged(n);
+                        continue;
+                    }
                     Err(RecvError::Closed) => return None,
                 },
             }
@@ -373,7 +378,11 @@ where
             },
             received = bus.recv() => match received {
                 Ok(ev) if subs.wants(ev.key) => json!({ "id": null, "result": ev.json }),
-                Ok(_) | Err(RecvError::Lagged(_)) => continue,
+                Ok(_) => continue,
+                Err(RecvError::Lagged(n)) => {
+                    state.events.lagged(n);
+                    continue;
+                }
                 Err(RecvError::Closed) => return,
             },
         };

@@ -1281,7 +1281,7 @@ async fn detach_context(
 ) -> ApiResult {
     let id = parse_group_id(&raw)?;
     let context =
-        Id::parse_bs58(&context).map_err(|_| ApiError::bad_request("Invalid context_id format"))?;
+        Id::parse_wire(&context).map_err(|_| ApiError::bad_request("Invalid context_id format"))?;
     let mut node = state.node();
     authorised(&node, &id, 0)?;
     let Some(ctx) = node
@@ -2316,8 +2316,9 @@ fn proof(
         "v": 1,
         "audience": audience,
         "group_id": group.to_hex(),
-        "issuer_identity": identity.public_key.to_bs58(),
-        "context_id": context.map(Id::to_bs58).unwrap_or_default(),
+        // Hash ids in the release's encoding (hex from rc.27, core hash.rs).
+        "issuer_identity": identity.public_key.encode(),
+        "context_id": context.map(Id::encode).unwrap_or_default(),
         "subject": subject,
         "nonce": nonce,
         "issued_at_ms": issued,

@@ -43,6 +43,22 @@ pub fn public_routes() -> AppRouter {
     Router::new()
         .route("/tee/info", get(info))
         .route("/tee/attest", post(attest))
+        // rc.83 [inferred release] (gated in `crate::release::ROUTES`).
+        .route("/tee/release", get(release))
+}
+
+/// `GET /tee/release`: the mero-tee release the node's image comes from,
+/// shaped as core `crates/server/primitives/fixtures/wire/tee/release.res.json`
+/// (index id 71174503961): the sigstore bundle and `published-mrtds.json`
+/// as text, and the release version. The route is not in the service.rs
+/// read (node-releases.md: "post-rc.83 [?]"); served from rc.83 here, with
+/// the SDK's rc.83 dialect [inferred].
+async fn release() -> ApiResult {
+    Ok(data(serde_json::json!({
+        "bundle": "{\"mediaType\":\"application/vnd.dev.sigstore.bundle.v0.3+json\",\"verificationMaterial\":{},\"messageSignature\":{}}\n",
+        "publishedMrtds": "{\n  \"role\": \"node\",\n  \"tag\": \"mero-tee-v2.3.87\",\n  \"profiles\": {\n    \"locked-read-only\": {\n      \"mrtd\": \"aa\"\n    }\n  }\n}\n",
+        "version": "2.3.87",
+    })))
 }
 
 pub fn protected_routes() -> AppRouter {

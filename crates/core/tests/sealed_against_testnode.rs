@@ -16,7 +16,7 @@ use calimero_client_core::endpoints::find;
 use calimero_client_core::events::{Ids, SubscribeOptions, Transport};
 use calimero_client_core::sealed::{KeySource, SealedConfig};
 use calimero_client_core::tee::TeePolicy;
-use calimero_client_core::{ArgValue, Config, Connection, ErrorKind};
+use calimero_client_core::{ArgValue, Config, Connection, ErrorKind, Release};
 use calimero_testnode::AuthConfig;
 use common::{call, s};
 use serde_json::{json, Value};
@@ -45,8 +45,11 @@ impl Node {
     }
 
     fn connect(&self, key: KeySource, auth: AuthOptions) -> Connection {
+        // The test node answers as rc.25; pinned, since the blob test
+        // prepares its requests directly (no release probe).
         let config = Config {
             sealed: Some(SealedConfig { key }),
+            node_version: Some(Release::parse("node_version", "0.11.0-rc.25").unwrap()),
             ..Config::default()
         };
         let auth = AuthOptions {

@@ -16,6 +16,10 @@ Before a page's first block the prelude defines:
 ``APP_PATH``
     the path of an application (a ``.wasm`` file) on the node's disk, for
     ``install_dev_application``;
+``DEVICE_CREDENTIAL``, ``DEVICE_SECRET``
+    a device credential (hex) of a fresh account and the secret of the key
+    it certifies, minted by the auth-mode node, which serves delegated
+    access for the page.
 ``TEE_NODE_URL``
     the URL of a test node serving the sealed transport of a TEE node
     (``--transport-secret``, sealing required), without TDX: its
@@ -237,9 +241,13 @@ def prelude(
             monkeypatch.delenv(name)
     monkeypatch.chdir(work)
     environ = dict(os.environ)
+    auth_node.auth(delegatedAccess=True)
+    device = auth_node.control("POST", "credential", {})
     tee_node.reset()
     tee_node.control("POST", "sealed", {"forgetSessions": True, "resetStats": True})
     yield {
+        "DEVICE_CREDENTIAL": device["credential"],
+        "DEVICE_SECRET": device["deviceSecret"],
         "__name__": "__main__",
         "NODE_URL": node.url,
         "AUTH_NODE_URL": auth_node.url,

@@ -14,6 +14,11 @@ __all__ = [
     "VERSION",
     "ConnectionInfo",
     "BlobChunks",
+    "DeviceCredential",
+    "public_key_of",
+    "sign_login_statement",
+    "sign_request",
+    "sign_warrant",
     "TeePolicy",
     "_Subscription",
     "_asubscribe",
@@ -28,6 +33,65 @@ VERSION: str
 def get_token_cache_path(node_name: str) -> str: ...
 def get_token_cache_dir() -> str: ...
 def endpoints() -> list[dict[str, Any]]: ...
+def sign_request(
+    method: str,
+    path: str,
+    signer_secret: str,
+    body: str | bytes | None = None,
+    valid_for: int | None = None,
+) -> str: ...
+def sign_warrant(
+    context_id: str,
+    executor: str,
+    executor_key: str,
+    release_bytecode_id: str,
+    release_version: str,
+    method: str,
+    args: Any,
+    nonce: int,
+    device_secret: str,
+    credential: str | DeviceCredential,
+    valid_for: int | None = None,
+) -> dict[str, Any]: ...
+def sign_login_statement(
+    node_key: str,
+    session_key: str,
+    device_secret: str,
+    *,
+    audience: str | None = None,
+    challenge: str | None = None,
+    valid_for: int | None = None,
+) -> str: ...
+def public_key_of(secret: str) -> str: ...
+
+@final
+class DeviceCredential:
+    def __new__(cls, credential: str | DeviceCredential) -> DeviceCredential: ...
+    @property
+    def account(self) -> str: ...
+    @property
+    def device(self) -> str: ...
+    @property
+    def signing_key(self) -> str: ...
+    @property
+    def kem_key(self) -> str: ...
+    @property
+    def root_key(self) -> str: ...
+    @property
+    def key_epoch(self) -> int: ...
+    @property
+    def device_epoch(self) -> int: ...
+    @property
+    def handoffs(self) -> int: ...
+    @property
+    def hex(self) -> str: ...
+    @property
+    def valid(self) -> bool: ...
+    def verify(self) -> None: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+    def __reduce__(self) -> tuple[Any, tuple[str]]: ...
 
 @final
 class ConnectionInfo:
@@ -46,6 +110,9 @@ class ConnectionInfo:
         max_retries: int | None = None,
         max_response_bytes: int | None = None,
         ca_cert: str | os.PathLike[str] | bytes | None = None,
+        device_credential: str | DeviceCredential | None = None,
+        device_secret: str | None = None,
+        device_session: str | None = None,
         node_version: str | None = None,
         tee: TeePolicy | None = None,
         sealed: bool | None = None,
@@ -77,6 +144,11 @@ class ConnectionInfo:
     @property
     def node_release(self) -> NodeRelease: ...
     def detect_node_version(self) -> NodeRelease: ...
+    @property
+    def device_credential(self) -> DeviceCredential | None: ...
+    def login_account_proof(
+        self, node_key: str, *, audience: str | None = None, valid_for: int | None = None
+    ) -> JwtToken: ...
     def with_options(
         self, *, timeout: float | None = None, max_retries: int | None = None
     ) -> ConnectionInfo: ...

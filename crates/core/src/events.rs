@@ -30,7 +30,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use reqwest::header::{ACCEPT, AUTHORIZATION, USER_AGENT};
+use reqwest::header::{ACCEPT, USER_AGENT};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -731,19 +731,17 @@ impl Driver {
         let http = match &self.stream_http {
             Some(http) => http.clone(),
             None => {
-                let http = build_stream_http(self.conn.config()).map_err(|e| (e, None))?;
+                let http = build_stream_http(self.conn.config(), self.conn.signs_requests())
+                    .map_err(|e| (e, None))?;
                 self.stream_http = Some(http.clone());
                 http
             }
         };
-        let (mut request, ticket) = self
+        let credential = self
             .conn
-            .authorize(http.get(url.clone()))
+            .credential("GET", &url, b"", true)
             .map_err(|e| (e, None))?;
-        if ticket.sent_token() {
-            self.conn.warn_if_plain_http(&url);
-        }
-        let ticket = Some(ticket);
+        let (mut request, ticket) = credential.apply(http.get(url.clone()));
         request = request.header(ACCEPT, "text/event-stream");
         if let Some(id) = &self.last_event_id {
             request = request.header("Last-Event-ID", id.as_str());
@@ -841,10 +839,13 @@ impl Driver {
             .map_err(|e| (Error::Internal(format!("WebSocket request: {e}")), None))?;
         // The token goes in the upgrade request's header, as for any other
         // request (`?token=` is for browsers, which cannot set one).
-        let (bearer, ticket) = self.conn.bearer().map_err(|e| (e, None))?;
-        if let Some(value) = bearer {
-            self.conn.warn_if_plain_http(&http_url);
-            let _ = request.headers_mut().insert(AUTHORIZATION, value);
+        let credential = self
+            .conn
+            .credential("GET", &http_url, b"", true)
+            .map_err(|e| (e, None))?;
+        let ticket = credential.ticket;
+        if let Some((name, value)) = credential.header {
+            let _ = request.headers_mut().insert(name, value);
         }
         let _ = request.headers_mut().insert(
             USER_AGENT,
@@ -881,7 +882,7 @@ impl Driver {
                     "GET",
                     &shown,
                 );
-                return Err((err, Some(ticket)));
+                return Err((err, ticket));
             }
             Ok(Err(e)) => {
                 let connect = matches!(e, tungstenite::Error::Io(_) | tungstenite::Error::Tls(_));

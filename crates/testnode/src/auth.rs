@@ -48,6 +48,14 @@ use serde::{Deserialize, Serialize};
 use crate::release::Release;
 use crate::state::{lock, AppState};
 
+/// The `sub` prefix of an account-anchored session.
+pub const ACCOUNT_SUBJECT: &str = "account:";
+
+/// The account a request was authenticated as: by a request proof, or by
+/// the token of an `account_proof` login.
+#[derive(Clone, Copy, Debug)]
+pub struct AuthenticatedAccount(pub [u8; 32]);
+
 /// The issuer and audience of every token (core: crates/auth/src/config.rs,
 /// `default_config` uses `calimero-auth`).
 pub const ISSUER: &str = "calimero-auth";
@@ -70,6 +78,11 @@ pub struct AuthConfig {
     pub refresh_ttl: u64,
     /// Expiry leeway, seconds (jsonwebtoken's default, 60, on the node).
     pub leeway: u64,
+    /// `merod --delegated-access`: request proofs (`X-Calimero-Proof`) of
+    /// any account are served, and the intents routes are public. Without
+    /// it only proofs of the node's own account are (403 `invalid_proof`
+    /// for any other).
+    pub delegated_access: bool,
 }
 
 impl Default for AuthConfig {
@@ -80,6 +93,7 @@ impl Default for AuthConfig {
             access_ttl: 3600,
             refresh_ttl: 30 * 24 * 3600,
             leeway: 60,
+            delegated_access: false,
         }
     }
 }
@@ -155,6 +169,11 @@ pub struct Timing {
     pub leeway: u64,
     /// Seconds added to the wall clock for every time check and `iat`/`exp`.
     pub clock_offset: i64,
+    /// See [`AuthConfig::delegated_access`].
+    pub delegated_access: bool,
+    /// Serve `GET/POST /admin-api/contexts/{id}/warrant-nonce` (newer than
+    /// rc.83, which answers 404).
+    pub warrant_nonce_routes: bool,
 }
 
 struct Inner {
@@ -170,6 +189,8 @@ struct Inner {
     families: HashMap<String, Family>,
     /// Every token minted since the last reset (for leak checks in tests).
     issued: Vec<String>,
+    /// `GET /auth/challenge` answers not yet spent, with their expiry.
+    challenges: HashMap<[u8; 32], u64>,
 }
 
 /// The auth service of a test node in embedded mode.
@@ -209,6 +230,8 @@ impl Auth {
             refresh_ttl: config.refresh_ttl,
             leeway: config.leeway,
             clock_offset: 0,
+            delegated_access: config.delegated_access,
+            warrant_nonce_routes: false,
         };
         Self {
             config,
@@ -221,6 +244,7 @@ impl Auth {
                 revoked: HashSet::new(),
                 families: HashMap::new(),
                 issued: Vec::new(),
+                challenges: HashMap::new(),
             }),
             started: std::time::Instant::now(),
         }
@@ -236,7 +260,10 @@ impl Auth {
             refresh_ttl: self.config.refresh_ttl,
             leeway: self.config.leeway,
             clock_offset: 0,
+            delegated_access: self.config.delegated_access,
+            warrant_nonce_routes: false,
         };
+        inner.challenges.clear();
         inner.failures.clear();
         inner.consumed.clear();
         inner.revoked.clear();
@@ -318,6 +345,44 @@ impl Auth {
     }
 
     // ----------------------------------------------------------------- tokens
+
+    /// A fresh login challenge (32 random bytes, hex), good for 5 minutes
+    /// and once.
+    pub fn challenge(&self) -> String {
+        let bytes: [u8; 32] = rand::random();
+        let expires = self.now() + 300;
+        let _ = lock(&self.inner).challenges.insert(bytes, expires);
+        hex::encode(bytes)
+    }
+
+    /// Spends a challenge this node issued; false when unknown, spent or
+    /// expired.
+    pub fn spend_challenge(&self, challenge: &[u8; 32]) -> bool {
+        let now = self.now();
+        let expires = lock(&self.inner).challenges.remove(challenge);
+        expires.is_some_and(|e| e >= now)
+    }
+
+    /// A family whose subject is an account (an `account_proof` login):
+    /// the guard authenticates its tokens as that account.
+    pub fn login_account(
+        &self,
+        account: &[u8; 32],
+        node_url: Option<String>,
+    ) -> Result<(String, String), String> {
+        let sub = format!("{ACCOUNT_SUBJECT}{}", hex::encode(account));
+        let permissions = vec!["context".to_owned(), "namespace".to_owned()];
+        let key_id = self.default_key_id();
+        let _ = lock(&self.inner).families.insert(
+            sub.clone(),
+            Family {
+                permissions: permissions.clone(),
+                key_id: key_id.clone(),
+                account: true,
+            },
+        );
+        self.mint_pair(&sub, permissions, node_url, None, key_id)
+    }
 
     /// A new family (a login) and its first pair; from rc.83 its tokens
     /// carry the family's key id.
@@ -617,14 +682,75 @@ fn refusal(err: &TokenError) -> Response {
     }
 }
 
+/// Whether `path` is a delegated-execution route, public under
+/// `--delegated-access` (core: `delegated_execution_routes`).
+fn is_intents_route(path: &str) -> bool {
+    path.strip_prefix("/admin-api/contexts/")
+        .and_then(|rest| rest.strip_suffix("/intents"))
+        .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+}
+
+/// No token of any kind: the one other way a caller can say who it is, a
+/// proof carried on the request (core: crates/server/src/auth.rs, the
+/// `PROOF_HEADER` branch). The body is read here, because the proof commits
+/// to it, and handed on unchanged.
+async fn proof_or_refuse(state: &AppState, auth: &Auth, req: Request, next: Next) -> Response {
+    let Some(header) = req.headers().get("x-calimero-proof").cloned() else {
+        return refused(StatusCode::UNAUTHORIZED, None);
+    };
+    // A node with no signing key yet serves no proofs: the plain 401.
+    let Some(identity) = state.node().identity else {
+        return refused(StatusCode::UNAUTHORIZED, None);
+    };
+    let method = req.method().as_str().to_owned();
+    let path = req
+        .extensions()
+        .get::<OriginalUri>()
+        .map_or_else(|| req.uri().path().to_owned(), |o| o.0.path().to_owned());
+    let (mut parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, crate::delegated::MAX_PROVEN_BODY).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let admitted = crate::delegated::admit(
+        header.as_bytes(),
+        &method,
+        &path,
+        &bytes,
+        auth.now(),
+        &identity.public_key.0,
+        &identity.account_id.0,
+        auth.timing().delegated_access,
+    );
+    match admitted {
+        Ok((account, _device)) => {
+            let _ = parts.extensions.insert(AuthenticatedAccount(account));
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+        Err(crate::delegated::Refusal::NotServed) => {
+            refused(StatusCode::FORBIDDEN, Some("invalid_proof"))
+        }
+        Err(_) => refused(StatusCode::UNAUTHORIZED, Some("invalid_proof")),
+    }
+}
+
 /// The guard `routes::guarded` puts in front of protected routes when the
 /// node runs in embedded auth mode.
-pub async fn guard(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let Some(auth) = state.auth.as_ref() else {
         return next.run(req).await;
     };
     if req.method() == Method::OPTIONS {
         return next.run(req).await;
+    }
+    if auth.timing().delegated_access {
+        let path = req
+            .extensions()
+            .get::<OriginalUri>()
+            .map_or_else(|| req.uri().path().to_owned(), |o| o.0.path().to_owned());
+        if is_intents_route(&path) {
+            return next.run(req).await;
+        }
     }
     let headers = req.headers();
     let verified = if let Some(value) = headers.get(header::AUTHORIZATION) {
@@ -642,13 +768,22 @@ pub async fn guard(State(state): State<Arc<AppState>>, mut req: Request, next: N
         });
         match token {
             Some(token) => auth.verify_access(&token, headers),
-            None => return refused(StatusCode::UNAUTHORIZED, None),
+            None => return proof_or_refuse(&state, auth, req, next).await,
         }
     };
     let claims = match verified {
         Ok(claims) => claims,
         Err(err) => return refusal(&err),
     };
+    let account = claims
+        .sub
+        .strip_prefix(ACCOUNT_SUBJECT)
+        .and_then(|h| hex::decode(h).ok())
+        .and_then(|b| <[u8; 32]>::try_from(b).ok());
+    let mut req = req;
+    if let Some(account) = account {
+        let _ = req.extensions_mut().insert(AuthenticatedAccount(account));
+    }
     let path = req
         .extensions()
         .get::<OriginalUri>()

@@ -29,6 +29,7 @@ use tower_service::Service;
 
 mod auth;
 mod bundle;
+mod delegated;
 mod error;
 mod events;
 mod ids;

@@ -35,7 +35,7 @@ const USAGE: &str = "usage: calimero-testnode [--host HOST] [--port PORT] \
                      [--transport-secret HEX [--sealed-required]] \
                      [--auth] [--auth-user USER] \
                      [--auth-password PASSWORD] [--access-ttl SECS] [--refresh-ttl SECS] \
-                     [--leeway SECS]";
+                     [--leeway SECS] [--delegated-access]";
 
 struct Args {
     host: String,
@@ -116,6 +116,7 @@ fn parse_args() -> Result<Args, String> {
                 auth_settings.refresh_ttl = seconds("--refresh-ttl", value("--refresh-ttl")?)?
             }
             "--leeway" => auth_settings.leeway = seconds("--leeway", value("--leeway")?)?,
+            "--delegated-access" => auth_settings.delegated_access = true,
             "--help" | "-h" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument: {other}\n{USAGE}")),
         }

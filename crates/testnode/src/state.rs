@@ -164,6 +164,8 @@ pub struct Node {
     pub application_aliases: BTreeMap<AliasName, Id>,
     /// Device aliases (rc.32+), values are 64-hex device ids.
     pub device_aliases: BTreeMap<AliasName, Id>,
+    /// Warrant nonces spent, per (context, author device key).
+    pub warrant_nonces: BTreeMap<(Id, [u8; 32]), std::collections::BTreeSet<u64>>,
 }
 
 /// A device of this node's account, other than the node's own.
@@ -197,6 +199,7 @@ impl Default for Node {
             context_aliases: BTreeMap::new(),
             application_aliases: BTreeMap::new(),
             device_aliases: BTreeMap::new(),
+            warrant_nonces: BTreeMap::new(),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
@@ -36,6 +36,7 @@ pub fn routes() -> AppRouter {
         .route("/registry", get(registry).post(publish))
         .route("/bundles", post(write_bundle))
         .route("/events", get(event_log))
+        .route("/credential", post(mint_credential))
 }
 
 /// `GET /_testnode/sealed`: `{"enabled", "transportPublicKey", "required",
@@ -227,6 +228,51 @@ async fn event_log(State(state): State<Arc<AppState>>, RawQuery(raw): RawQuery) 
     }
     let q: Since = query(raw.as_deref())?;
     Ok(json(state.events.log_since(q.since)))
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CredentialRequest {
+    /// Make the minted account this node's own (it mints its identity first).
+    #[serde(default)]
+    as_node_account: bool,
+    /// Root-key handoffs to put in the chain (the certificate is signed by
+    /// the last key).
+    #[serde(default)]
+    handoffs: u32,
+}
+
+/// `POST /_testnode/credential {"asNodeAccount"?, "handoffs"?}`: a fresh
+/// account (random root key) and a device it certifies, minted by the test
+/// node (ring) → `{"credential", "deviceSecret", "devicePublicKey",
+/// "account", "rootSecret"}`, all hex. For tests of delegated access.
+async fn mint_credential(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
+    let req: CredentialRequest = if body.is_empty() {
+        CredentialRequest::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(r) => r,
+            Err(e) => {
+                return crate::error::ApiError::bad_request(format!("invalid request: {e}"))
+                    .into_response()
+            }
+        }
+    };
+    let minted = crate::delegated::mint_credential(req.handoffs.min(8));
+    if req.as_node_account {
+        let mut node = state.node();
+        let _ = node.ensure_identity();
+        if let Some(identity) = node.identity.as_mut() {
+            identity.account_id = crate::ids::Id(minted.account);
+        }
+    }
+    json(json!({
+        "credential": hex::encode(&minted.credential),
+        "deviceSecret": hex::encode(minted.device_seed),
+        "devicePublicKey": hex::encode(minted.device_public),
+        "account": hex::encode(minted.account),
+        "rootSecret": hex::encode(minted.root_seed),
+    }))
 }
 
 /// `POST /_testnode/events/drop`: cuts every live `/sse` stream and `/ws`

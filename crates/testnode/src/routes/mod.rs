@@ -26,6 +26,7 @@ pub mod contexts;
 pub mod control;
 pub mod events;
 pub mod groups;
+pub mod intents;
 pub mod jsonrpc;
 pub mod namespaces;
 pub mod owner;
@@ -47,6 +48,7 @@ pub fn protected() -> AppRouter {
         .merge(namespaces::routes())
         .merge(groups::routes())
         .merge(accounts::routes())
+        .merge(intents::routes())
         .merge(tee::protected_routes())
 }
 

@@ -27,6 +27,7 @@ from .calimero_client_py import (
     BlobChunks,
     ConnectionInfo,
     DeviceCredential,
+    TeePolicy,
     get_token_cache_dir,
     get_token_cache_path,
     public_key_of,
@@ -35,6 +36,7 @@ from .calimero_client_py import (
     sign_warrant,
 )
 from .errors import (
+    AttestationError,
     AuthenticationError,
     AuthRevokedError,
     BadRequestError,
@@ -49,6 +51,7 @@ from .errors import (
     RateLimitError,
     RequestTimeoutError,
     RpcError,
+    SealedTransportError,
     ServerError,
     UnsupportedByNodeError,
 )
@@ -68,6 +71,7 @@ __all__ = [
     "DeviceCredential",
     "JwtToken",
     "Subscription",
+    "TeePolicy",
     "__version__",
     "create_async_client",
     "create_client",
@@ -79,6 +83,7 @@ __all__ = [
     "sign_login_statement",
     "sign_request",
     "sign_warrant",
+    "AttestationError",
     "AuthRevokedError",
     "AuthenticationError",
     "BadRequestError",
@@ -93,6 +98,7 @@ __all__ = [
     "RateLimitError",
     "RequestTimeoutError",
     "RpcError",
+    "SealedTransportError",
     "ServerError",
     "UnsupportedByNodeError",
 ]

@@ -29,8 +29,10 @@ from .errors import InvalidArgumentError, NotFoundError, UnsupportedByNodeError
 # annotations are strings here, read only by type checkers.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
     from typing import Any, Callable, NoReturn
+
+    from .calimero_client_py import TeePolicy
 
 
 __all__ = [
@@ -689,6 +691,10 @@ def create_connection(
     max_response_bytes: int | None = None,
     ca_cert: str | os.PathLike[str] | bytes | None = None,
     node_version: str | None = None,
+    tee: TeePolicy | None = None,
+    sealed: bool = False,
+    transport_public_key: str | bytes | None = None,
+    tee_collateral: Mapping[str, Any] | str | bytes | None = None,
 ) -> ConnectionInfo:
     """A connection to the node at ``api_url``.
 
@@ -737,6 +743,18 @@ def create_connection(
     ValueError. A node not serving delegated access answers
     ``PermissionDeniedError`` (403, ``auth_error="invalid_proof"``); a
     refused proof ``AuthenticationError`` (401).
+
+    TEE nodes: ``sealed=True`` encrypts every request (token refreshes,
+    blob transfers and event streams included) to the node's X25519
+    transport key, so only the attested TD reads it, whatever proxy or TLS
+    terminator sits in front. The key is attested, under ``tee`` (a
+    ``TeePolicy`` its quote must meet, verified against the Intel collateral
+    the node returns, or ``tee_collateral`` when given), or is
+    ``transport_public_key`` (hex or 32 bytes), verified some other way.
+    Nothing is sent until the first call, which attests and opens the
+    session. ``tee`` or ``transport_public_key`` without ``sealed=True``,
+    or ``sealed=True`` without either, raise ValueError; a WebSocket
+    subscription cannot be sealed and raises ValueError (use SSE).
     """
     return ConnectionInfo(
         api_url,
@@ -755,6 +773,10 @@ def create_connection(
         device_credential=device_credential,
         device_secret=device_secret,
         device_session=device_session,
+        tee=tee,
+        sealed=sealed,
+        transport_public_key=transport_public_key,
+        tee_collateral=tee_collateral,
     )
 
 

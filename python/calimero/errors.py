@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 __all__ = [
+    "AttestationError",
     "AuthRevokedError",
     "AuthenticationError",
     "BadRequestError",
@@ -48,6 +49,7 @@ __all__ = [
     "RateLimitError",
     "RequestTimeoutError",
     "RpcError",
+    "SealedTransportError",
     "ServerError",
     "UnsupportedByNodeError",
 ]
@@ -218,4 +220,25 @@ class UnsupportedByNodeError(ClientError, builtins.NotImplementedError):
     The official client's identity-alias methods call routes that merod
     0.11.0-rc.25 does not serve; here they raise this instead of a 404. It is
     also a ``NotImplementedError``.
+    """
+
+
+class AttestationError(ClientError):
+    """A TEE node's attestation was refused, so nothing was sent to it.
+
+    Its quote did not verify against Intel's collateral, or is a mock quote,
+    or its measurements, TCB status or application are not ones the
+    ``TeePolicy`` accepts, or it does not commit to this connection's nonce
+    and the node's transport key; or the node no longer holds the transport
+    key given with ``transport_public_key`` (it restarted). The message says
+    which.
+    """
+
+
+class SealedTransportError(ClientError):
+    """A sealed exchange with a TEE node failed in a way that makes its
+    answer untrusted: a response frame that did not open (tampered with,
+    reordered or forged on the way), an answer cut short before its end
+    frame, a handshake reply not from the attested node, or a request too
+    large to seal. Nothing unauthenticated is ever returned.
     """

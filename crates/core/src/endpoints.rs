@@ -1393,7 +1393,9 @@ pub static ENDPOINTS: &[Endpoint] = &[
              Public. A node without TDX answers 501 (ServerError). From 0.11.0-rc.83 \
              `bind_node_key` / `bind_transport_key` bind a key into the report data \
              (`boundPublicKey` / `transportPublicKey` in the answer) and `include_collateral` \
-             adds the DCAP collateral.",
+             adds the DCAP collateral. The quote comes back unverified: a sealed connection \
+             (`create_connection(..., tee=TeePolicy(...), sealed=True)`) verifies it, and \
+             `TeePolicy.verify_quote` does on its own.",
         ),
     post("tee", "tee_registration_attest", "/admin-api/tee/registration-attest")
         .json()

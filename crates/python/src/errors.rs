@@ -69,7 +69,9 @@ fn build(py: Python<'_>, kind: ErrorKind, err: &Error) -> PyResult<PyErr> {
             kw.set_item("retry_after", h.retry_after)?;
             kw.set_item("message", &h.message)?;
         }
-        Error::Network { method, url, .. } | Error::Timeout { method, url, .. } => {
+        Error::Network { method, url, .. }
+        | Error::Timeout { method, url, .. }
+        | Error::Sealed { method, url, .. } => {
             kw.set_item("method", method)?;
             kw.set_item("url", url)?;
         }
@@ -97,7 +99,8 @@ fn build(py: Python<'_>, kind: ErrorKind, err: &Error) -> PyResult<PyErr> {
         Error::InvalidArgument { .. }
         | Error::Internal(_)
         | Error::LocalIo { .. }
-        | Error::NotAuthenticated { .. } => {}
+        | Error::NotAuthenticated { .. }
+        | Error::Attestation { .. } => {}
         Error::Unsupported { call, .. } => {
             kw.set_item(
                 "message",

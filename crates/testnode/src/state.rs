@@ -23,6 +23,8 @@ pub struct AppState {
     pub auth: Option<crate::auth::Auth>,
     /// Live events (`/sse`, `/ws`).
     pub events: crate::events::EventHub,
+    /// The sealed transport (`--transport-secret`).
+    pub sealed: Option<crate::sealed::SealedNode>,
     /// The node's own registry (rc.31+ installs by coordinates): bundle
     /// archives by (package, version).
     registry: Mutex<BTreeMap<(String, String), Bytes>>,
@@ -31,6 +33,9 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: Config) -> Self {
         let log = RequestLog::new(config.max_logged_requests);
+        let sealed = config
+            .transport_secret
+            .map(|secret| crate::sealed::SealedNode::new(secret, config.sealed_required));
         let auth = config
             .auth
             .clone()
@@ -42,6 +47,7 @@ impl AppState {
             log,
             auth,
             events: crate::events::EventHub::default(),
+            sealed,
             registry: Mutex::new(BTreeMap::new()),
         };
         state.seed_registry();

@@ -326,7 +326,7 @@ B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 def rc(node: TestNode) -> int:
     """The release number the node plays (25 for 0.11.0-rc.25)."""
-    return int(node.release()["rc"])
+    return int(node.release_info()["rc"])
 
 
 def is_wire_id(value: str, node: TestNode) -> bool:
@@ -350,7 +350,7 @@ def install_app(client: Any, node: TestNode, tmp_path: Path, package: str = "com
     """Installs an application the node's release takes from a dev install:
     a `.wasm` (unique content) up to rc.31, a signed `.mpk` bundle from
     rc.32 (the test node writes it). Returns its id."""
-    if node.release()["rc"] >= 32:
+    if node.release_info()["rc"] >= 32:
         path = node.bundle(package, "1.0.0")["path"]
         return client.install_dev_application(path)["data"]["applicationId"]
     path = make_wasm(tmp_path, f"{package}.wasm")

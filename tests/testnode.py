@@ -174,8 +174,9 @@ class TestNode:
 
     # ----------------------------------------------------------------- releases
 
-    def release(self) -> dict[str, Any]:
-        """The release the node answers as: ``{"nodeVersion", "rc",
+    def release_info(self) -> dict[str, Any]:
+        """The release the node answers as (not ``release()``, which lets
+        held requests go): ``{"nodeVersion", "rc",
         "features": {name: bool}, "routes": [{"method", "path", "since",
         "until", "served"}]}`` (the routes that come and go)."""
         return self.control("GET", "release")
@@ -183,7 +184,7 @@ class TestNode:
     @property
     def node_version(self) -> str:
         """``"0.11.0-rc.N"``."""
-        return self.release()["nodeVersion"]
+        return self.release_info()["nodeVersion"]
 
     def publish(
         self, package: str, version: str, *, abi: bool = True, signed: bool = True

@@ -8,7 +8,9 @@ all of these going at once. Before the fix about one exit in six crashed
 when releasing" or a segfault, "Python runtime state: finalizing"): a
 runtime thread completing an asyncio future was inside Python when the
 interpreter began to finalize (``crates/python/src/shutdown.rs``).
-``-m slow`` runs many more exits, beside a CPU-bound process.
+``-m slow`` runs many more exits, beside a CPU-bound process. After the
+package's exit hook, the exiting thread can still make blocking calls and
+async calls are refused (``test_after_the_exit_hook``).
 """
 
 from __future__ import annotations
@@ -74,3 +76,39 @@ def test_exit_with_work_in_flight_under_load(
         burner.wait()
     print(f"{runs} exits in {time.monotonic() - started:.0f} s, {len(bad)} failed")
     assert not bad, f"{len(bad)} of {runs} exits failed:\n" + "\n".join(bad[:3])
+
+
+#: An atexit hook registered before ``calimero`` is imported runs after the
+#: package's own hook (atexit runs hooks last in, first out).
+LATE_HOOK = """
+import asyncio, atexit, sys
+
+
+def late():
+    print(client.health(), flush=True)
+    try:
+        asyncio.run(aclient.health())
+    except RuntimeError as e:
+        print(e, flush=True)
+
+
+atexit.register(late)
+import calimero
+
+conn = calimero.create_connection(sys.argv[1])
+client = calimero.create_client(conn)
+aclient = calimero.create_async_client(conn)
+"""
+
+
+def test_after_the_exit_hook(node: TestNode) -> None:
+    # The exiting thread can still make blocking calls; an async call would
+    # never be completed, so it is refused.
+    done = subprocess.run(
+        [sys.executable, "-c", LATE_HOOK, node.url], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "{'data': {'status': 'alive'}}",
+        "cannot start an async call: the interpreter is exiting",
+    ]

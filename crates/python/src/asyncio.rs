@@ -22,6 +22,7 @@ use pyo3_async_runtimes::generic::{ContextExt, Runtime};
 use pyo3_async_runtimes::TaskLocals;
 
 use crate::errors::to_pyerr;
+use crate::shutdown;
 
 tokio::task_local! {
     static LOCALS: TaskLocals;
@@ -45,11 +46,16 @@ impl Runtime for CoreRuntime {
         tokio::spawn(fut)
     }
 
+    /// pyo3-async-runtimes spawns here only what attaches to the
+    /// interpreter from a runtime thread (completing an asyncio future):
+    /// behind the exit gate, so that none does once the interpreter exits.
     fn spawn_blocking<F>(f: F) -> Self::JoinHandle
     where
         F: FnOnce() + Send + 'static,
     {
-        tokio::task::spawn_blocking(f)
+        tokio::task::spawn_blocking(move || {
+            let _ = shutdown::gate(f);
+        })
     }
 }
 
@@ -99,6 +105,7 @@ where
     F: Future<Output = Result<T, Error>> + Send + 'static,
     T: Send + 'static,
 {
+    shutdown::refuse_new_work()?;
     let rt = runtime().map_err(|e| to_pyerr(py, e))?;
     let locals = TaskLocals::with_running_loop(py)?.copy_context(py)?;
     let _entered = rt.enter();

@@ -25,6 +25,7 @@ use crate::blocking::{wait, wait_local, wait_local_with, wait_with};
 use crate::connection::reply_to_py;
 use crate::convert::type_name;
 use crate::errors::to_pyerr;
+use crate::shutdown;
 
 /// How much a file object is asked for per `read()`.
 const READ_SIZE: usize = 4 * UPLOAD_CHUNK;
@@ -206,7 +207,7 @@ fn upload_reader(
     let conn = conn.clone();
     let t = Arc::clone(&transfer);
     let handle = rt.spawn(async move { conn.upload(prepared, source, size, t).await });
-    let _abort = AbortOnDrop(handle.abort_handle());
+    let abort_on_drop = AbortOnDrop(handle.abort_handle());
     'reading: loop {
         py.check_signals()?;
         report.report(py)?;
@@ -227,10 +228,16 @@ fn upload_reader(
         }
         let mut item = Some(Bytes::from_owner(chunk));
         while item.is_some() {
-            let sent = py.detach(|| {
-                rt.block_on(async {
+            let sent = shutdown::detach(py, || {
+                let sent = rt.block_on(async {
                     tokio::time::timeout(Duration::from_millis(50), tx.reserve()).await
-                })
+                });
+                if shutdown::parking() {
+                    // This thread will not return to Python: the upload
+                    // stops now rather than wait for chunks forever.
+                    abort_on_drop.0.abort();
+                }
+                sent
             });
             match sent {
                 Ok(Ok(permit)) => {

@@ -64,6 +64,9 @@ def main() -> int:
     parser.add_argument("--compare", help="two clients, A,B: CPU ratio round by round")
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--contexts", type=int, default=2000, help="contexts of `big`")
+    parser.add_argument(
+        "--delay-ms", type=float, default=0.0, help="the canned responder answers this late"
+    )
     parser.add_argument("--base-path", help="directory holding the `calimero` package to compare")
     args = parser.parse_args()
     skips: list[str] = []
@@ -71,7 +74,7 @@ def main() -> int:
     official = clients.official_python(skips)
     if official:
         pythons["official"] = official
-    if not clients.TESTNODE.exists():
+    if not os.environ.get("CALIMERO_TESTNODE_BIN") and not clients.TESTNODE.exists():
         subprocess.run(
             ["cargo", "build", "--release", "--locked", "-p", "calimero-testnode"],
             cwd=clients.ROOT,
@@ -97,7 +100,8 @@ def main() -> int:
         if args.target == "canned":
             setup.setdefault("big_path", "/admin-api/contexts")
             small, big_table = clients.record_canned(node.url, setup["big_url"], setup, tmp)
-            canned, canned_big = clients.Canned(small), clients.Canned(big_table)
+            delay = args.delay_ms / 1000
+            canned, canned_big = clients.Canned(small, delay), clients.Canned(big_table, delay)
             stop += [canned, canned_big]
             setup = dict(setup, url=canned.url, big_url=canned_big.url, big_app=None)
         if args.compare:

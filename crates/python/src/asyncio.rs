@@ -34,11 +34,18 @@ use pyo3::sync::PyOnceLock;
 
 use crate::errors::to_pyerr;
 
+/// Completes a call's future with its result, on the loop's thread.
+type Complete = Box<dyn FnOnce(Python<'_>, &Bound<'_, PyAny>) -> PyResult<()> + Send>;
+
 /// One finished call, waiting for the loop: completes `future` with the GIL.
 struct Finished {
     future: Py<PyAny>,
-    complete: Box<dyn FnOnce(Python<'_>, &Bound<'_, PyAny>) -> PyResult<()> + Send>,
+    complete: Complete,
 }
+
+/// The completion queue of the loop a thread ran last: (process, loop,
+/// queue).
+type LoopEntry = (u32, Py<PyAny>, Arc<Completions>);
 
 /// The completion queue of one event loop.
 struct Completions {
@@ -167,7 +174,7 @@ thread_local! {
     /// The completion queue of the loop this thread ran last: (process,
     /// loop, queue). A loop runs on one thread, and a forked child makes
     /// its own.
-    static LOOP: RefCell<Option<(u32, Py<PyAny>, Arc<Completions>)>> = const { RefCell::new(None) };
+    static LOOP: RefCell<Option<LoopEntry>> = const { RefCell::new(None) };
 }
 
 /// The completion queue of `event_loop` (this thread's running loop),
@@ -296,27 +303,26 @@ where
     let target = future.clone().unbind();
     let task = rt.spawn(async move {
         let outcome = CatchUnwind(Box::pin(fut)).await;
-        let complete: Box<dyn FnOnce(Python<'_>, &Bound<'_, PyAny>) -> PyResult<()> + Send> =
-            Box::new(move |py, future| {
-                let value = match outcome {
-                    Ok(Ok(value)) => convert(py, value)?,
-                    Ok(Err(e)) => {
-                        let err = to_pyerr(py, e);
-                        future.call_method1(pyo3::intern!(py, "set_exception"), (err,))?;
-                        return Ok(());
-                    }
-                    Err(panic) => {
-                        let err = pyo3_async_runtimes::err::RustPanic::new_err(format!(
-                            "rust future panicked: {}",
-                            panic_message(&*panic)
-                        ));
-                        future.call_method1(pyo3::intern!(py, "set_exception"), (err,))?;
-                        return Ok(());
-                    }
-                };
-                future.call_method1(pyo3::intern!(py, "set_result"), (value,))?;
-                Ok(())
-            });
+        let complete: Complete = Box::new(move |py, future| {
+            let value = match outcome {
+                Ok(Ok(value)) => convert(py, value)?,
+                Ok(Err(e)) => {
+                    let err = to_pyerr(py, e);
+                    future.call_method1(pyo3::intern!(py, "set_exception"), (err,))?;
+                    return Ok(());
+                }
+                Err(panic) => {
+                    let err = pyo3_async_runtimes::err::RustPanic::new_err(format!(
+                        "rust future panicked: {}",
+                        panic_message(&*panic)
+                    ));
+                    future.call_method1(pyo3::intern!(py, "set_exception"), (err,))?;
+                    return Ok(());
+                }
+            };
+            future.call_method1(pyo3::intern!(py, "set_result"), (value,))?;
+            Ok(())
+        });
         queue.push(Finished {
             future: target,
             complete,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -128,3 +130,53 @@ def test_a_forked_child_can_call(client: calimero.Client) -> None:
         pytest.fail("the forked child hung")
     assert os.waitstatus_to_exitcode(status) == 0
     assert client.health() == {"data": {"status": "alive"}}  # the parent is unaffected
+
+
+#: A program whose first call logs what it learns of the node's release
+#: (``calimero.release``, DEBUG) to a handler that makes another call, from
+#: another thread, and waits for it.
+LOG_AND_CALL = """
+import logging, sys, threading
+import calimero
+
+client = calimero.create_client(calimero.create_connection(sys.argv[1]))
+answers = []
+
+
+class CallAndWait(logging.Handler):
+    def emit(self, record):
+        if not answers:
+            other = threading.Thread(target=lambda: answers.append(client.health()))
+            other.start()
+            other.join(20)
+
+
+log = logging.getLogger("calimero.release")
+log.setLevel(logging.DEBUG)
+log.addHandler(CallAndWait())
+try:
+    client.get_context("11111111111111111111111111111111")  # learns the release
+except calimero.NotFoundError:
+    pass
+print(answers, flush=True)
+"""
+
+
+def test_a_log_handler_can_make_a_call(node: TestNode) -> None:
+    # Core log lines reach Python's logging, which takes the GIL. The
+    # release detection logged while holding the connection's release lock,
+    # and a call being prepared takes that lock while holding the GIL: the
+    # handler's wait let the other thread take the GIL and then block on the
+    # lock, and the logging thread could never take the GIL back (the whole
+    # process hung). Now the line is logged after the lock is released.
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", LOG_AND_CALL, node.url],
+            capture_output=True,
+            text=True,
+            timeout=WAIT,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("deadlock: the call never returned")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[{'data': {'status': 'alive'}}]"

@@ -93,9 +93,23 @@ impl Connection {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Narrows what is known of the release.
+    /// Narrows what is known of the release (and logs what it learnt).
     pub fn learn(&self, span: Span, why: impl Into<String>) -> bool {
-        self.release_state().learn(span, why)
+        let why = why.into();
+        let now = {
+            let mut state = self.release_state();
+            state
+                .learn(span, why.clone())
+                .then(|| state.span.describe())
+        };
+        // Logged after the lock is released: the Python binding's log
+        // bridge waits for the GIL, and a thread holding the GIL may be
+        // waiting for this lock (`check`, when a call is prepared): the
+        // two would wait for each other for good.
+        if let Some(now) = &now {
+            log::debug!(target: "calimero::release", "node release {now}: {why}");
+        }
+        now.is_some()
     }
 
     /// Checks a call (no I/O): each candidate's arguments are validated

@@ -244,10 +244,8 @@ impl Knowledge {
             return false;
         }
         self.span = next;
-        let why = why.into();
-        log::debug!(target: "calimero::release", "node release {}: {why}", next.describe());
         if self.evidence.len() < 16 {
-            self.evidence.push(why);
+            self.evidence.push(why.into());
         }
         true
     }

@@ -3,7 +3,8 @@
 //! its result comes back to the event loop through a completion queue.
 //!
 //! The awaitable is a plain `asyncio.Future` of the running loop. The task
-//! never takes the GIL: it queues its result, as Rust values, and wakes the
+//! never takes the GIL (so nothing of it enters an exiting interpreter,
+//! `shutdown.rs`): it queues its result, as Rust values, and wakes the
 //! loop by writing to a socket the loop watches (`loop.add_reader`, one per
 //! loop and thread); the loop's callback drains the queue, turning each
 //! result into Python objects on the loop's thread, once, and completing
@@ -33,6 +34,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 
 use crate::errors::to_pyerr;
+use crate::shutdown;
 
 /// Completes a call's future with its result, on the loop's thread.
 type Complete = Box<dyn FnOnce(Python<'_>, &Bound<'_, PyAny>) -> PyResult<()> + Send>;
@@ -90,13 +92,19 @@ impl Completions {
                 // Non-blocking: a full socket already holds a wake-up.
                 let _ = (&*tx).write(&[1]);
             }
-            Wake::Threadsafe { event_loop, drain } => Python::attach(|py| {
-                if let Some(drain) = drain.get() {
-                    let _ = event_loop
-                        .bind(py)
-                        .call_method1(pyo3::intern!(py, "call_soon_threadsafe"), (drain,));
-                }
-            }),
+            // Behind the exit gate: no runtime thread attaches once the
+            // interpreter exits (shutdown.rs).
+            Wake::Threadsafe { event_loop, drain } => {
+                let _ = shutdown::gate(|| {
+                    Python::attach(|py| {
+                        if let Some(drain) = drain.get() {
+                            let _ = event_loop
+                                .bind(py)
+                                .call_method1(pyo3::intern!(py, "call_soon_threadsafe"), (drain,));
+                        }
+                    })
+                });
+            }
         }
     }
 
@@ -296,6 +304,7 @@ where
     F: Future<Output = Result<T, Error>> + Send + 'static,
     T: Send + 'static,
 {
+    shutdown::refuse_new_work()?;
     let rt = runtime().map_err(|e| to_pyerr(py, e))?;
     let event_loop = running_loop(py)?;
     let queue = completions(&event_loop)?;

@@ -13,6 +13,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
 use crate::errors::to_pyerr;
+use crate::shutdown;
 
 /// How often a waiting call wakes to let Python run its signal handlers.
 const SIGNAL_CHECK: Duration = Duration::from_millis(50);
@@ -92,14 +93,27 @@ where
         ));
     }
     let result = {
-        let mut fut = std::pin::pin!(fut);
+        // In an Option so that it can be dropped in place before the
+        // thread parks at interpreter exit (`shutdown::detach`).
+        let mut fut = std::pin::pin!(Some(fut));
         loop {
-            let step = py.detach(|| {
-                let step = async { tokio::time::timeout(SIGNAL_CHECK, fut.as_mut()).await };
-                match shared {
-                    Some(rt) => Ok(rt.block_on(step)),
-                    None => block_on_local(step),
+            let step = shutdown::detach(py, || {
+                let step = match fut.as_mut().as_pin_mut() {
+                    Some(f) => {
+                        let step = async { tokio::time::timeout(SIGNAL_CHECK, f).await };
+                        match shared {
+                            Some(rt) => Ok(rt.block_on(step)),
+                            None => block_on_local(step),
+                        }
+                    }
+                    None => Err(Error::Internal("the call was dropped at exit".into())),
+                };
+                if shutdown::parking() {
+                    // This thread will not return to Python: the request
+                    // goes now, with any lock of the connection it holds.
+                    fut.set(None);
                 }
+                step
             });
             match step.map_err(|e| to_pyerr(py, e))? {
                 Ok(result) => {
@@ -119,7 +133,7 @@ where
         // The dropped request's connection is driven by this thread's
         // runtime alone: let it see the cancellation and close now, not at
         // this thread's next call.
-        let _ = py.detach(|| block_on_local(settle()));
+        let _ = shutdown::detach(py, || block_on_local(settle()));
     }
     result
 }

@@ -12,6 +12,8 @@ mod convert;
 mod delegated;
 mod errors;
 mod events;
+mod shutdown;
+mod tee;
 mod transfer;
 
 use calimero_client_core::endpoints::{Body, Kind, Loc, Output};
@@ -155,14 +157,21 @@ fn endpoints(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
 fn calimero_client_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // The core's log lines (target `calimero::...`, never a token) go to the
     // Python loggers `calimero.*`; nothing else is forwarded, so the HTTP
-    // stack's own logging costs nothing.
-    let _ = pyo3_log::Logger::new(m.py(), pyo3_log::Caching::Loggers)?
+    // stack's own logging costs nothing. Behind the exit gate: a runtime
+    // thread logs into Python only while the interpreter is not exiting.
+    let logger = pyo3_log::Logger::new(m.py(), pyo3_log::Caching::Loggers)?
         .filter(log::LevelFilter::Off)
-        .filter_target("calimero".to_owned(), log::LevelFilter::Debug)
-        .install();
+        .filter_target("calimero".to_owned(), log::LevelFilter::Debug);
+    if log::set_boxed_logger(Box::new(shutdown::GatedLogger(logger))).is_ok() {
+        log::set_max_level(log::LevelFilter::Debug);
+    }
+    // Before the interpreter finalizes, no runtime thread is left in it
+    // (issue 19; `shutdown.rs`).
+    shutdown::register(m)?;
     m.add("VERSION", calimero_client_core::VERSION)?;
     m.add_class::<connection::PyConnectionInfo>()?;
     m.add_class::<transfer::BlobChunks>()?;
+    m.add_class::<tee::PyTeePolicy>()?;
     m.add_class::<events::PySubscription>()?;
     m.add_class::<delegated::PyDeviceCredential>()?;
     m.add_function(wrap_pyfunction!(delegated::sign_request, m)?)?;

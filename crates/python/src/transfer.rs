@@ -16,7 +16,7 @@ use calimero_client_core::endpoints::Output;
 
 use crate::connection::resolve;
 use calimero_client_core::runtime::runtime;
-use calimero_client_core::{Connection, Error};
+use calimero_client_core::{Connection, Error, Reply};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
@@ -26,6 +26,7 @@ use crate::blocking::{wait, wait_local, wait_local_with, wait_with};
 use crate::connection::reply_to_py;
 use crate::convert::type_name;
 use crate::errors::to_pyerr;
+use crate::shutdown;
 
 /// How much a file object is asked for per `read()`.
 const READ_SIZE: usize = 4 * UPLOAD_CHUNK;
@@ -154,7 +155,27 @@ pub fn upload(
     let conn = conn.clone();
     let fut = async move { conn.upload(prepared, source, Some(size), transfer).await };
     let reply = wait_with(py, fut, |py| report.report(py))?;
-    reply_to_py(py, &reply)
+    upload_answer(py, &reply)
+}
+
+/// An upload's answer: the node's `{"data": {"blob_id", "size"}}` as it
+/// sent it, with `blob_id` and `size` also at the top, where the official
+/// client 0.6.31 returned them (it unwrapped `data`), so code written for
+/// it (`upload_blob(...)["blob_id"]`) runs unchanged.
+fn upload_answer(py: Python<'_>, reply: &Reply) -> PyResult<Py<PyAny>> {
+    let answer = reply_to_py(py, reply)?;
+    if let Ok(top) = answer.bind(py).cast::<PyDict>() {
+        if let Some(data) = top.get_item("data")? {
+            if let Ok(data) = data.cast::<PyDict>() {
+                for key in ["blob_id", "size"] {
+                    if let (Some(value), false) = (data.get_item(key)?, top.contains(key)?) {
+                        top.set_item(key, value)?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(answer)
 }
 
 /// Aborts a spawned transfer when the call ends early (Ctrl-C, an error).
@@ -187,7 +208,7 @@ fn upload_reader(
     let conn = conn.clone();
     let t = Arc::clone(&transfer);
     let handle = rt.spawn(async move { conn.upload(prepared, source, size, t).await });
-    let _abort = AbortOnDrop(handle.abort_handle());
+    let abort_on_drop = AbortOnDrop(handle.abort_handle());
     'reading: loop {
         py.check_signals()?;
         report.report(py)?;
@@ -208,10 +229,16 @@ fn upload_reader(
         }
         let mut item = Some(Bytes::from_owner(chunk));
         while item.is_some() {
-            let sent = py.detach(|| {
-                rt.block_on(async {
+            let sent = shutdown::detach(py, || {
+                let sent = rt.block_on(async {
                     tokio::time::timeout(Duration::from_millis(50), tx.reserve()).await
-                })
+                });
+                if shutdown::parking() {
+                    // This thread will not return to Python: the upload
+                    // stops now rather than wait for chunks forever.
+                    abort_on_drop.0.abort();
+                }
+                sent
             });
             match sent {
                 Ok(Ok(permit)) => {
@@ -238,7 +265,7 @@ fn upload_reader(
         },
         |py| report.report(py),
     )?;
-    reply_to_py(py, &reply)
+    upload_answer(py, &reply)
 }
 
 /// The download endpoints: into one `bytes`, into a file, or as chunks.

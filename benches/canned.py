@@ -1,14 +1,16 @@
 """A canned local responder: answers every request from a table of recorded
 answers, at once, so that a call's time is the client's own.
 
-    python benches/canned.py TABLE.json PORTFILE
+    python benches/canned.py TABLE.json PORTFILE [DELAY_SECONDS]
 
 TABLE.json maps ``"METHOD /path"`` (no query) to ``{"status", "headers",
 "body_file"}``; a body recorded from a JSON-RPC answer has its ``"id"``
 replaced by the request's id (the id a client sent comes back, as from a
 node). Listens on a free loopback port (written to PORTFILE), HTTP/1.1 with
 keep-alive, until killed. Started by benches/clients.py in its own process,
-so its CPU time is not the client's.
+so its CPU time is not the client's. With DELAY_SECONDS, each answer is
+written that long after its request (a node that takes its time, for
+benches/route_profile.py --delay-ms).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ def load(table_path: str) -> dict[bytes, tuple[bytes, bytes, bytes | None]]:
 
 class Responder(asyncio.Protocol):
     table: ClassVar[dict[bytes, tuple[bytes, bytes, bytes | None]]] = {}
+    delay: ClassVar[float] = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -78,12 +81,20 @@ class Responder(asyncio.Protocol):
         if template is not None:
             m = ID.search(request_body)
             body = template.replace(b"\0ID\0", m.group(1) if m else b"1")
-        self.transport.write(head + b"content-length: %d\r\n\r\n" % len(body))
+        head += b"content-length: %d\r\n\r\n" % len(body)
+        if self.delay:
+            asyncio.get_running_loop().call_later(self.delay, self.send, head, body)
+        else:
+            self.send(head, body)
+
+    def send(self, head: bytes, body: bytes) -> None:
+        self.transport.write(head)
         self.transport.write(body)
 
 
 async def main() -> None:
     Responder.table = load(sys.argv[1])
+    Responder.delay = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
     loop = asyncio.get_running_loop()
     server = await loop.create_server(Responder, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]

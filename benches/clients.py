@@ -255,10 +255,11 @@ def record_canned(url: str, big_url: str, setup: dict[str, Any], tmp: Path) -> t
 
 
 class Canned:
-    def __init__(self, table: Path):
+    def __init__(self, table: Path, delay: float = 0.0):
         portfile = table.with_suffix(".port")
+        portfile.unlink(missing_ok=True)
         self.proc = subprocess.Popen(
-            [sys.executable, str(BENCHES / "canned.py"), str(table), str(portfile)]
+            [sys.executable, str(BENCHES / "canned.py"), str(table), str(portfile), str(delay)]
         )
         deadline = time.time() + 10
         while not (portfile.exists() and portfile.read_text()):

@@ -11,6 +11,7 @@ import asyncio
 import concurrent.futures
 import json
 import os
+import select
 import signal
 import threading
 import time
@@ -125,19 +126,42 @@ def test_the_async_iterator(conn: calimero.ConnectionInfo, context_id: str, tran
 
 
 class LoopHandoffs:
-    """Counts what other threads hand to an event loop: the native side
-    delivers an awaited result with ``loop.call_soon_threadsafe`` (looked up
-    on the loop object, so an instance attribute sees every call)."""
+    """Sees what other threads hand to an event loop: the native side
+    queues an awaited result and wakes the loop through a socket it
+    registers with ``loop.add_reader`` (on a loop without readers, with
+    ``loop.call_soon_threadsafe``). Both are looked up on the loop object,
+    so instance attributes see every call; made before the loop's first
+    awaited call, which registers the socket."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.arrived = threading.Event()
-        schedule = loop.call_soon_threadsafe
+        self.scheduled = threading.Event()
+        self.fds: list[int] = []
+        schedule, add_reader = loop.call_soon_threadsafe, loop.add_reader
 
         def spy(*args: Any, **kwargs: Any) -> Any:
-            self.arrived.set()
+            self.scheduled.set()
             return schedule(*args, **kwargs)
 
+        def reader(fd: Any, *args: Any) -> Any:
+            self.fds.append(fd)
+            return add_reader(fd, *args)
+
         loop.call_soon_threadsafe = spy  # type: ignore[method-assign]
+        loop.add_reader = reader  # type: ignore[method-assign]
+
+    def wait(self, timeout: float) -> bool:
+        """Whether a result was handed over (the socket became readable, or
+        a callback was scheduled) within `timeout` seconds; the loop has not
+        taken it (it is blocked by the caller)."""
+        deadline = time.monotonic() + timeout
+        while not self.scheduled.is_set():
+            if self.fds and select.select(self.fds, [], [], 0.01)[0]:
+                return True
+            if not self.fds:
+                time.sleep(0.01)
+            if time.monotonic() > deadline:
+                return False
+        return True
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
@@ -150,14 +174,14 @@ def test_a_read_cancelled_as_its_event_arrives_loses_nothing(
     aclient = calimero.create_async_client(conn)
 
     async def main() -> None:
+        handoffs = LoopHandoffs(asyncio.get_running_loop())
         async with await aclient.subscribe(context_id, transport=transport) as sub:
-            handoffs = LoopHandoffs(asyncio.get_running_loop())
             read = asyncio.ensure_future(sub.__anext__())
             await asyncio.sleep(0)  # the read starts and waits
             # The loop is blocked from here on: the write's event arrives and
             # the read's result is handed to the loop, which cannot take it yet.
             set_key(client, context_id, "first")
-            assert handoffs.arrived.wait(WAIT), "the read never completed"
+            assert handoffs.wait(WAIT), "the read never completed"
             read.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await read

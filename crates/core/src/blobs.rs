@@ -10,6 +10,7 @@
 
 use std::future::Future;
 use std::io;
+use std::mem::MaybeUninit;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -678,6 +679,34 @@ impl Download {
                 return Err(self.malformed("the body is longer than announced".into()));
             }
             buf[at..end].copy_from_slice(&chunk);
+            at = end;
+        }
+        if at != buf.len() {
+            return Err(self.malformed(format!("the body ended after {at} of {} bytes", buf.len())));
+        }
+        Ok(())
+    }
+
+    /// [`Download::fill`] into memory that need not be initialised (a
+    /// `bytes` object a binding allocates, not zeroed first): `buf` is
+    /// written, never read, and is wholly written when this succeeds.
+    pub async fn fill_uninit(&mut self, buf: &mut [MaybeUninit<u8>]) -> Result<(), Error> {
+        let mut at = 0usize;
+        while let Some(chunk) = self.chunk().await? {
+            let end = at + chunk.len();
+            if end > buf.len() {
+                return Err(self.malformed("the body is longer than announced".into()));
+            }
+            // SAFETY: `buf[at..end]` is `chunk.len()` writable bytes (bounds
+            // checked by the slicing), and a chunk of the body cannot overlap
+            // memory borrowed mutably here.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    chunk.as_ptr(),
+                    buf[at..end].as_mut_ptr().cast::<u8>(),
+                    chunk.len(),
+                );
+            }
             at = end;
         }
         if at != buf.len() {

@@ -1,101 +1,300 @@
-//! Awaitable calls for `AsyncClient`: a core future becomes an asyncio
-//! future through `pyo3-async-runtimes`, running on the same process-wide
-//! runtime as the blocking calls (DESIGN.md rule 4). Cancelling the Python
-//! task drops the Rust future, which closes its request.
+//! Awaitable calls for `AsyncClient`: a core future runs as one task on the
+//! same process-wide runtime as the blocking calls (DESIGN.md rule 4), and
+//! its result comes back to the event loop through a completion queue.
 //!
-//! The drop is not immediate: the future is dropped when the runtime next
-//! polls it after the cancellation, and it is polled once more first. A
-//! future that completes meanwhile, or just before the loop takes its
-//! result, has its result dropped (pyo3-async-runtimes sees the asyncio
-//! future cancelled). So an awaitable must not take anything it cannot give
-//! back, as a read from a queue would (issue 19): subscriptions wait with
-//! an awaitable that takes nothing and take events synchronously on the
-//! loop's thread (`events.rs`).
+//! The awaitable is a plain `asyncio.Future` of the running loop. The task
+//! never takes the GIL (so nothing of it enters an exiting interpreter,
+//! `shutdown.rs`): it queues its result, as Rust values, and wakes the
+//! loop by writing to a socket the loop watches (`loop.add_reader`, one per
+//! loop and thread); the loop's callback drains the queue, turning each
+//! result into Python objects on the loop's thread, once, and completing
+//! its future. Several results that finish together cost one wake-up. A
+//! loop without `add_reader` (Windows' proactor) is woken by
+//! `call_soon_threadsafe` instead.
+//!
+//! Cancelling the Python task cancels the future, whose done callback
+//! aborts the Rust task: its future is dropped by the runtime (without
+//! being polled again), which closes its request. A result that completes
+//! meanwhile, or just before the loop takes it, is dropped unconverted (the
+//! future is already cancelled). So an awaitable must not take anything it
+//! cannot give back, as a read from a queue would (issue 19):
+//! subscriptions wait with an awaitable that takes nothing and take events
+//! synchronously on the loop's thread (`events.rs`).
 
+use std::cell::RefCell;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll};
 
 use calimero_client_core::runtime::runtime;
 use calimero_client_core::Error;
 use pyo3::prelude::*;
-use pyo3_async_runtimes::generic::{ContextExt, Runtime};
-use pyo3_async_runtimes::TaskLocals;
+use pyo3::sync::PyOnceLock;
 
 use crate::errors::to_pyerr;
 use crate::shutdown;
 
-tokio::task_local! {
-    static LOCALS: TaskLocals;
+/// Completes a call's future with its result, on the loop's thread.
+type Complete = Box<dyn FnOnce(Python<'_>, &Bound<'_, PyAny>) -> PyResult<()> + Send>;
+
+/// One finished call, waiting for the loop: completes `future` with the GIL.
+struct Finished {
+    future: Py<PyAny>,
+    complete: Complete,
 }
 
-/// The client's runtime, as `pyo3-async-runtimes` sees it. Spawning uses the
-/// ambient Tokio handle: [`into_awaitable`] enters the runtime for the first
-/// spawn, and every later one happens on a runtime thread. This keeps the
-/// runtime that `runtime()` gives, which is per process (a forked child
-/// starts its own), rather than one fixed at first use.
-struct CoreRuntime;
+/// The completion queue of the loop a thread ran last: (process, loop,
+/// queue).
+type LoopEntry = (u32, Py<PyAny>, Arc<Completions>);
 
-impl Runtime for CoreRuntime {
-    type JoinError = tokio::task::JoinError;
-    type JoinHandle = tokio::task::JoinHandle<()>;
-
-    fn spawn<F>(fut: F) -> Self::JoinHandle
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        tokio::spawn(fut)
-    }
-
-    /// pyo3-async-runtimes spawns here only what attaches to the
-    /// interpreter from a runtime thread (completing an asyncio future):
-    /// behind the exit gate, so that none does once the interpreter exits.
-    fn spawn_blocking<F>(f: F) -> Self::JoinHandle
-    where
-        F: FnOnce() + Send + 'static,
-    {
-        tokio::task::spawn_blocking(move || {
-            let _ = shutdown::gate(f);
-        })
-    }
+/// The completion queue of one event loop.
+struct Completions {
+    queue: Mutex<Vec<Finished>>,
+    wake: Wake,
 }
 
-impl ContextExt for CoreRuntime {
-    fn scope<F, R>(locals: TaskLocals, fut: F) -> Pin<Box<dyn Future<Output = R> + Send>>
-    where
-        F: Future<Output = R> + Send + 'static,
-    {
-        Box::pin(LOCALS.scope(locals, fut))
-    }
-
-    fn get_task_locals() -> Option<TaskLocals> {
-        LOCALS.try_with(Clone::clone).ok()
-    }
+/// How a worker wakes the loop once it has queued a result.
+enum Wake {
+    /// A byte into a socket the loop watches with `add_reader` (`rx` is
+    /// the end it reads).
+    #[cfg(unix)]
+    Socket {
+        tx: std::os::unix::net::UnixStream,
+        rx: std::os::unix::net::UnixStream,
+    },
+    /// `loop.call_soon_threadsafe(drain)`, with the GIL.
+    Threadsafe {
+        event_loop: Py<PyAny>,
+        drain: OnceLock<Py<PyAny>>,
+    },
 }
 
-/// What an awaited call gives back: the core's result, made into Python
-/// objects (or the exception) on the event loop's side with the GIL held.
-pub struct Outcome<T>(
-    pub Result<T, Error>,
-    pub fn(Python<'_>, T) -> PyResult<Py<PyAny>>,
-);
+impl Completions {
+    /// Queues `done` and wakes the loop if the queue was empty (a non-empty
+    /// queue has a wake-up on its way: the loop drains after it wakes).
+    fn push(&self, done: Finished) {
+        let first = match self.queue.lock() {
+            Ok(mut queue) => {
+                queue.push(done);
+                queue.len() == 1
+            }
+            Err(_) => return,
+        };
+        if !first {
+            return;
+        }
+        match &self.wake {
+            #[cfg(unix)]
+            Wake::Socket { tx, .. } => {
+                use std::io::Write;
+                // Non-blocking: a full socket already holds a wake-up.
+                let _ = (&*tx).write(&[1]);
+            }
+            // Behind the exit gate: no runtime thread attaches once the
+            // interpreter exits (shutdown.rs).
+            Wake::Threadsafe { event_loop, drain } => {
+                let _ = shutdown::gate(|| {
+                    Python::attach(|py| {
+                        if let Some(drain) = drain.get() {
+                            let _ = event_loop
+                                .bind(py)
+                                .call_method1(pyo3::intern!(py, "call_soon_threadsafe"), (drain,));
+                        }
+                    })
+                });
+            }
+        }
+    }
 
-impl<'py, T> IntoPyObject<'py> for Outcome<T> {
-    type Target = PyAny;
-    type Output = Bound<'py, PyAny>;
-    type Error = PyErr;
-
-    fn into_pyobject(self, py: Python<'py>) -> Result<Self::Output, Self::Error> {
-        let Outcome(result, convert) = self;
-        match result {
-            Ok(value) => convert(py, value).map(|v| v.into_bound(py)),
-            Err(e) => Err(to_pyerr(py, e)),
+    /// On the loop's thread: empties the wake-up socket, then completes
+    /// every queued future.
+    fn drain(&self, py: Python<'_>) {
+        #[cfg(unix)]
+        if let Wake::Socket { rx, .. } = &self.wake {
+            use std::io::Read;
+            let mut sink = [0u8; 64];
+            while matches!((&*rx).read(&mut sink), Ok(n) if n == sink.len()) {}
+        }
+        let batch = match self.queue.lock() {
+            Ok(mut queue) => std::mem::take(&mut *queue),
+            Err(_) => return,
+        };
+        for done in batch {
+            let future = done.future.into_bound(py);
+            // A cancelled future takes no result: it is dropped unconverted.
+            if future
+                .call_method0(pyo3::intern!(py, "done"))
+                .and_then(|d| d.is_truthy())
+                .unwrap_or(true)
+            {
+                continue;
+            }
+            let complete = done.complete;
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| complete(py, &future)));
+            let err = match outcome {
+                Ok(Ok(())) => continue,
+                Ok(Err(e)) => e,
+                Err(panic) => pyo3_async_runtimes::err::RustPanic::new_err(format!(
+                    "rust future panicked: {}",
+                    panic_message(&*panic)
+                )),
+            };
+            // Converting the result failed: the awaiting task gets the error.
+            if let Err(e) = future.call_method1(pyo3::intern!(py, "set_exception"), (err,)) {
+                e.write_unraisable(py, Some(&future));
+            }
         }
     }
 }
 
+/// The loop's callback (for `add_reader` or `call_soon_threadsafe`).
+#[pyclass(frozen)]
+struct Drain(Arc<Completions>);
+
+#[pymethods]
+impl Drain {
+    fn __call__(&self, py: Python<'_>) {
+        self.0.drain(py);
+    }
+}
+
+/// Aborts the call's task when its future is cancelled (a done callback).
+#[pyclass(frozen)]
+struct AbortOnCancel(tokio::task::AbortHandle);
+
+#[pymethods]
+impl AbortOnCancel {
+    fn __call__(&self, future: &Bound<'_, PyAny>) {
+        let py = future.py();
+        if future
+            .call_method0(pyo3::intern!(py, "cancelled"))
+            .and_then(|c| c.is_truthy())
+            .unwrap_or(false)
+        {
+            self.0.abort();
+        }
+    }
+}
+
+thread_local! {
+    /// The completion queue of the loop this thread ran last: (process,
+    /// loop, queue). A loop runs on one thread, and a forked child makes
+    /// its own.
+    static LOOP: RefCell<Option<LoopEntry>> = const { RefCell::new(None) };
+}
+
+/// The completion queue of `event_loop` (this thread's running loop),
+/// made and registered with the loop on first use.
+fn completions(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<Completions>> {
+    let py = event_loop.py();
+    let pid = std::process::id();
+    let cached = LOOP.with(|slot| {
+        slot.borrow().as_ref().and_then(|(owner, l, c)| {
+            (*owner == pid && l.bind(py).is(event_loop)).then(|| Arc::clone(c))
+        })
+    });
+    if let Some(c) = cached {
+        return Ok(c);
+    }
+    let c = register(event_loop)?;
+    let previous =
+        LOOP.with(|slot| slot.replace(Some((pid, event_loop.clone().unbind(), Arc::clone(&c)))));
+    // A forked child's copy of its parent's entry: its sockets are the
+    // parent's too, and are left alone.
+    if let Some((owner, l, c)) = previous {
+        if owner != pid {
+            std::mem::forget((l, c));
+        }
+    }
+    Ok(c)
+}
+
+/// A completion queue for `event_loop`: a socket pair watched with
+/// `add_reader`, or, where the loop has none, `call_soon_threadsafe`.
+fn register(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<Completions>> {
+    let py = event_loop.py();
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        let pair = std::os::unix::net::UnixStream::pair().and_then(|(tx, rx)| {
+            tx.set_nonblocking(true)?;
+            rx.set_nonblocking(true)?;
+            Ok((tx, rx))
+        });
+        if let Ok((tx, rx)) = pair {
+            let fd = rx.as_raw_fd();
+            let c = Arc::new(Completions {
+                queue: Mutex::new(Vec::new()),
+                wake: Wake::Socket { tx, rx },
+            });
+            let drain = Py::new(py, Drain(Arc::clone(&c)))?;
+            match event_loop.call_method1(pyo3::intern!(py, "add_reader"), (fd, drain)) {
+                Ok(_) => return Ok(c),
+                Err(e) if e.is_instance_of::<pyo3::exceptions::PyNotImplementedError>(py) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    let c = Arc::new(Completions {
+        queue: Mutex::new(Vec::new()),
+        wake: Wake::Threadsafe {
+            event_loop: event_loop.clone().unbind(),
+            drain: OnceLock::new(),
+        },
+    });
+    if let Wake::Threadsafe { drain, .. } = &c.wake {
+        // The callback holds the queue and the queue the callback: one
+        // such cycle per loop that has no `add_reader`, for the process.
+        let _ = drain.set(Py::new(py, Drain(Arc::clone(&c)))?.into_any());
+    }
+    Ok(c)
+}
+
+/// `asyncio.get_running_loop()` (RuntimeError outside a coroutine).
+fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    GET_RUNNING_LOOP
+        .get_or_try_init(py, || {
+            py.import("asyncio")?
+                .getattr("get_running_loop")
+                .map(Bound::unbind)
+        })?
+        .bind(py)
+        .call0()
+}
+
+/// A future that turns a panic into an output (the task must always
+/// complete its Python future, or the awaiting task would hang).
+struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = std::thread::Result<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let fut = self.0.as_mut();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s
+    } else {
+        "unknown error"
+    }
+}
+
 /// An asyncio awaitable for `fut`, on the running event loop; `convert`
-/// turns its value into Python objects. Must be called from a coroutine
-/// (it needs the running loop).
+/// turns its value into Python objects (on the loop's thread). Must be
+/// called from a coroutine (it needs the running loop).
 pub fn into_awaitable<'py, T, F>(
     py: Python<'py>,
     fut: F,
@@ -107,11 +306,40 @@ where
 {
     shutdown::refuse_new_work()?;
     let rt = runtime().map_err(|e| to_pyerr(py, e))?;
-    let locals = TaskLocals::with_running_loop(py)?.copy_context(py)?;
-    let _entered = rt.enter();
-    pyo3_async_runtimes::generic::future_into_py_with_locals::<CoreRuntime, _, _>(
-        py,
-        locals,
-        async move { Ok(Outcome(fut.await, convert)) },
-    )
+    let event_loop = running_loop(py)?;
+    let queue = completions(&event_loop)?;
+    let future = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
+    let target = future.clone().unbind();
+    let task = rt.spawn(async move {
+        let outcome = CatchUnwind(Box::pin(fut)).await;
+        let complete: Complete = Box::new(move |py, future| {
+            let value = match outcome {
+                Ok(Ok(value)) => convert(py, value)?,
+                Ok(Err(e)) => {
+                    let err = to_pyerr(py, e);
+                    future.call_method1(pyo3::intern!(py, "set_exception"), (err,))?;
+                    return Ok(());
+                }
+                Err(panic) => {
+                    let err = pyo3_async_runtimes::err::RustPanic::new_err(format!(
+                        "rust future panicked: {}",
+                        panic_message(&*panic)
+                    ));
+                    future.call_method1(pyo3::intern!(py, "set_exception"), (err,))?;
+                    return Ok(());
+                }
+            };
+            future.call_method1(pyo3::intern!(py, "set_result"), (value,))?;
+            Ok(())
+        });
+        queue.push(Finished {
+            future: target,
+            complete,
+        });
+    });
+    future.call_method1(
+        pyo3::intern!(py, "add_done_callback"),
+        (AbortOnCancel(task.abort_handle()),),
+    )?;
+    Ok(future)
 }

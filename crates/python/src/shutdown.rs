@@ -6,11 +6,12 @@
 //! finalizes is ended with `pthread_exit` inside `take_gil` (from 3.14 it
 //! hangs there instead). Two kinds of our threads take it:
 //!
-//! - Runtime threads: pyo3-async-runtimes completes each asyncio future
+//! - Runtime threads: pyo3-async-runtimes completed each asyncio future
 //!   from a Tokio blocking thread (`Python::attach`, then the loop's
 //!   `call_soon_threadsafe`, whose `_write_to_self` lets the GIL go around
-//!   a socket send), and the log bridge (pyo3-log) attaches from whichever
-//!   thread logs. A thread ended by `pthread_exit` in there unwinds through
+//!   a socket send; now `asyncio.rs` wakes the loop through a socket
+//!   without the GIL, and attaches only on a loop without `add_reader`),
+//!   and the log bridge (pyo3-log) attaches from whichever thread logs. A thread ended by `pthread_exit` in there unwinds through
 //!   Rust frames that still hold Python objects and the GIL state: the
 //!   unwinding decrefs a bound method without the GIL (a segfault in
 //!   `method_dealloc`) or releases a thread state that is not current

@@ -2,6 +2,7 @@
 //! is a Python object (bytes, a path, a file object); the core streams it
 //! with the GIL released, and progress callbacks run on the calling thread.
 
+use std::mem::MaybeUninit;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -343,8 +344,8 @@ pub fn download(
                     let len = usize::try_from(n).map_err(|_| PyValueError::new_err("size"))?;
                     // Filled in place, with the GIL released: the object is
                     // not visible to any other code until it is returned.
-                    let bytes = PyBytes::new_with(py, len, |buf| {
-                        wait_local_with(py, dl.fill(buf), |py| report.report(py))
+                    let bytes = bytes_filled(py, len, |buf| {
+                        wait_local_with(py, dl.fill_uninit(buf), |py| report.report(py))
                     })?;
                     Ok(bytes.into_any().unbind())
                 }
@@ -355,6 +356,41 @@ pub fn download(
             }
         }
     }
+}
+
+/// A new `bytes` of `len` bytes written by `fill`, which must write every
+/// byte when it succeeds. Unlike `PyBytes::new_with`, the memory is not
+/// zeroed first (4 MiB of `memset` per 4 MiB blob, 5% of its download's
+/// CPU). No other code sees the object before it is returned: on an error
+/// it is dropped unread.
+fn bytes_filled<'py>(
+    py: Python<'py>,
+    len: usize,
+    fill: impl FnOnce(&mut [MaybeUninit<u8>]) -> PyResult<()>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let size = pyo3::ffi::Py_ssize_t::try_from(len)
+        .map_err(|_| PyValueError::new_err("the blob is too large for one bytes object"))?;
+    // SAFETY: a NULL source asks CPython for an uninitialised object of
+    // `size` bytes; the owned reference it returns (or the error it sets)
+    // is taken over at once.
+    let bytes = unsafe {
+        Bound::from_owned_ptr_or_err(
+            py,
+            pyo3::ffi::PyBytes_FromStringAndSize(std::ptr::null(), size),
+        )?
+    };
+    // SAFETY: the buffer of a `bytes` object is `len` bytes (plus its
+    // terminating NUL), valid while `bytes` lives, and nothing else refers
+    // to the object yet, so this is the only access to it.
+    let buf = unsafe {
+        let data = pyo3::ffi::PyBytes_AsString(bytes.as_ptr());
+        if data.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        std::slice::from_raw_parts_mut(data.cast::<MaybeUninit<u8>>(), len)
+    };
+    fill(buf)?;
+    Ok(bytes.cast_into::<PyBytes>()?)
 }
 
 /// A blob read chunk by chunk, as `iter_blob` returns it.

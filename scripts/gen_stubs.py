@@ -103,7 +103,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, Any, Literal, overload
 
 from ._events import Subscription
-from .calimero_client_py import BlobChunks, ConnectionInfo
+from .calimero_client_py import BlobChunks, ConnectionInfo, DeviceCredential
 from .types import (
 {type_imports}
 )
@@ -188,6 +188,16 @@ SHARED = [
     ("resolve_application_alias", ["alias: str"], "dict[str, Any]"),
     ("create_alias_generic", ["alias: str", "value: str", "scope: str | None = None"], "Any"),
     ("set_default_visibility", ["group_id: str", "visibility: str"], "Any"),
+    (
+        "next_warrant_nonce",
+        [
+            "context_id: str",
+            "device_key: str | None = None",
+            "*",
+            "author_proof: str | DeviceCredential | None = None",
+        ],
+        "int",
+    ),
 ]
 
 IDENTITY_ALIASES = {
@@ -202,6 +212,9 @@ FOOTER = """
 def create_connection(
     api_url: str,
     node_name: str | None = None,
+    device_credential: str | DeviceCredential | None = None,
+    device_secret: str | None = None,
+    device_session: str | None = None,
     *,
     username: str | None = None,
     password: str | None = None,

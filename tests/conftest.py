@@ -6,6 +6,7 @@ import json
 import logging
 import pickle
 import secrets
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,11 +18,38 @@ import calimero
 from testnode import TestNode
 
 
+#: The node releases the scenario suites run against: the oldest and the
+#: newest the SDK speaks (the test node plays either, --node-version).
+RELEASES = ("0.11.0-rc.25", "0.11.0-rc.83")
+
+
 @pytest.fixture(scope="session")
-def testnode_session() -> Iterator[TestNode]:
-    node = TestNode("--allow-private-urls")
-    yield node
-    node.stop()
+def testnodes() -> Iterator[dict[str, TestNode]]:
+    """The shared test nodes, one per release, started when first needed."""
+    nodes: dict[str, TestNode] = {}
+    yield nodes
+    for node in nodes.values():
+        node.stop()
+
+
+@pytest.fixture(scope="session")
+def testnode_session(testnodes: dict[str, TestNode]) -> TestNode:
+    """The shared rc.25 test node."""
+    return _shared_node(testnodes, RELEASES[0])
+
+
+def _shared_node(testnodes: dict[str, TestNode], release: str) -> TestNode:
+    node = testnodes.get(release)
+    if node is None:
+        node = testnodes[release] = TestNode("--allow-private-urls", node_version=release)
+    return node
+
+
+@pytest.fixture
+def node_release(request: pytest.FixtureRequest) -> str:
+    """The release the test's node plays: rc.25, or each of RELEASES in the
+    modules that run against both (RELEASE_MODULES)."""
+    return getattr(request, "param", RELEASES[0])
 
 
 #: The admin account of the auth-mode test node.
@@ -151,10 +179,22 @@ def secret_watch(
 
 
 @pytest.fixture
-def node(testnode_session: TestNode) -> TestNode:
-    """The shared test node, wiped clean for each test."""
-    testnode_session.reset()
-    return testnode_session
+def node(testnodes: dict[str, TestNode], node_release: str) -> TestNode:
+    """The shared test node of the test's release, wiped clean for each
+    test."""
+    node = _shared_node(testnodes, node_release)
+    node.reset()
+    return node
+
+
+@pytest.fixture
+def refused_url() -> Iterator[str]:
+    """A local URL whose connections are refused: a port this test holds
+    bound but not listening, so nothing can listen there meanwhile (as
+    something may on a fixed port such as 1 or 9)."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{held.getsockname()[1]}"
 
 
 @pytest.fixture
@@ -177,10 +217,22 @@ BOTH_CLIENTS = {
 }
 
 
+#: Test modules whose tests run against each release of RELEASES (the
+#: scenario suites and the bad-input sweep). A test limited to some
+#: releases says so with ``@pytest.mark.releases("0.11.0-rc.25", ...)``.
+RELEASE_MODULES = BOTH_CLIENTS | {"test_bad_input", "test_validation", "test_node_releases"}
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     module = metafunc.module.__name__.rsplit(".", 1)[-1]
     if "client" in metafunc.fixturenames and module in BOTH_CLIENTS:
         metafunc.parametrize("client", ["sync", "async"], indirect=True)
+    if "node" in metafunc.fixturenames and module in RELEASE_MODULES:
+        marker = metafunc.definition.get_closest_marker("releases")
+        releases = [r for r in RELEASES if marker is None or r in marker.args]
+        metafunc.parametrize(
+            "node_release", releases, indirect=True, ids=[r.split("-")[-1] for r in releases]
+        )
 
 
 class AsyncDriven:
@@ -268,6 +320,22 @@ def client(
     return calimero.create_client(conn)
 
 
+B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def rc(node: TestNode) -> int:
+    """The release number the node plays (25 for 0.11.0-rc.25)."""
+    return int(node.release()["rc"])
+
+
+def is_wire_id(value: str, node: TestNode) -> bool:
+    """Whether `value` is a 32-byte id as the node's release writes it:
+    base58 up to rc.26, 64 lowercase hex from rc.27."""
+    if rc(node) >= 27:
+        return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+    return 32 <= len(value) <= 44 and all(c in B58_ALPHABET for c in value)
+
+
 def make_wasm(directory: Path, name: str = "app.wasm", abi: bool = True) -> Path:
     """A file the test node accepts as an application (unique content); with
     `abi`, it carries the section name that gives it the kv-store's ABI."""
@@ -277,11 +345,21 @@ def make_wasm(directory: Path, name: str = "app.wasm", abi: bool = True) -> Path
     return path
 
 
-@pytest.fixture
-def app_id(client: calimero.Client, tmp_path: Path) -> str:
-    path = make_wasm(tmp_path)
-    reply = client.install_dev_application(str(path), package="com.example.kv", version="1.0.0")
+def install_app(client: Any, node: TestNode, tmp_path: Path, package: str = "com.example.kv") -> str:
+    """Installs an application the node's release takes from a dev install:
+    a `.wasm` (unique content) up to rc.31, a signed `.mpk` bundle from
+    rc.32 (the test node writes it). Returns its id."""
+    if node.release()["rc"] >= 32:
+        path = node.bundle(package, "1.0.0")["path"]
+        return client.install_dev_application(path)["data"]["applicationId"]
+    path = make_wasm(tmp_path, f"{package}.wasm")
+    reply = client.install_dev_application(str(path), package=package, version="1.0.0")
     return reply["data"]["applicationId"]
+
+
+@pytest.fixture
+def app_id(client: calimero.Client, node: TestNode, tmp_path: Path) -> str:
+    return install_app(client, node, tmp_path)
 
 
 @pytest.fixture

@@ -13,6 +13,9 @@ import pytest
 import calimero
 from testnode import TestNode
 
+#: Generous: only a broken feature waits this long.
+WAIT = 20.0
+
 
 def test_every_client_method_is_a_coroutine_with_the_same_signature() -> None:
     public = [n for n in dir(calimero.Client) if not n.startswith("_")]
@@ -52,49 +55,53 @@ def test_256_gathered_calls_complete_correctly(
 def test_a_cancelled_call_is_cancelled_at_the_node(
     conn: calimero.ConnectionInfo, node: TestNode
 ) -> None:
-    node.fault("/admin-api/health", "delay", delayMs=30_000, times=1)
+    node.fault("/admin-api/health", "hold", times=1)
 
     async def main() -> None:
         client = calimero.create_async_client(conn)
-        task = asyncio.ensure_future(client.health())
-        await asyncio.sleep(0.3)
+        task = asyncio.ensure_future(client.with_options(timeout=WAIT).health())
+        # Cancelled once the node holds it (not after a guessed delay).
+        await asyncio.to_thread(node.wait_for_requests, "/admin-api/health", in_flight=True)
         start = time.monotonic()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert time.monotonic() - start < 2
+        # Held until released: only the cancellation ended it.
+        assert time.monotonic() - start < WAIT / 2
         assert await client.health() == {"data": {"status": "alive"}}
 
     asyncio.run(main())
-    # The node saw the held request's connection end long before 30 s.
-    deadline = time.monotonic() + 5
-    finished = None
-    while finished is None and time.monotonic() < deadline:
-        entry = next(r for r in node.requests() if r["path"] == "/admin-api/health")
-        finished = entry["finishedMs"]
-        time.sleep(0.05)
-    assert finished is not None
-    assert finished - entry["startedMs"] < 5000
+    # The node saw the held request's connection end; it was never released.
+    assert_request_ended(node, "/admin-api/health")
 
 
 def test_wait_for_timeout_cancels_the_request(
     conn: calimero.ConnectionInfo, node: TestNode
 ) -> None:
-    node.fault("/admin-api/peers", "delay", delayMs=30_000, times=1)
+    node.fault("/admin-api/peers", "hold", times=1)
 
     async def main() -> None:
         client = calimero.create_async_client(conn)
+        call = asyncio.ensure_future(client.with_options(timeout=WAIT).get_peers_count())
+        await asyncio.to_thread(node.wait_for_requests, "/admin-api/peers", in_flight=True)
         with pytest.raises(asyncio.TimeoutError):
-            await asyncio.wait_for(client.get_peers_count(), 0.3)
+            await asyncio.wait_for(call, 0.05)
+        assert call.cancelled()
 
     asyncio.run(main())
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        (entry,) = [r for r in node.requests() if r["path"] == "/admin-api/peers"]
+    assert_request_ended(node, "/admin-api/peers")
+
+
+def assert_request_ended(node: TestNode, path: str) -> None:
+    """The node logged the end of the first request to `path` (its
+    connection closed), in at most WAIT seconds."""
+    deadline = time.monotonic() + WAIT
+    while True:
+        entry = next(r for r in node.requests() if r["path"] == path)
         if entry["finishedMs"] is not None:
-            break
-        time.sleep(0.05)
-    assert entry["finishedMs"] is not None
+            return
+        assert time.monotonic() < deadline, f"the node never saw {path} end"
+        time.sleep(0.01)
 
 
 def test_bad_arguments_raise_when_awaited_and_nothing_is_sent(
@@ -130,25 +137,26 @@ def test_errors_are_the_same_classes(conn: calimero.ConnectionInfo, node: TestNo
 def test_the_event_loop_is_not_blocked_while_a_call_waits(
     conn: calimero.ConnectionInfo, node: TestNode
 ) -> None:
-    node.fault("/admin-api/health", "delay", delayMs=800, times=1)
+    # The call is held at the node until a coroutine on the same loop
+    # releases it: it returns only if the loop ran while the call waited (a
+    # blocked loop would hold it until the client's timeout).
+    node.fault("/admin-api/health", "hold", times=1)
 
-    async def main() -> int:
+    async def main() -> bool:
         client = calimero.create_async_client(conn)
-        ticks = 0
+        released = asyncio.Event()
 
-        async def ticker() -> None:
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
+        async def release_once_held() -> None:
+            await asyncio.to_thread(node.wait_for_requests, "/admin-api/health", in_flight=True)
+            await asyncio.to_thread(node.release)
+            released.set()
 
-        tick_task = asyncio.ensure_future(ticker())
-        await client.health()
-        tick_task.cancel()
-        return ticks
+        helper = asyncio.ensure_future(release_once_held())
+        assert await client.with_options(timeout=WAIT).health() == {"data": {"status": "alive"}}
+        await helper
+        return released.is_set()
 
-    # 800 ms of waiting: a blocked loop would tick about zero times.
-    assert asyncio.run(main()) > 20
+    assert asyncio.run(main())
 
 
 def test_async_blob_round_trip_with_progress(conn: calimero.ConnectionInfo, tmp_path: Path) -> None:
@@ -175,10 +183,13 @@ def test_async_blob_round_trip_with_progress(conn: calimero.ConnectionInfo, tmp_
     assert all(t == len(data) for _, t in seen)
 
 
-def test_cancelling_an_upload_stops_it(conn: calimero.ConnectionInfo, tmp_path: Path) -> None:
+def test_cancelling_an_upload_stops_it(
+    conn: calimero.ConnectionInfo, node: TestNode, tmp_path: Path
+) -> None:
     path = tmp_path / "big.bin"
+    size = 256 * 1024 * 1024
     with open(path, "wb") as f:
-        f.truncate(256 * 1024 * 1024)  # sparse: 256 MiB of zeros
+        f.truncate(size)  # sparse: 256 MiB of zeros
     seen: list[int] = []
 
     async def main() -> None:
@@ -189,12 +200,13 @@ def test_cancelling_an_upload_stops_it(conn: calimero.ConnectionInfo, tmp_path: 
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        # the worker thread stops at its next progress tick
-        await asyncio.sleep(0.5)
-        count = len(seen)
-        await asyncio.sleep(0.5)
-        assert len(seen) == count
-        assert seen[-1] < 256 * 1024 * 1024
+        at_cancel = len(seen)
+        # The worker thread stops at its next progress tick, which ends the
+        # request: once the node saw it end, no callback can come any more.
+        await asyncio.to_thread(assert_request_ended, node, "/admin-api/blobs")
+        # At most the tick that was running when the task was cancelled.
+        assert len(seen) <= at_cancel + 1
+        assert seen[-1] < size
 
     asyncio.run(main())
 

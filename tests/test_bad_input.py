@@ -131,6 +131,18 @@ ACCEPTS: dict[str, set[str]] = {
     "count": {"int"},
     # an IntFlag: any int is a combination of flags
     "flag_value": {"int", "big_int", "bool"},
+    # ---- delegated access ----
+    "secret": set(),
+    "device_credential": set(),
+    "device_session": set(),
+    "author_proof": set(),
+    # an HTTP method token, signed as given
+    "signed_method": {"malformed_id", "bad_hex"},
+    "signed_path": set(),
+    # the exact bytes a request carries: any str or bytes
+    "signed_body": {"bytes"} | (STRINGS - {"surrogate"}),
+    # signed, never compared: any text up to 256 bytes
+    "release_version": {"empty", "malformed_id", "bad_hex", "unicode", "nul"},
 }
 
 
@@ -170,6 +182,25 @@ _CONNECTION_ARGS = [
     Arg("max_response_bytes", "response_cap", False, 1 << 20),
     Arg("node_version", "node_version", False, "0.11.0-rc.83"),
     Arg("ca_cert", "ca_cert", False, None),
+    Arg("device_credential", "device_credential", False, None),
+    Arg("device_secret", "secret", False, None),
+    Arg("device_session", "device_session", False, None),
+]
+#: A credential `merod account sign-cert --generate` minted, and the secret
+#: of the key it certifies (calimero-client-py src/warrant.rs tests).
+CREDENTIAL = (
+    "02b2a942ff4c98718bed76e255987f6d59b1a72d3b2cd2510003e6170ac63a9ffb000000000e2cd2d3dc84e1db"
+    "5088e32510ca45bc491e4033bbb0f6bbb733bc0c7b7f5e304d0774b93e8028899a745dbe03d7727fa31fc2f060"
+    "945b5789cb36c23cba380366245580f7aa816a35d1ff324a714355995ef44a72bcd2341e21d9587d16efce9731"
+    "35e50bc7280f06bb32a53a566983cf0f0c8428be4b461df54264f07319540000000000000000e0c3743677508f"
+    "5cfbe245f043f2d7bc3ba6c88c001464cae581e2e9ec8cb63780f1f5c2a393521a0038b357fffe63092403fa6e"
+    "0e2ec12da5e96d50692d400f"
+)
+SECRET = "4987ccd0fb7ef36bf7f61e8f99fd150d33e6adac47649f23bfd7109c2e36a3ba"
+_NONCE_ARGS = [
+    Arg("context_id", "base58_or_hex_id", True, HEX),
+    Arg("device_key", "base58_or_hex_id", False, None),
+    Arg("author_proof", "author_proof", False, CREDENTIAL),
 ]
 _IDS_ARGS = [
     Arg("context_ids", "context_ids", False, None),
@@ -265,6 +296,45 @@ SPECS: dict[str, list[Arg]] = {
     "BlobChunks.close": [],
     "AuthMode": [Arg("value", "enum_value", True, "none")],
     "Capability": [Arg("value", "flag_value", True, 1)],
+    # ---- delegated access ----
+    "sign_request": [
+        Arg("method", "signed_method", True, "GET"),
+        Arg("path", "signed_path", True, "/admin-api/namespaces"),
+        Arg("signer_secret", "secret", True, SECRET),
+        Arg("body", "signed_body", False, None),
+        Arg("valid_for", "count", False, None),
+    ],
+    "sign_warrant": [
+        Arg("context_id", "base58_or_hex_id", True, HEX),
+        Arg("executor", "hex_id", True, HEX),
+        Arg("executor_key", "base58_or_hex_id", True, HEX),
+        Arg("release_bytecode_id", "base58_or_hex_id", True, HEX),
+        Arg("release_version", "release_version", True, "1.0.0"),
+        Arg("method", "name", True, "set"),
+        Arg("args", "json_text", True, {"k": "v"}),
+        Arg("nonce", "uint", True, 1),
+        Arg("device_secret", "secret", True, SECRET),
+        Arg("credential", "device_credential", True, CREDENTIAL),
+        Arg("valid_for", "count", False, None),
+    ],
+    "sign_login_statement": [
+        Arg("node_key", "base58_or_hex_id", True, HEX),
+        Arg("session_key", "hex_id", True, HEX),
+        Arg("device_secret", "secret", True, SECRET),
+        Arg("audience", "name", False, None),
+        Arg("challenge", "hex_id", False, None),
+        Arg("valid_for", "count", False, None),
+    ],
+    "public_key_of": [Arg("secret", "secret", True, SECRET)],
+    "DeviceCredential": [Arg("credential", "device_credential", True, CREDENTIAL)],
+    "DeviceCredential.verify": [],
+    "DeviceCredential.to_dict": [],
+    "ConnectionInfo.login_account_proof": [
+        Arg("node_key", "base58_or_hex_id", True, HEX),
+        Arg("audience", "name", False, None),
+        Arg("valid_for", "count", False, None),
+    ],
+    "Client.next_warrant_nonce": _NONCE_ARGS,
 }
 
 #: Public callables deliberately not swept, and why.

@@ -20,7 +20,7 @@ import pytest
 
 import calimero
 from calimero import cli
-from conftest import AUTH_PASSWORD, AUTH_USER, make_wasm
+from conftest import AUTH_PASSWORD, AUTH_USER, make_wasm, rc
 from testnode import TestNode
 
 EXE = shutil.which("calimero-client-py")
@@ -40,8 +40,13 @@ def run_bytes(*args: str, url: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([*cmd, "--node-url", url, *args], capture_output=True, timeout=60)
 
 
-def world(client: calimero.Client, tmp_path: Path) -> dict[str, Any]:
-    """Everything the subcommands need, made through the client."""
+def world(
+    client: calimero.Client, tmp_path: Path, refused_url: str, node: TestNode
+) -> dict[str, Any]:
+    """Everything the subcommands need, made through the client, on the
+    node's release (rc.25, or rc.83 for what only later releases serve)."""
+    if rc(node) >= 32:
+        return world83(client, tmp_path, refused_url, node)
     wasm = make_wasm(tmp_path)
     app = client.install_dev_application(str(wasm), package="com.example.kv", version="1.0.0")
     app_id = app["data"]["applicationId"]
@@ -82,7 +87,7 @@ def world(client: calimero.Client, tmp_path: Path) -> dict[str, Any]:
         "data": str(upload),
         "path": str(wasm),
         "local_path": str(tmp_path / "downloaded.bin"),
-        "url": "http://127.0.0.1:9/app.wasm",
+        "url": f"{refused_url}/app.wasm",
         "package": "com.example.kv",
         "alias": "fresh-alias",
         "method": "get",
@@ -116,7 +121,140 @@ def world(client: calimero.Client, tmp_path: Path) -> dict[str, Any]:
         "state": "x",
         "auto_follow_contexts": True,
         "auto_follow_subgroups": False,
+        # delegated access (tests/test_delegated.py signs real ones)
+        "warrant": "00",
+        "author_proof": "00",
+        "device_key": "cd" * 32,
     }
+
+
+def world83(
+    client: calimero.Client, tmp_path: Path, refused_url: str, node: TestNode
+) -> dict[str, Any]:
+    """The world on an rc.83 node: a bundle installed, pairing by account,
+    invitations with admitters."""
+    bundle = node.bundle("com.example.kv", "1.0.0")
+    app_id = client.install_dev_application(bundle["path"])["data"]["applicationId"]
+    node.publish("com.example.kv", "2.0.0")
+    ns = client.create_namespace(app_id, name="ns")["data"]["namespaceId"]
+    ctx = client.create_context(app_id, ns)["data"]
+    group = client.create_group(app_id, "team", ns)["data"]["groupId"]
+    client.add_group_members(group, [{"identity": OTHER, "role": "Admin"}])
+    identity = client.get_node_identity()["data"]
+    root = identity["accountRootPublicKey"]
+    paired = client.pair_device_init(root, [ns])["data"]
+    client.pair_device_complete(
+        paired["deviceId"],
+        paired["kemPublicKey"],
+        paired["signPublicKey"],
+        paired["statement"],
+        paired["confirmationCode"],
+    )
+    pair = client.pair_device_init(root, [ns])["data"]
+    blob_data = os.urandom(200_000)
+    upload = tmp_path / "upload.bin"
+    upload.write_bytes(blob_data)
+    blob_id = client.upload_blob(blob_data)["data"]["blob_id"]
+    base = world_values(tmp_path, refused_url, app_id, ns, ctx, group, blob_id, blob_data, upload)
+    return {
+        **base,
+        "path": bundle["path"],
+        "package": "com.example.kv",
+        "version": "2.0.0",
+        "account_root_public_key": root,
+        "namespaces": json.dumps([ns]),
+        "device_id": {
+            "pair_device_complete": pair["deviceId"],
+            "revoke_device": paired["deviceId"],
+            "relink_device": paired["deviceId"],
+            "set_device_scope": paired["deviceId"],
+            "set_device_label": paired["deviceId"],
+            "create_device_alias": paired["deviceId"],
+        },
+        "kem_public_key": pair["kemPublicKey"],
+        "sign_public_key": pair["signPublicKey"],
+        "statement": pair["statement"],
+        "confirmation_code": pair["confirmationCode"],
+        "invitation_json": {
+            **base["invitation_json"],
+            "admit_join": json.dumps(client.create_namespace_invitation(ns)["data"]["invitation"]),
+            "join_namespace": json.dumps(client.create_namespace_invitation(ns)["data"]["invitation"]),
+            "join_group": json.dumps(client.create_group_invitation(group)["data"]["invitation"]),
+        },
+        "scope": {"set_device_scope": "all", "link_device": "00"},
+        "label": "phone",
+        "domain": "mdma.account-link",
+        "payload": "00ff",
+        "credential": "00",
+        "new_admin": OTHER,
+        "new_owner": OTHER,
+        "account_id": identity["accountId"],
+        "plaintext": "00ff",
+        "allowed_mrtd": "aa" * 48,
+        "warrant": "00",
+        "author_proof": "00",
+        "op": "00",
+        "signed_op": "00",
+        "seq": "1",
+        "sent_at_ms": "1",
+        "signature": "00",
+    }
+
+
+def world_values(
+    tmp_path: Path,
+    refused_url: str,
+    app_id: str,
+    ns: str,
+    ctx: dict[str, Any],
+    group: str,
+    blob_id: str,
+    blob_data: bytes,
+    upload: Path,
+) -> dict[str, Any]:
+    """What every release's world has the same way."""
+    return {
+        "context_id": ctx["contextId"],
+        "executor_public_key": ctx["memberPublicKey"],
+        "application_id": app_id,
+        "app_id": app_id,
+        "target_application_id": app_id,
+        "namespace_id": ns,
+        "new_parent_id": ns,
+        "group_id": group,
+        "member_id": OTHER,
+        "blob_id": blob_id,
+        "blob_data": blob_data,
+        "data": str(upload),
+        "local_path": str(tmp_path / "downloaded.bin"),
+        "url": f"{refused_url}/app.wasm",
+        "alias": "fresh-alias",
+        "method": "get",
+        "args": '{"key": "k"}',
+        "members_json": {
+            "add_group_members": json.dumps([{"identity": "cd" * 32}]),
+            "remove_group_members": json.dumps([OTHER]),
+        },
+        "role": "ReadOnly",
+        "capabilities": "1",
+        "body_json": '{"name": "n", "data": {"k": "v"}}',
+        "visibility": "open",
+        "invitation_json": {},
+        "audience": "aud",
+        "subject": "subj",
+        "nonce": {"tee_attest": "ab" * 32, "tee_registration_attest": "ab" * 32},
+        "nonce_proof": "ab" * 16,
+        "expires_at_ms": str(int(time.time() * 1000) + 60_000),
+        "state": "x",
+        "auto_follow_contexts": True,
+        "auto_follow_subgroups": False,
+    }
+
+
+def release_for(endpoint: dict[str, Any]) -> str:
+    """The release a subcommand runs against: rc.25 when it serves the
+    entry, else rc.83."""
+    return "0.11.0-rc.25" if endpoint["since"] is None else "0.11.0-rc.83"
 
 
 # Options some commands need to succeed in this world.
@@ -130,7 +268,7 @@ EXTRA = {
 
 def argv(endpoint: dict[str, Any], w: dict[str, Any]) -> list[str]:
     """The subcommand and its required arguments, from the world."""
-    out = [cli.AREAS[endpoint["area"]][0], cli.command_name(endpoint)]
+    out = [cli.AREAS[endpoint["area"]][0], cli.form_command(endpoint)]
     out += EXTRA.get(endpoint["name"], [])
     # A context is in the namespace, not in the world's subgroup.
     names = {a["name"] for a in endpoint["args"]}
@@ -157,7 +295,7 @@ def argv(endpoint: dict[str, Any], w: dict[str, Any]) -> list[str]:
 
 # What the node refuses in this world, as the real node would (exit 1).
 FAILS = {
-    "install_application": "nothing listens on port 9",
+    "install_application": "nothing listens at refused_url",
     "get_certificate": "plain HTTP: no certificate",
     "get_tee_info": "no TDX",
     "tee_attest": "no TDX",
@@ -165,17 +303,38 @@ FAILS = {
     "leave_namespace": "the last admin cannot leave",
     "leave_group": "the last admin cannot leave",
     "retry_group_upgrade": "no upgrade to retry",
+    # rc.83 routes given made-up proofs, credentials and warrants, or needing
+    # an account session or a TEE: refused by the node.
+    "tee_registration_attest": "no TDX",
+    "link_device": "not a credential",
+    "query": "needs an account session",
+    "admit_join": "not a signed op",
+    "perform_context_intent": "not a warrant",
+    "perform_governance_intent": "not a warrant",
+    "perform_presence_intent": "not a credential",
+    "change_namespace_admin": "the new admin is no member of the namespace",
+    "perform_intent": "no warrant: a 400 (tests/test_delegated.py performs real ones)",
+    "get_warrant_nonce": "newer than rc.83: refused before sending",
+    "get_own_warrant_nonce": "newer than rc.83: refused before sending",
 }
 
 
 @pytest.mark.parametrize("mode", ["json", "human"])
 @pytest.mark.parametrize(
-    "endpoint", calimero.ENDPOINTS, ids=[e["name"] for e in calimero.ENDPOINTS]
+    ("endpoint", "node_release"),
+    [(e, release_for(e)) for e in calimero.ENDPOINTS],
+    ids=[f"{e['name']}-{release_for(e)[-5:]}" for e in calimero.ENDPOINTS],
+    indirect=["node_release"],
 )
 def test_every_subcommand(
-    node: TestNode, client: calimero.Client, tmp_path: Path, endpoint: dict[str, Any], mode: str
+    node: TestNode,
+    client: calimero.Client,
+    tmp_path: Path,
+    refused_url: str,
+    endpoint: dict[str, Any],
+    mode: str,
 ) -> None:
-    w = world(client, tmp_path)
+    w = world(client, tmp_path, refused_url, node)
     args = argv(endpoint, w)
     flags = ["--json"] if mode == "json" else []
     if endpoint["output"] in ("bytes", "chunks"):
@@ -265,8 +424,8 @@ def test_errors_are_one_line_with_exit_codes(node: TestNode, args, code, needle)
     assert "Traceback" not in out.stderr
 
 
-def test_unreachable_node_exits_1() -> None:
-    out = run("node", "health", url="http://127.0.0.1:1")
+def test_unreachable_node_exits_1(refused_url: str) -> None:
+    out = run("node", "health", url=refused_url)
     assert out.returncode == 1
     assert "Connection refused" in out.stderr
 

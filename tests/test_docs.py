@@ -15,7 +15,11 @@ Before a page's first block the prelude defines:
     that password;
 ``APP_PATH``
     the path of an application (a ``.wasm`` file) on the node's disk, for
-    ``install_dev_application``.
+    ``install_dev_application``;
+``DEVICE_CREDENTIAL``, ``DEVICE_SECRET``
+    a device credential (hex) of a fresh account and the secret of the key
+    it certifies, minted by the auth-mode node, which serves delegated
+    access for the page.
 
 A block that uses ``await`` at its top level runs under ``asyncio.run``;
 each may run ``SAMPLE_TIME_LIMIT`` seconds. A block fenced ```python no-run
@@ -219,7 +223,11 @@ def prelude(
             monkeypatch.delenv(name)
     monkeypatch.chdir(work)
     environ = dict(os.environ)
+    auth_node.auth(delegatedAccess=True)
+    device = auth_node.control("POST", "credential", {})
     yield {
+        "DEVICE_CREDENTIAL": device["credential"],
+        "DEVICE_SECRET": device["deviceSecret"],
         "__name__": "__main__",
         "NODE_URL": node.url,
         "AUTH_NODE_URL": auth_node.url,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import calimero
-from test_validation import valid
+from test_validation import valid, wire_id
 from testnode import TestNode
 
 CLASSES = [
@@ -24,12 +24,23 @@ CLASSES = [
 ]
 
 
-def request_path(endpoint: dict[str, Any], kwargs: dict[str, Any]) -> str:
+def request_path(endpoint: dict[str, Any], kwargs: dict[str, Any], release: str) -> str:
+    """The path the client sends: ids in the encoding of `release`."""
     path = endpoint["path"]
     for arg in endpoint["args"]:
         if arg["location"] == "path":
-            path = path.replace("{" + arg["name"] + "}", str(kwargs[arg["name"]]))
+            value = str(kwargs[arg["name"]])
+            if arg["kind"] == "id":
+                value = wire_id(value, release)
+            path = path.replace("{" + arg["name"] + "}", value)
     return path
+
+
+def served(endpoint: dict[str, Any], release: str) -> bool:
+    rc = int(release.rsplit(".", 1)[1])
+    since = int(endpoint["since"].rsplit(".", 1)[1]) if endpoint["since"] else 0
+    until = int(endpoint["until"].rsplit(".", 1)[1]) if endpoint["until"] else 10**6
+    return since <= rc <= until
 
 
 @pytest.mark.parametrize(
@@ -38,15 +49,28 @@ def request_path(endpoint: dict[str, Any], kwargs: dict[str, Any]) -> str:
     ids=[e["name"] for e in calimero.ENDPOINTS],
 )
 def test_each_endpoint_raises_the_class_of_the_status(
-    client: calimero.Client, node: TestNode, index: int, endpoint: dict[str, Any]
+    client: calimero.Client,
+    node: TestNode,
+    node_release: str,
+    index: int,
+    endpoint: dict[str, Any],
 ) -> None:
     status, cls = CLASSES[index % len(CLASSES)]
     kwargs = {a["name"]: valid(a) for a in endpoint["args"] if a["required"]}
-    path = request_path(endpoint, kwargs)
+    if not served(endpoint, node_release):
+        # Another release's form or route: refused before it is sent.
+        client.connection.detect_node_version()
+        node.clear_requests()
+        with pytest.raises(calimero.UnsupportedByNodeError) as refused:
+            _call_form(client, endpoint, kwargs)
+        assert endpoint["releases_text"] in str(refused.value)
+        assert node.requests() == []
+        return
+    path = request_path(endpoint, kwargs, node_release)
     node.fault(path, "status", status=status, body={"error": "injected failure"}, times=1)
     # No retries: a 429 or 503 would otherwise be retried (test_reliability).
     with pytest.raises(cls) as info:
-        getattr(client.with_options(max_retries=0), endpoint["name"])(**kwargs)
+        _call_form(client.with_options(max_retries=0), endpoint, kwargs)
     err = info.value
     assert type(err) is cls or (cls is calimero.HttpError and type(err) is calimero.HttpError)
     assert err.status == status
@@ -60,6 +84,12 @@ def test_each_endpoint_raises_the_class_of_the_status(
     assert f"HTTP {status}" in str(err)
     sent = node.requests()[-1]
     assert (sent["method"], sent["path"]) == (endpoint["verb"], path)
+
+
+def _call_form(client: Any, endpoint: dict[str, Any], kwargs: dict[str, Any]) -> Any:
+    """Calls `endpoint`'s method with `kwargs` (keyword arguments bind one
+    form of a method with several)."""
+    return getattr(client, endpoint["name"])(**kwargs)
 
 
 def test_rate_limit_carries_retry_after_when_sent(client: calimero.Client, node: TestNode) -> None:

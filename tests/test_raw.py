@@ -26,12 +26,12 @@ def test_detect_auth_mode_required(
 
 
 def test_detect_auth_mode_raises_on_other_answers(
-    conn: calimero.ConnectionInfo, node: TestNode
+    conn: calimero.ConnectionInfo, node: TestNode, refused_url: str
 ) -> None:
     node.fault("/admin-api/contexts", "status", status=500, body="boom", times=1)
     with pytest.raises(calimero.ServerError):
         conn.detect_auth_mode()
-    dead = calimero.create_connection("http://127.0.0.1:1")
+    dead = calimero.create_connection(refused_url)
     with pytest.raises(calimero.NetworkError):
         dead.detect_auth_mode()
 

@@ -31,12 +31,13 @@ def hits(node: TestNode, path: str) -> int:
 
 
 def test_a_per_call_timeout(node: TestNode, client: calimero.Client) -> None:
-    node.fault(HEALTH, "delay", delayMs=1500, times=1)
+    node.fault(HEALTH, "hold", times=1)  # never answered
     fast = client.with_options(timeout=0.3)
     start = time.monotonic()
     with pytest.raises(calimero.RequestTimeoutError) as info:
         fast.health()
-    assert time.monotonic() - start < 1.2
+    # The call's own 0.3 s, not the connection's 60 s.
+    assert time.monotonic() - start < 30
     assert isinstance(info.value, TimeoutError)
     # The original keeps its own timeout, and shares the pool.
     assert client.connection.timeout == 60.0
@@ -119,44 +120,74 @@ def test_put_and_delete_are_retried(
     assert client.delete_blob(blob)["deleted"] is True
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+class _FirstRetry(logging.Handler):
+    """Sets `seen` at the first ``calimero.retry`` record."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.seen = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen.set()
 
 
-def test_a_refused_connection_is_retried_even_for_a_post() -> None:
-    # Nothing listens yet: the first attempt is refused (nothing was sent),
-    # the node comes up, the retry gets through.
-    port = free_port()
+@pytest.fixture
+def retries() -> Iterator[_FirstRetry]:
+    """The retries the client logs (``calimero.retry``, at DEBUG)."""
+    logger = logging.getLogger("calimero.retry")
+    handler = _FirstRetry()
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def test_a_refused_connection_is_retried_even_for_a_post(retries: _FirstRetry) -> None:
+    # The port is held bound but not listening: the first attempt is refused
+    # (nothing was sent). Once the client says it will retry, the node comes
+    # up on that port and the retry gets through.
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    port = held.getsockname()[1]
     started: list[TestNode] = []
 
-    def start_later() -> None:
-        time.sleep(0.25)
+    def start_at_first_retry() -> None:
+        assert retries.seen.wait(60)
+        held.close()
         started.append(TestNode("--port", str(port)))
 
-    threading.Thread(target=start_later).start()
+    starter = threading.Thread(target=start_at_first_retry)
+    starter.start()
     client = calimero.create_client(
-        calimero.create_connection(f"http://127.0.0.1:{port}", max_retries=4)
+        calimero.create_connection(f"http://127.0.0.1:{port}", max_retries=6)
     )
     try:
         reply = client.generate_context_identity()
         assert "publicKey" in reply["data"]
     finally:
-        while not started:
-            time.sleep(0.05)
-        started[0].stop()
+        retries.seen.set()
+        starter.join()
+        held.close()
+        for node in started:
+            node.stop()
 
 
-def test_a_refused_connection_without_retries_fails_at_once() -> None:
-    client = calimero.create_client(
-        calimero.create_connection(f"http://127.0.0.1:{free_port()}", max_retries=0)
-    )
-    start = time.monotonic()
+def test_a_refused_connection_without_retries_fails_at_once(
+    refused_url: str, retries: _FirstRetry
+) -> None:
+    client = calimero.create_client(calimero.create_connection(refused_url, max_retries=0))
     with pytest.raises(calimero.NetworkError) as info:
         client.health()
-    assert time.monotonic() - start < 0.3
     assert isinstance(info.value, ConnectionError)
+    assert not retries.seen.is_set()  # no retry, so no wait for one
+    # Allowed one, it takes it.
+    with pytest.raises(calimero.NetworkError):
+        client.with_options(max_retries=1).health()
+    assert retries.seen.is_set()
 
 
 # ---- broken answers ----

@@ -32,8 +32,8 @@ def normalise(verb: str, path: str) -> str:
     return f"{verb} {path}"
 
 
-def listed_routes() -> list[str]:
-    lines = ROUTES_FILE.read_text().splitlines()
+def listed_routes(path: Path = ROUTES_FILE) -> list[str]:
+    lines = path.read_text().splitlines()
     return [line for line in lines if line.strip() and not line.startswith("#")]
 
 

@@ -39,6 +39,30 @@ VALID = {
 }
 
 
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def wire_id(value: str, release: str) -> str:
+    """A 32-byte id as a node of `release` takes it: base58 up to rc.26,
+    lowercase hex from rc.27 (docs/node-releases.md)."""
+    hex_ids = int(release.rsplit(".", 1)[1]) >= 27
+    if len(value) == 64:
+        raw = bytes.fromhex(value)
+    else:
+        n = 0
+        for c in value:
+            n = n * 58 + _B58.index(c)
+        raw = n.to_bytes(32, "big")
+    if hex_ids:
+        return raw.hex()
+    n = int.from_bytes(raw, "big")
+    out = ""
+    while n:
+        n, r = divmod(n, 58)
+        out = _B58[r] + out
+    return "1" * (len(raw) - len(raw.lstrip(b"\0"))) + out
+
+
 def valid(arg: dict[str, Any]) -> Any:
     """A valid value of an argument (some kinds depend on the argument)."""
     if arg["kind"] == "hex":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -44,11 +45,25 @@ def bench_node(node_url: str | None) -> tuple[str, TestNode | None]:
 
 
 class TestNode:
-    """A running test node."""
+    """A running test node. ``args`` are the binary's flags; ``node_version``
+    (``"0.11.0-rc.N"``, 25 <= N <= 83) picks the merod release it answers
+    as, the same as passing ``"--node-version", "0.11.0-rc.N"`` (default:
+    rc.25). ``publish`` puts ``"PACKAGE@VERSION"`` packages in its registry
+    from the start (``--publish``, what ``install_application(package,
+    version)`` installs from on rc.31+)."""
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, *args: str) -> None:
+    def __init__(
+        self,
+        *args: str,
+        node_version: str | None = None,
+        publish: tuple[str, ...] = (),
+    ) -> None:
+        if node_version is not None:
+            args = ("--node-version", node_version, *args)
+        for coordinates in publish:
+            args = (*args, "--publish", coordinates)
         self.process = subprocess.Popen(
             [str(testnode_binary()), "--host", "127.0.0.1", "--port", "0", *args],
             stdin=subprocess.PIPE,
@@ -95,8 +110,32 @@ class TestNode:
         self.control("DELETE", "requests")
 
     def fault(self, path: str, kind: str, **options: Any) -> None:
-        """Adds a fault for `path` (kind: delay, status, drop)."""
+        """Adds a fault for `path` (kind: delay, status, drop, reset,
+        truncate, oversize, hold)."""
         self.control("POST", "faults", {"path": path, "kind": kind, **options})
+
+    def release(self) -> int:
+        """Lets the requests held by ``hold`` faults go on (and any later
+        one, until the faults are cleared); answers how many were held."""
+        return int(self.control("POST", "faults/release")["released"])
+
+    def wait_for_requests(
+        self, path: str, count: int = 1, *, in_flight: bool = False, timeout: float = 20.0
+    ) -> list[dict[str, Any]]:
+        """The logged requests to `path` once there are `count` of them
+        (with `in_flight`, `count` not yet answered): a condition to wait
+        on instead of a sleep. AssertionError after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [
+                r
+                for r in self.requests()
+                if r["path"] == path and not (in_flight and r["finishedMs"] is not None)
+            ]
+            if len(found) >= count:
+                return found
+            assert time.monotonic() < deadline, f"{count} request(s) to {path} never came"
+            time.sleep(0.005)
 
     # ---------------------------------------------------------------- auth mode
 
@@ -132,3 +171,47 @@ class TestNode:
     def count(self, path: str) -> int:
         """How many logged requests went to ``path``."""
         return sum(1 for r in self.requests() if r["path"] == path)
+
+    # ----------------------------------------------------------------- releases
+
+    def release(self) -> dict[str, Any]:
+        """The release the node answers as: ``{"nodeVersion", "rc",
+        "features": {name: bool}, "routes": [{"method", "path", "since",
+        "until", "served"}]}`` (the routes that come and go)."""
+        return self.control("GET", "release")
+
+    @property
+    def node_version(self) -> str:
+        """``"0.11.0-rc.N"``."""
+        return self.release()["nodeVersion"]
+
+    def publish(
+        self, package: str, version: str, *, abi: bool = True, signed: bool = True
+    ) -> dict[str, Any]:
+        """Publishes ``package@version`` in the node's own registry (what
+        ``POST /admin-api/install-application {package, version}`` installs
+        from, rc.31+) until the next reset: ``{"package", "version",
+        "applicationId"}`` (the id it installs under; None when unsigned).
+        ``abi``: the wasm carries the kv-store ABI; ``signed``: with a
+        signature block (the node refuses a bundle without one)."""
+        return self.control(
+            "POST",
+            "registry",
+            {"package": package, "version": version, "abi": abi, "signed": signed},
+        )
+
+    def registry(self) -> list[dict[str, str]]:
+        """What the registry holds: ``[{"package", "version"}]``."""
+        return self.control("GET", "registry")["packages"]
+
+    def bundle(
+        self, package: str, version: str, *, abi: bool = True, signed: bool = True
+    ) -> dict[str, Any]:
+        """Writes an ``.mpk`` bundle the node can install with
+        ``install_dev_application(path)`` (the only dev install from rc.32):
+        ``{"path", "applicationId"}``."""
+        return self.control(
+            "POST",
+            "bundles",
+            {"package": package, "version": version, "abi": abi, "signed": signed},
+        )

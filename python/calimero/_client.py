@@ -15,8 +15,15 @@ import re
 import warnings
 
 from ._events import Subscription
-from .calimero_client_py import BlobChunks, ConnectionInfo, _asubscribe, _subscribe, endpoints
-from .errors import UnsupportedByNodeError
+from .calimero_client_py import (
+    BlobChunks,
+    ConnectionInfo,
+    DeviceCredential,
+    _asubscribe,
+    _subscribe,
+    endpoints,
+)
+from .errors import NotFoundError, UnsupportedByNodeError
 
 # typing is not imported at run time (about 10 ms of `import calimero`):
 # annotations are strings here, read only by type checkers.
@@ -284,6 +291,29 @@ class Client(_BaseClient):
         _deprecated_visibility()
         return self.set_subgroup_visibility(group_id, visibility)
 
+    def next_warrant_nonce(
+        self,
+        context_id: str,
+        device_key: str | None = None,
+        *,
+        author_proof: str | DeviceCredential | None = None,
+    ) -> int:
+        """The nonce to sign the next warrant for a context with: the node's
+        ``nextNonce`` where it serves the warrant-nonce routes (``author_proof``,
+        or this signed connection's own credential, asks as the account;
+        ``device_key`` asks with node credentials), else a local counter,
+        which never goes back (microseconds since the epoch, or one more than
+        the last it gave). The routes are newer than merod 0.11.0-rc.83 (which
+        answers 404): on rc.83 and older the local counter is used, unless
+        the connection is pinned to a later ``node_version``. A nonce spent
+        elsewhere is refused by the relay; sign again with a new one."""
+        route, arg = _nonce_route(self._connection, device_key, author_proof)
+        try:
+            answer = getattr(self, route)(context_id, arg)
+        except (NotFoundError, UnsupportedByNodeError):
+            return _local_nonce()
+        return _next_from(answer)
+
 
 class AsyncClient(_BaseClient):
     """The node API for asyncio: every ``Client`` method as a coroutine, with
@@ -393,6 +423,21 @@ class AsyncClient(_BaseClient):
         _deprecated_visibility()
         return await self.set_subgroup_visibility(group_id, visibility)
 
+    async def next_warrant_nonce(
+        self,
+        context_id: str,
+        device_key: str | None = None,
+        *,
+        author_proof: str | DeviceCredential | None = None,
+    ) -> int:
+        """See ``Client.next_warrant_nonce``."""
+        route, arg = _nonce_route(self._connection, device_key, author_proof)
+        try:
+            answer = await getattr(self, route)(context_id, arg)
+        except (NotFoundError, UnsupportedByNodeError):
+            return _local_nonce()
+        return _next_from(answer)
+
 
 class AsyncBlobChunks:
     """``AsyncClient.iter_blob``'s answer: the blob's bytes as an async
@@ -446,6 +491,55 @@ class AsyncBlobChunks:
 
     def __repr__(self) -> str:
         return f"Async{self._chunks!r}"
+
+
+_NONCE_LOCK = __import__("threading").Lock()
+_last_nonce = 0
+
+
+def _local_nonce(floor: int = 0) -> int:
+    """A warrant nonce that never goes back, without a node's ledger:
+    microseconds since the epoch, or one more than the last one given (a
+    relay accepts any unseen nonce above its floor, so skipping is free)."""
+    global _last_nonce
+    import time
+
+    with _NONCE_LOCK:
+        _last_nonce = max(_last_nonce + 1, time.time_ns() // 1000, floor)
+        return _last_nonce
+
+
+def _nonce_route(connection: ConnectionInfo, device_key: Any, author_proof: Any) -> tuple[str, Any]:
+    """Which warrant-nonce route ``next_warrant_nonce`` asks, and with what."""
+    if device_key is not None and author_proof is not None:
+        raise ValueError("device_key: give device_key or author_proof, not both")
+    if isinstance(author_proof, DeviceCredential):
+        author_proof = author_proof.hex
+    if device_key is not None:
+        return "get_warrant_nonce", device_key
+    if author_proof is None:
+        credential = connection.device_credential
+        if credential is None:
+            raise ValueError(
+                "author_proof: give device_key or author_proof, or use a connection "
+                "made with device_credential"
+            )
+        author_proof = credential.hex
+    return "get_own_warrant_nonce", author_proof
+
+
+def _next_from(answer: Any) -> int:
+    data = answer.get("data") if isinstance(answer, dict) else None
+    nonce = data.get("nextNonce") if isinstance(data, dict) else None
+    if isinstance(data, dict) and "nextNonce" in data and nonce is None:
+        raise ValueError("the device has spent every warrant nonce here: it must re-key")
+    if not isinstance(nonce, int) or isinstance(nonce, bool):
+        from .errors import MalformedResponseError
+
+        shown = repr(answer)[:200]
+        raise MalformedResponseError(f"expected {{'data': {{'nextNonce': int}}}}, got {shown}")
+    _local_nonce(nonce)
+    return nonce
 
 
 def _alias_method(scope: str | None) -> tuple[str, str]:
@@ -576,6 +670,9 @@ del _cls, _index, _endpoint, _name, _params_text, _indices, _method
 def create_connection(
     api_url: str,
     node_name: str | None = None,
+    device_credential: str | DeviceCredential | None = None,
+    device_secret: str | None = None,
+    device_session: str | None = None,
     *,
     username: str | None = None,
     password: str | None = None,
@@ -625,6 +722,17 @@ def create_connection(
     ``node_version="0.11.0-rc.83"`` pins it and sends no probe.
     ``connection.node_version`` and ``connection.node_release`` show what
     it speaks and why.
+    Delegated access (acting for an account through a relay, as in the
+    official 0.9.0): ``device_credential`` (the device's credential, hex or a
+    ``DeviceCredential``) with ``device_secret`` (its Ed25519 secret, 64 hex)
+    signs every request with a fresh ``X-Calimero-Proof`` (method, path, the
+    exact body bytes, valid 300 s; a retry or a redirect is signed again) and
+    sends no token. ``device_session`` (a login statement from
+    ``sign_login_statement``) makes ``device_secret`` the session key it
+    names. Half a pair, or a session that does not decode or match, raises
+    ValueError. A node not serving delegated access answers
+    ``PermissionDeniedError`` (403, ``auth_error="invalid_proof"``); a
+    refused proof ``AuthenticationError`` (401).
     """
     return ConnectionInfo(
         api_url,
@@ -640,6 +748,9 @@ def create_connection(
         max_response_bytes=max_response_bytes,
         ca_cert=ca_cert,
         node_version=node_version,
+        device_credential=device_credential,
+        device_secret=device_secret,
+        device_session=device_session,
     )
 
 

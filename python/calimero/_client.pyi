@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, Any, Literal, overload
 
 from ._events import Subscription
-from .calimero_client_py import BlobChunks, ConnectionInfo
+from .calimero_client_py import BlobChunks, ConnectionInfo, DeviceCredential
 from .types import (
     ApplicationList,
     ApplicationResponse,
@@ -93,6 +93,13 @@ class Client(_BaseClient):
     def resolve_application_alias(self, alias: str) -> dict[str, Any]: ...
     def create_alias_generic(self, alias: str, value: str, scope: str | None = None) -> Any: ...
     def set_default_visibility(self, group_id: str, visibility: str) -> Any: ...
+    def next_warrant_nonce(
+        self,
+        context_id: str,
+        device_key: str | None = None,
+        *,
+        author_proof: str | DeviceCredential | None = None,
+    ) -> int: ...
     def create_context_identity_alias(
         self,
         alias: str,
@@ -503,6 +510,17 @@ class Client(_BaseClient):
     def call(self, context_id: str, method: str, args: Any | None = None) -> Any: ...
     def sync_status(self, context_id: str) -> SyncStatus: ...
     def set_ephemeral(self, context_id: str, state: Any) -> Any: ...
+    def get_intent_relay(self, context_id: str) -> Any: ...
+    def perform_intent(
+        self,
+        context_id: str,
+        method: str,
+        args: Any,
+        warrant: str,
+        author_proof: str,
+    ) -> Any: ...
+    def get_warrant_nonce(self, context_id: str, device_key: str) -> Any: ...
+    def get_own_warrant_nonce(self, context_id: str, author_proof: str) -> Any: ...
 
 class AsyncClient(_BaseClient):
     def with_options(
@@ -529,6 +547,13 @@ class AsyncClient(_BaseClient):
         scope: str | None = None,
     ) -> Any: ...
     async def set_default_visibility(self, group_id: str, visibility: str) -> Any: ...
+    async def next_warrant_nonce(
+        self,
+        context_id: str,
+        device_key: str | None = None,
+        *,
+        author_proof: str | DeviceCredential | None = None,
+    ) -> int: ...
     async def create_context_identity_alias(
         self,
         alias: str,
@@ -969,10 +994,24 @@ class AsyncClient(_BaseClient):
     async def call(self, context_id: str, method: str, args: Any | None = None) -> Any: ...
     async def sync_status(self, context_id: str) -> SyncStatus: ...
     async def set_ephemeral(self, context_id: str, state: Any) -> Any: ...
+    async def get_intent_relay(self, context_id: str) -> Any: ...
+    async def perform_intent(
+        self,
+        context_id: str,
+        method: str,
+        args: Any,
+        warrant: str,
+        author_proof: str,
+    ) -> Any: ...
+    async def get_warrant_nonce(self, context_id: str, device_key: str) -> Any: ...
+    async def get_own_warrant_nonce(self, context_id: str, author_proof: str) -> Any: ...
 
 def create_connection(
     api_url: str,
     node_name: str | None = None,
+    device_credential: str | DeviceCredential | None = None,
+    device_secret: str | None = None,
+    device_session: str | None = None,
     *,
     username: str | None = None,
     password: str | None = None,

@@ -66,12 +66,16 @@ class Subscription:
         return self
 
     async def __anext__(self) -> dict[str, Any]:
-        # Awaited on the client's runtime, not in a thread: the loop stays
-        # free, and a cancelled read loses no event.
-        event = await self._inner._anext()
-        if event is None:
-            raise StopAsyncIteration
-        return event
+        # The wait runs on the client's runtime, not in a thread, so the loop
+        # stays free; it takes no event. The event is taken by ``_poll``,
+        # synchronously, in the step that returns it: a read cancelled at
+        # any moment (``wait_for``, ``task.cancel()``) loses no event.
+        inner = self._inner
+        while True:
+            event = inner._poll()  # StopAsyncIteration once closed
+            if event is not None:
+                return event
+            await inner._ready()
 
     # ---- changing what is subscribed ----
 

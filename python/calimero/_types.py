@@ -119,3 +119,6 @@ class Capability(enum.IntFlag):
     CAN_DELETE_SUBGROUP = 64
     CAN_MANAGE_VISIBILITY = 128
     CAN_MANAGE_METADATA = 256
+    #: A relay may run intents for members (delegated access; granted
+    #: explicitly, never implied by admin; node releases from rc.28).
+    CAN_AUTHOR_ON_BEHALF = 512

@@ -6,6 +6,7 @@ area, made from the same endpoint table as the client.
     calimero-client-py call CONTEXT_ID get --args '{"key": "k"}'
     calimero-client-py blobs upload ./model.bin
     calimero-client-py auth login --username admin
+    calimero-client-py intents act CONTEXT_ID set --args '{"key": "k", "value": "v"}'
 
 Output is a human table by default, JSON with ``--json``. Exit codes: 0
 success, 1 the node or the network failed, 2 bad usage or bad arguments.
@@ -24,7 +25,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, NoReturn
 
 from . import ENDPOINTS, ClientError, __version__, create_client, create_connection
-from .calimero_client_py import BlobChunks
+from .calimero_client_py import BlobChunks, sign_request, sign_warrant
 
 PROG = "calimero-client-py"
 DEFAULT_NODE_URL = "http://127.0.0.1:2528"
@@ -42,6 +43,7 @@ AREAS = {
     "accounts": ("accounts", "the account: device pairing, listing, scope, labels, revocation"),
     "tee": ("tee", "TEE: info, attestation, release, fleet join"),
     "rpc": ("rpc", "JSON-RPC: execute, sync status, ephemeral state"),
+    "intents": ("intents", "delegated access: intents, warrant nonces, signing"),
 }
 
 #: Words dropped from a method name to make its command name in its area.
@@ -57,6 +59,7 @@ _AREA_WORDS = {
     "accounts": {"device"},
     "tee": {"tee"},
     "rpc": set(),
+    "intents": {"intent"},
 }
 
 #: Where the rule above reads badly.
@@ -134,6 +137,17 @@ def command_name(endpoint: dict[str, Any]) -> str:
         return _COMMAND_NAMES[name]
     words = [w for w in name.split("_") if w not in _AREA_WORDS.get(endpoint["area"], set())]
     return "-".join(words) or name.replace("_", "-")
+
+
+def form_command(endpoint: dict[str, Any]) -> str:
+    """The command of one table entry: the method's command for its newest
+    form, a name of its own for an older form (``apps install-url``)."""
+    same = [e for e in ENDPOINTS if e["name"] == endpoint["name"]]
+    form = next(i for i, e in enumerate(same) if e is endpoint)
+    name = command_name(endpoint)
+    if form:
+        name = _FORM_COMMANDS.get((endpoint["name"], form), f"{name}-form{form}")
+    return name
 
 
 def _option(name: str) -> str:
@@ -226,6 +240,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="the node's release, e.g. 0.11.0-rc.83 (env CALIMERO_NODE_VERSION; "
         "default: detected)",
     )
+    parser.add_argument(
+        "--device-credential",
+        default=os.environ.get("CALIMERO_DEVICE_CREDENTIAL"),
+        help="sign every request with this device credential (hex; env "
+        "CALIMERO_DEVICE_CREDENTIAL); its secret is read from CALIMERO_DEVICE_SECRET",
+    )
+    parser.add_argument(
+        "--device-session",
+        default=os.environ.get("CALIMERO_DEVICE_SESSION"),
+        help="a login statement making CALIMERO_DEVICE_SECRET a session key "
+        "(env CALIMERO_DEVICE_SESSION)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     top = parser.add_subparsers(dest="area", metavar="COMMAND", required=True)
@@ -239,14 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
             epilog=f"Example: {PROG} {cli_name} --help",
         )
         groups[area] = group.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    forms: dict[str, int] = {}
     for endpoint in ENDPOINTS:
         area = endpoint["area"]
-        form = forms[endpoint["name"]] = forms.get(endpoint["name"], -1) + 1
-        name = command_name(endpoint)
-        if form:
-            name = _FORM_COMMANDS.get((endpoint["name"], form), f"{name}-form{form}")
-        _add_endpoint(groups[area], endpoint, AREAS[area][0], name)
+        _add_endpoint(groups[area], endpoint, AREAS[area][0], form_command(endpoint))
 
     # Shortcuts and commands that are not one endpoint.
     call = next(e for e in ENDPOINTS if e["name"] == "call")
@@ -260,7 +281,95 @@ def build_parser() -> argparse.ArgumentParser:
     detect.set_defaults(endpoint=None, action="detect-auth-mode")
     _add_auth(top)
     _add_events(top)
+    _add_delegated(groups["intents"])
     return parser
+
+
+def _add_delegated(sub: Any) -> None:
+    """``intents sign-request``, ``sign-warrant`` and ``act``: the device
+    secret comes from CALIMERO_DEVICE_SECRET only (never the command line)."""
+    req = sub.add_parser(
+        "sign-request",
+        help="sign one request offline (hex RequestSig); secret from CALIMERO_DEVICE_SECRET",
+        epilog=f"Example: {PROG} intents sign-request GET /admin-api/namespaces",
+    )
+    req.add_argument("method", metavar="METHOD")
+    req.add_argument("path", metavar="PATH", help="the path, without a query string")
+    req.add_argument("--body", default="", help="the exact body text that will be sent")
+    req.add_argument("--valid-for", dest="valid_for", type=int, default=300)
+    req.set_defaults(endpoint=None, action="sign-request")
+    for name, action, text in (
+        (
+            "sign-warrant",
+            "sign-warrant",
+            "sign a warrant for the relay at --node-url (its executor and release, and the "
+            "next nonce, are asked of it unless given)",
+        ),
+        (
+            "act",
+            "act",
+            "have the relay at --node-url run METHOD for your account: sign a warrant and "
+            "perform the intent",
+        ),
+    ):
+        cmd = sub.add_parser(
+            name,
+            help=text,
+            description=text + ". Needs --device-credential (or CALIMERO_DEVICE_CREDENTIAL) "
+            "and CALIMERO_DEVICE_SECRET.",
+            epilog=f'Example: {PROG} intents {name} CONTEXT_ID set --args \'{{"key": "k"}}\'',
+        )
+        cmd.add_argument("context_id", metavar="CONTEXT_ID")
+        cmd.add_argument("method", metavar="METHOD", help="the application's method")
+        cmd.add_argument("--args", dest="args", default="{}", help="JSON text (default {})")
+        cmd.add_argument("--nonce", type=int, default=None)
+        cmd.add_argument("--valid-for", dest="valid_for", type=int, default=300)
+        for option in ("executor", "executor_key", "release_bytecode_id", "release_version"):
+            cmd.add_argument(_option(option), dest=option, default=None)
+        cmd.set_defaults(endpoint=None, action=action)
+
+
+def _device_secret() -> str:
+    secret = os.environ.get("CALIMERO_DEVICE_SECRET")
+    if not secret:
+        raise ValueError("device_secret: set CALIMERO_DEVICE_SECRET (64 hex characters)")
+    return secret
+
+
+def _delegated_action(ns: argparse.Namespace, connection: Any) -> Any:
+    if ns.action == "sign-request":
+        return sign_request(ns.method, ns.path, _device_secret(), ns.body, ns.valid_for)
+    credential = ns.device_credential
+    if not credential:
+        raise ValueError(
+            "device_credential: pass --device-credential or CALIMERO_DEVICE_CREDENTIAL"
+        )
+    client = create_client(connection)
+    fields = ("executor", "executor_key", "release_bytecode_id", "release_version")
+    given = {f: getattr(ns, f) for f in fields}
+    if any(v is None for v in given.values()):
+        info = client.get_intent_relay(ns.context_id)["data"]
+        wire = ("executorAccount", "executorKey", "releaseBytecodeId", "releaseVersion")
+        for field, key in zip(fields, wire):
+            if given[field] is None:
+                given[field] = info[key]
+    nonce = ns.nonce if ns.nonce is not None else client.next_warrant_nonce(ns.context_id)
+    warrant = sign_warrant(
+        ns.context_id,
+        given["executor"],
+        given["executor_key"],
+        given["release_bytecode_id"],
+        given["release_version"],
+        ns.method,
+        ns.args,
+        nonce,
+        _device_secret(),
+        credential,
+        ns.valid_for,
+    )
+    if ns.action == "sign-warrant":
+        return warrant
+    return client.perform_intent(ns.context_id, ns.method, ns.args, warrant["warrant"], credential)
 
 
 def _add_events(top: Any) -> None:
@@ -528,15 +637,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     ns = parser.parse_args(argv)
     try:
+        signing = ns.device_credential and ns.action != "sign-request"
         connection = create_connection(
             ns.node_url,
             ns.node_name,
+            ns.device_credential if signing else None,
+            _device_secret() if signing else None,
+            ns.device_session if signing else None,
             timeout=ns.timeout,
             max_retries=ns.max_retries,
             node_version=ns.node_version,
         )
-        if ns.action == "detect-auth-mode":
-            result: Any = str(connection.detect_auth_mode())
+        if ns.action in ("sign-request", "sign-warrant", "act"):
+            result: Any = _delegated_action(ns, connection)
+        elif ns.action == "detect-auth-mode":
+            result = str(connection.detect_auth_mode())
         elif ns.action in ("login", "logout", "status"):
             result = _auth_action(ns, connection)
         elif ns.action == "watch":

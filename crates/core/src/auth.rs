@@ -157,6 +157,10 @@ pub struct AuthOptions {
     pub ignore_env: bool,
     /// Asked for credentials when nothing else gives a token.
     pub prompt: Option<Arc<dyn CredentialPrompt>>,
+    /// Delegated access: sign every request with this device (an
+    /// `X-Calimero-Proof` each, never a token; see
+    /// [`Connection::credential`](crate::connection::Connection)).
+    pub device: Option<Arc<crate::delegated::DeviceSigner>>,
 }
 
 impl std::fmt::Debug for AuthOptions {
@@ -166,6 +170,7 @@ impl std::fmt::Debug for AuthOptions {
             .field("credentials", &self.credentials)
             .field("ignore_env", &self.ignore_env)
             .field("prompt", &self.prompt.is_some())
+            .field("device", &self.device)
             .finish()
     }
 }
@@ -244,6 +249,8 @@ pub(crate) struct AuthState {
     /// forked child starts with a fresh one (the parent's may be held by a
     /// thread the child does not have).
     flight: Mutex<(u32, Arc<tokio::sync::Mutex<()>>)>,
+    /// Signs every request instead of a token (delegated access).
+    pub(crate) device: Option<Arc<crate::delegated::DeviceSigner>>,
 }
 
 impl AuthState {
@@ -256,6 +263,7 @@ impl AuthState {
             credentials,
             ignore_env,
             prompt,
+            device,
         } = options;
         let env = |name| if ignore_env { None } else { env_value(name) };
         let credentials = match credentials {
@@ -307,6 +315,7 @@ impl AuthState {
             prompt,
             cache_path,
             flight: Mutex::new((std::process::id(), Arc::new(tokio::sync::Mutex::new(())))),
+            device,
         })
     }
 
@@ -731,6 +740,83 @@ impl Connection {
                 _ => Err(login_err),
             },
         }
+    }
+
+    /// Logs in with the connection's device (`account_proof`; swift
+    /// `RelayLogin.swift`): `GET /auth/challenge`, then a login statement
+    /// the device key signs for `node_key` (the node's signing key, as
+    /// pinned: `GET /admin-api/identity`'s `publicKey`), `audience` and a
+    /// fresh session key, valid `valid_for` seconds, sent to `POST
+    /// /auth/token` with the credential. Returns the account's session
+    /// tokens; this connection keeps signing its requests (use the tokens
+    /// with a connection of their own).
+    pub async fn login_account_proof(
+        &self,
+        node_key: [u8; 32],
+        audience: crate::delegated::Audience,
+        valid_for: u64,
+    ) -> Result<Tokens, Error> {
+        use crate::delegated::{LoginStatement, SecretKey};
+        let device = self
+            .auth_state()
+            .device
+            .clone()
+            .ok_or_else(|| Error::NotAuthenticated {
+                message: "an account_proof login needs device_credential and device_secret on the \
+                      connection"
+                    .into(),
+            })?;
+        let secret = device.device_secret().ok_or_else(|| {
+            Error::invalid(
+                "device_session",
+                "an account_proof login is signed by the device key itself: make the \
+                 connection with device_secret and without device_session",
+            )
+        })?;
+        let url = self.node_url("/auth/challenge")?;
+        let reply = self.send_unauthenticated("GET", url, Vec::new()).await?;
+        let challenge = serde_json::from_slice::<serde_json::Value>(&reply.body)
+            .ok()
+            .and_then(|v| {
+                let c = v
+                    .get("challenge")
+                    .or_else(|| v.get("data")?.get("challenge"))?;
+                crate::delegated::keys::hex32("challenge", c.as_str()?).ok()
+            })
+            .ok_or_else(|| reply.malformed("expected {\"challenge\": 64 hex characters}"))?;
+        let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+        getrandom::fill(seed.as_mut_slice())
+            .map_err(|e| Error::Internal(format!("no randomness for a session key: {e}")))?;
+        let session_key = SecretKey::from_bytes(&seed).public_key();
+        let now = now_secs();
+        let statement = LoginStatement::sign(
+            secret,
+            node_key,
+            audience,
+            challenge,
+            session_key,
+            now,
+            now.saturating_add(valid_for),
+        );
+        let body = serde_json::json!({
+            "auth_method": "account_proof",
+            "public_key": hex::encode(session_key),
+            "client_name": self.api_url(),
+            "timestamp": now,
+            "provider_data": {
+                "challenge": hex::encode(challenge),
+                "login_statement": hex::encode(statement.encode()),
+                "account_proof": device.credential().to_hex(),
+            },
+        });
+        let tokens = self.post_for_tokens("/auth/token", &body).await?;
+        log::info!(
+            target: "calimero::auth",
+            "logged in to {} as account {} (account_proof)",
+            self.api_url(),
+            hex::encode(device.credential().account)
+        );
+        Ok(tokens)
     }
 
     /// `POST /auth/token` with the `user_password` provider, as merobox sends

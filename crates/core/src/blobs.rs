@@ -264,6 +264,9 @@ impl Connection {
             check_size(size)?;
             transfer.set_total(size);
         }
+        if self.signs_requests() {
+            return self.upload_signed(prepared, source, size, transfer).await;
+        }
         let url = self.prepared_url(&prepared)?;
         let shown_url = redact(&url);
         let method = prepared.verb.as_str();
@@ -286,7 +289,8 @@ impl Connection {
                 }
                 Ok(chunk)
             });
-            let (mut request, ticket) = self.builder(method, url.clone(), true)?;
+            // Not signing (see `upload_signed`): the body is streamed.
+            let (mut request, ticket) = self.builder(method, url.clone(), true, b"")?;
             request = request
                 .header(CONTENT_TYPE, "application/octet-stream")
                 .body(reqwest::Body::wrap_stream(body));
@@ -344,6 +348,78 @@ impl Connection {
         }
     }
 
+    /// An upload with delegated access: a proof commits to the body's hash,
+    /// which must be known before the body is sent, and the node hashes a
+    /// proven body in memory and refuses one over 1 MiB (core
+    /// `MAX_PROVEN_BODY`). So the source is read first (at most 1 MiB, or
+    /// refused before sending), then sent as one signed body.
+    async fn upload_signed(
+        &self,
+        prepared: Prepared,
+        source: UploadSource,
+        size: Option<u64>,
+        transfer: Arc<Transfer>,
+    ) -> Result<Reply, Error> {
+        use crate::delegated::request::MAX_PROVEN_BODY;
+        let too_large = || {
+            Error::invalid(
+                "data",
+                format!(
+                    "a signed upload (delegated access) carries at most {MAX_PROVEN_BODY} bytes: \
+                     the node hashes a proven body before its handler and refuses a larger one; \
+                     upload larger blobs over a connection with a token"
+                ),
+            )
+        };
+        if size.is_some_and(|s| s > MAX_PROVEN_BODY as u64) {
+            return Err(too_large());
+        }
+        let mut body = BytesMut::new();
+        let mut chunks = source.into_stream();
+        while let Some(chunk) = chunks.next().await {
+            let chunk =
+                chunk.map_err(|e| Error::invalid("data", format!("reading failed: {e}")))?;
+            if body.len() + chunk.len() > MAX_PROVEN_BODY {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let body = body.freeze();
+        let url = self.prepared_url(&prepared)?;
+        let shown_url = redact(&url);
+        let method = prepared.verb.as_str();
+        let mut attempt = 0;
+        loop {
+            let (request, _) = self.builder(method, url.clone(), true, &body)?;
+            let request = request
+                .timeout(self.timeout())
+                .header(CONTENT_TYPE, "application/octet-stream")
+                .body(body.clone());
+            transfer.touch();
+            let result = async {
+                let response = request
+                    .send()
+                    .await
+                    .map_err(|e| transport_error(method, &shown_url, &e))?;
+                self.read_reply(response, method, shown_url.clone()).await
+            }
+            .await;
+            match result {
+                Ok(reply) => {
+                    transfer.advance_to(body.len() as u64);
+                    return Ok(reply);
+                }
+                Err(err) => match self.retry_delay(&err, method, attempt) {
+                    Some(delay) => {
+                        attempt += 1;
+                        tokio::time::sleep(delay).await;
+                    }
+                    None => return Err(err),
+                },
+            }
+        }
+    }
+
     /// Starts a blob download (`GET /admin-api/blobs/{id}`): the answer's
     /// headers are in; its body comes through [`Download::chunk`].
     pub async fn download(
@@ -358,7 +434,7 @@ impl Connection {
         let mut retries = 0;
         let mut attempt = 0;
         let response = loop {
-            let (request, ticket) = self.builder(method, url.clone(), true)?;
+            let (request, ticket) = self.builder(method, url.clone(), true, b"")?;
             transfer.touch();
             let sent = idle_guard(&transfer, idle, method, &shown_url, async {
                 request

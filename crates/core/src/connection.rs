@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{
+    HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER,
+};
 use serde::Deserialize;
 
 use crate::auth::{AuthOptions, AuthRecovery, AuthState, AuthTicket, MAX_AUTH_RETRIES};
@@ -218,11 +220,11 @@ impl Connection {
                 "expected a positive number of seconds",
             ));
         }
-        let http = build_http(&config)?;
         let api_url = base.as_str().trim_end_matches('/').to_owned();
         // Tokens passed in, from the environment, or cached for this node
         // name (by merobox, or an earlier run).
         let auth = AuthState::new(node_name.as_deref(), auth)?;
+        let http = build_http(&config, auth.device.is_some())?;
         let options = CallOptions {
             timeout: config.timeout,
             max_retries: config.max_retries,
@@ -302,7 +304,8 @@ impl Connection {
         })
     }
 
-    /// The pooled HTTP client of this process.
+    /// The pooled HTTP client of this process (inside
+    /// [`crate::runtime::block_on_local`]: this thread's own pool).
     fn http(&self) -> Result<reqwest::Client, Error> {
         let mut slot = self.lock_http()?;
         let pid = std::process::id();
@@ -310,8 +313,13 @@ impl Connection {
             None => Err(Error::Internal(
                 "this connection is closed; make a new one with create_connection".into(),
             )),
+            Some(_) if crate::runtime::in_local() => {
+                drop(slot);
+                let signs = self.signs_requests();
+                crate::runtime::local_client(&self.inner, || build_http(&self.inner.config, signs))
+            }
             Some(_) if slot.0 != pid => {
-                let http = build_http(&self.inner.config)?;
+                let http = build_http(&self.inner.config, self.signs_requests())?;
                 *slot = (pid, Some(http.clone()));
                 Ok(http)
             }
@@ -333,6 +341,7 @@ impl Connection {
     /// first) and later requests fail at once. Closing twice is harmless.
     pub fn close(&self) -> Result<(), Error> {
         self.lock_http()?.1 = None;
+        crate::runtime::drop_local_client(&self.inner);
         Ok(())
     }
 
@@ -574,9 +583,9 @@ impl Connection {
         self.warn_if_plain_http(&url);
         let verb = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|e| Error::Internal(e.to_string()))?;
-        let request = self
-            .http()?
-            .request(verb, url)
+        let credential = self.credential(method, &url, &json, false)?;
+        let (request, _) = credential.apply(self.http()?.request(verb, url));
+        let request = request
             .timeout(self.options.timeout)
             .header(CONTENT_TYPE, "application/json")
             .body(json);
@@ -593,12 +602,15 @@ impl Connection {
         body: Option<Vec<u8>>,
         with_token: bool,
     ) -> Result<Reply, Error> {
-        let shown_url = redact(&url);
-        let body = body.map(Bytes::from);
+        let (mut method, mut url) = (method, url);
+        let mut shown_url = redact(&url);
+        let mut body = body.map(Bytes::from);
         let mut auth_retries = 0;
         let mut attempt = 0;
+        let mut redirects = 0;
         loop {
-            let (mut request, ticket) = self.builder(method, url.clone(), with_token)?;
+            let signed = body.as_deref().unwrap_or_default();
+            let (mut request, ticket) = self.builder(method, url.clone(), with_token, signed)?;
             request = request.timeout(self.options.timeout);
             if let Some(body) = &body {
                 request = request
@@ -609,6 +621,17 @@ impl Connection {
                 Ok(reply) => return Ok(reply),
                 Err(err) => err,
             };
+            // Delegated access follows redirects itself, to sign each hop.
+            if let Some((next_method, next_url, keep_body)) =
+                self.redirect(&err, method, &url, &mut redirects)?
+            {
+                (method, url) = (next_method, next_url);
+                shown_url = redact(&url);
+                if !keep_body {
+                    body = None;
+                }
+                continue;
+            }
             let err = match ticket {
                 Some(ticket) if auth_retries < MAX_AUTH_RETRIES => {
                     match self.on_auth_failure(&ticket, err).await {
@@ -655,24 +678,129 @@ impl Connection {
 
     /// A request on the pooled client, with the connection's token when
     /// `with_token` (and the ticket [`Connection::on_auth_failure`] needs).
+    /// `body` is the exact bytes the request will carry (a proof commits to
+    /// them).
     pub(crate) fn builder(
         &self,
         method: &'static str,
         url: url::Url,
         with_token: bool,
+        body: &[u8],
     ) -> Result<(reqwest::RequestBuilder, Option<AuthTicket>), Error> {
         let verb = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|e| Error::Internal(e.to_string()))?;
-        let request = self.http()?.request(verb, url.clone());
-        if with_token {
-            let (request, ticket) = self.authorize(request)?;
-            if ticket.sent_token() {
-                self.warn_if_plain_http(&url);
-            }
-            Ok((request, Some(ticket)))
-        } else {
-            Ok((request, None))
+        let credential = self.credential(method, &url, body, with_token)?;
+        Ok(credential.apply(self.http()?.request(verb, url)))
+    }
+
+    // ---- delegated access: the one signing hook (src/delegated/) ----
+
+    /// Whether this connection signs its requests with a device
+    /// (`create_connection(..., device_credential=, device_secret=)`).
+    pub fn signs_requests(&self) -> bool {
+        self.inner.auth.device.is_some()
+    }
+
+    /// The device credential requests are signed with, if any.
+    pub fn device_credential(&self) -> Option<&crate::delegated::DeviceCredential> {
+        self.inner.auth.device.as_deref().map(|d| d.credential())
+    }
+
+    /// The credential of one request, and THE place every request path
+    /// gets it: calls and raw requests, blob transfers, event streams
+    /// (SSE and the WebSocket upgrade) and the auth routes.
+    ///
+    /// With a device signer: a fresh `X-Calimero-Proof` over `method`, the
+    /// URL's path (without its query, with any base-URL prefix) and the
+    /// exact `body` bytes, issued now and valid 300 s, and never a token
+    /// (the node decides by a token whenever one is present). Every retry
+    /// and every redirect hop calls this again, so each attempt is signed
+    /// afresh. Otherwise, when `with_token`, the bearer token and the ticket
+    /// [`Connection::on_auth_failure`] needs.
+    pub(crate) fn credential(
+        &self,
+        method: &str,
+        url: &url::Url,
+        body: &[u8],
+        with_token: bool,
+    ) -> Result<Credential, Error> {
+        if let Some(device) = &self.inner.auth.device {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let proof = device.proof(method, url.path(), body, now);
+            let mut value = HeaderValue::from_str(&proof)
+                .map_err(|e| Error::Internal(format!("request proof: {e}")))?;
+            value.set_sensitive(true);
+            self.warn_if_plain_http(url);
+            return Ok(Credential {
+                header: Some((
+                    HeaderName::from_static(crate::delegated::PROOF_HEADER),
+                    value,
+                )),
+                ticket: None,
+            });
         }
+        if !with_token {
+            return Ok(Credential {
+                header: None,
+                ticket: None,
+            });
+        }
+        let (bearer, ticket) = self.bearer()?;
+        if bearer.is_some() {
+            self.warn_if_plain_http(url);
+        }
+        Ok(Credential {
+            header: bearer.map(|v| (AUTHORIZATION, v)),
+            ticket: Some(ticket),
+        })
+    }
+
+    /// Where a redirect answer sends a signed request next: `(method, url,
+    /// keep_body)`, or None when `err` is no redirect or the connection does
+    /// not sign (reqwest follows those itself). 303, and 301/302 after a
+    /// POST, become a GET without a body (as browsers and reqwest do); 307
+    /// and 308 keep both. A redirect to another origin is not followed: the
+    /// proof would be shown to a host it was not meant for.
+    fn redirect(
+        &self,
+        err: &Error,
+        method: &'static str,
+        url: &url::Url,
+        hops: &mut u32,
+    ) -> Result<Option<(&'static str, url::Url, bool)>, Error> {
+        let Error::Http(h) = err else { return Ok(None) };
+        if !self.signs_requests() || !matches!(h.status, 301 | 302 | 303 | 307 | 308) {
+            return Ok(None);
+        }
+        let Some(location) = h
+            .headers
+            .iter()
+            .find(|(k, _)| k == LOCATION.as_str())
+            .and_then(|(_, v)| url.join(v).ok())
+        else {
+            return Ok(None);
+        };
+        let mut refused = h.clone();
+        if location.origin() != url.origin() {
+            refused.message = format!(
+                "redirected to another origin ({}); a signed request is not followed there",
+                location.origin().ascii_serialization()
+            );
+            return Err(Error::Http(refused));
+        }
+        *hops += 1;
+        if *hops > 10 {
+            refused.message = "more than 10 redirects".into();
+            return Err(Error::Http(refused));
+        }
+        let to_get = h.status == 303 || (matches!(h.status, 301 | 302) && method == "POST");
+        Ok(Some(if to_get && method != "HEAD" {
+            ("GET", location, false)
+        } else {
+            (method, location, true)
+        }))
     }
 
     /// Warns (once per connection, on the `calimero.security` logger) before
@@ -725,6 +853,27 @@ impl Connection {
     /// The base URL joined with a prepared request's path and query.
     pub(crate) fn prepared_url(&self, prepared: &Prepared) -> Result<url::Url, Error> {
         self.url(&prepared.path, &prepared.query)
+    }
+}
+
+/// What authenticates one request (see [`Connection::credential`]).
+pub(crate) struct Credential {
+    /// `X-Calimero-Proof` or `Authorization`, when there is one.
+    pub(crate) header: Option<(HeaderName, HeaderValue)>,
+    /// For a request with a token: what [`Connection::on_auth_failure`]
+    /// needs. None for a signed request (no token to renew).
+    pub(crate) ticket: Option<AuthTicket>,
+}
+
+impl Credential {
+    pub(crate) fn apply(
+        self,
+        request: reqwest::RequestBuilder,
+    ) -> (reqwest::RequestBuilder, Option<AuthTicket>) {
+        match self.header {
+            Some((name, value)) => (request.header(name, value), self.ticket),
+            None => (request, self.ticket),
+        }
     }
 }
 
@@ -835,15 +984,17 @@ pub(crate) fn jittered_backoff(first: Duration, cap: Duration, attempt: u32) -> 
 
 /// One pooled HTTP client (rustls, keep-alive) with the connection's
 /// connect timeout; the request timeout is set per request.
-fn build_http(config: &Config) -> Result<reqwest::Client, Error> {
-    finish_http(http_builder(config)?)
+/// A connection that signs its requests follows redirects itself
+/// (`Connection::redirect`), so that each hop is signed for its own path.
+fn build_http(config: &Config, signs: bool) -> Result<reqwest::Client, Error> {
+    finish_http(http_builder(config, signs)?)
 }
 
 /// The HTTP client of long-lived event streams (`GET /sse`): the pool's
 /// settings, but HTTP/1.1 only, so a stream never shares a connection (and
 /// its flow-control window) with the calls of the pool.
-pub(crate) fn build_stream_http(config: &Config) -> Result<reqwest::Client, Error> {
-    finish_http(http_builder(config)?.http1_only())
+pub(crate) fn build_stream_http(config: &Config, signs: bool) -> Result<reqwest::Client, Error> {
+    finish_http(http_builder(config, signs)?.http1_only())
 }
 
 fn finish_http(builder: reqwest::ClientBuilder) -> Result<reqwest::Client, Error> {
@@ -852,13 +1003,16 @@ fn finish_http(builder: reqwest::ClientBuilder) -> Result<reqwest::Client, Error
         .map_err(|e| Error::Internal(format!("could not build the HTTP client: {e}")))
 }
 
-fn http_builder(config: &Config) -> Result<reqwest::ClientBuilder, Error> {
+fn http_builder(config: &Config, signs: bool) -> Result<reqwest::ClientBuilder, Error> {
     crate::runtime::install_crypto_provider();
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("calimero-client-py/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(config.connect_timeout)
         .pool_idle_timeout(Duration::from_secs(60))
         .tcp_nodelay(true);
+    if signs {
+        builder = builder.redirect(reqwest::redirect::Policy::none());
+    }
     if let Some(pem) = &config.ca_pem {
         let certs = reqwest::Certificate::from_pem_bundle(pem)
             .map_err(|e| Error::invalid("ca_cert", format!("not a PEM certificate: {e}")))?;
@@ -930,17 +1084,31 @@ fn http_failure(status: u16, headers: &HeaderMap, body: &[u8], method: &str, url
         })
         .collect();
     let text = String::from_utf8_lossy(&body[..body.len().min(ERROR_BODY_LIMIT)]).into_owned();
+    let auth_error = headers
+        .get("x-auth-error")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let message = match (status, auth_error.as_deref()) {
+        // core: crates/server/src/auth.rs and proof_auth.rs (`Refusal`).
+        (403, Some("invalid_proof")) => "the node is not serving delegated access: it refused \
+            the request proof of an account other than its own (the node must run with \
+            --delegated-access, formerly --public-intents)"
+            .to_owned(),
+        (401, Some("invalid_proof")) => "the node refused the request proof: a bad signature, \
+            a proof outside its time window (check this machine's clock), a request that \
+            differs from what was signed, a session for another node, or a credential that \
+            does not verify"
+            .to_owned(),
+        _ => failure_message(status, body),
+    };
     Error::Http(Box::new(HttpFailure {
         status,
-        message: failure_message(status, body),
+        message,
         method: method.into(),
         url: url.into(),
         body: text,
         headers: header_list,
-        auth_error: headers
-            .get("x-auth-error")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
+        auth_error,
         retry_after: headers
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())

@@ -300,13 +300,16 @@ impl Connection {
     }
 }
 
-/// Where in `endpoint`'s arguments a refusal is (0 for other errors).
+/// Where in `endpoint`'s arguments a refusal is (0 for other errors, and
+/// for a package name that is a URL: that value is meant for the `url` of
+/// another form, whose refusal says more).
 fn position(endpoint: &Endpoint, err: &Error) -> usize {
     match err {
         Error::InvalidArgument { argument, .. } => endpoint
             .args
             .iter()
             .position(|a| a.name == argument)
+            .filter(|i| endpoint.args[*i].kind != Kind::Package)
             .map_or(0, |i| i + 1),
         _ => 0,
     }

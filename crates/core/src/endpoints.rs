@@ -1447,6 +1447,60 @@ pub static ENDPOINTS: &[Endpoint] = &[
             "Publishes this node's ephemeral (presence) state in a context, at most 16384 \
              bytes. Returns `{}`; a JSON-RPC error raises RpcError.",
         ),
+    // ---- delegated access (intents) ----
+    // node-releases.md 1.2 and 3.2; core crates/server/src/admin/handlers/context/
+    // {intent_relay,perform_intent,warrant_nonce}.rs. The intents routes are
+    // in core's endpoints.json@08c2fcc8 (rc.28/29); the warrant-nonce routes
+    // only after rc.83, which answers 404 (swift-sdk Rc83SurfaceTests).
+    get("intents", "get_intent_relay", "/admin-api/contexts/{context_id}/intents")
+        .since(29)
+        .args(&[CONTEXT_ID])
+        .doc(
+            "What a warrant for this relay must name: `{\"data\": {\"executorAccount\", \
+             \"executorKey\", \"canAuthorOnBehalf\", \"groupId\", \"releaseBytecodeId\", \
+             \"releaseVersion\", \"grantedOnGroupId\"?}}`. NotFoundError when the context is in \
+             no group or the node holds no identity in it.",
+        ),
+    post("intents", "perform_intent", "/admin-api/contexts/{context_id}/intents")
+        .json()
+        .since(29)
+        .args(&[
+            CONTEXT_ID,
+            req("method", Name, Body("method")),
+            req("args", JsonText, Body("argsJson")),
+            req("warrant", Hex { min: 2, max: 65_536 }, Body("warrant")),
+            req("author_proof", Hex { min: 2, max: 1 << 20 }, Body("authorProof")),
+        ])
+        .doc(
+            "Has the relay run `method(args)` in a context for the account whose device signed \
+             `warrant` (`sign_warrant`); `author_proof` is that device's credential (hex). \
+             `args` is a JSON string or any JSON-serialisable value: the relay hashes it with \
+             its keys sorted, as `sign_warrant` did. Returns `{\"data\": {\"returns\", ...}}`; \
+             a refused warrant raises BadRequestError (400) or PermissionDeniedError (403).",
+        ),
+    get(
+        "intents",
+        "get_warrant_nonce",
+        "/admin-api/contexts/{context_id}/warrant-nonce/{device_key}",
+    )
+    .since(84)
+    .args(&[CONTEXT_ID, req("device_key", Id, Path)])
+    .doc(
+        "Where an author device stands in a context's warrant-nonce ledger (node credentials): \
+         `{\"data\": {\"seen\", \"highWaterNonce\", \"nextNonce\", \"windowWidth\", ...}}`. \
+         Newer than rc.83 (which answers 404); see `next_warrant_nonce`.",
+    ),
+    post("intents", "get_own_warrant_nonce", "/admin-api/contexts/{context_id}/warrant-nonce")
+        .json()
+        .since(84)
+        .args(&[
+            CONTEXT_ID,
+            req("author_proof", Hex { min: 2, max: 1 << 20 }, Body("authorProof")),
+        ])
+        .doc(
+            "The same ledger read for the device `author_proof` certifies, asked by its own \
+             account (a signed connection or an account session). Newer than rc.83.",
+        ),
 ];
 
 /// The endpoint of a name.

@@ -26,10 +26,11 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use reqwest::header::{ACCEPT, AUTHORIZATION, USER_AGENT};
+use reqwest::header::{ACCEPT, USER_AGENT};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -115,9 +116,10 @@ impl Default for SubscribeOptions {
     }
 }
 
-/// Validated ids: contexts (base58 or hex, kept as lower-case hex and sent
-/// in the node release's encoding), groups as lower-case hex (the form
-/// group events carry), each once, in the order given.
+/// Validated ids: contexts as given (base58 or hex; sent in the node
+/// release's encoding), groups as lower-case hex (the form group events
+/// carry), each once (a context given in both encodings is one), in the
+/// order given.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ids {
     pub contexts: Vec<String>,
@@ -129,11 +131,12 @@ impl Ids {
     /// naming `context_ids[i]` or `group_ids[i]`.
     pub fn new(contexts: &[String], groups: &[String]) -> Result<Self, Error> {
         let mut ids = Ids::default();
+        let mut seen = Vec::new();
         for (i, c) in contexts.iter().enumerate() {
             let bytes = crate::ids::base58_or_hex_32(&format!("context_ids[{i}]"), c)?;
-            let c = hex::encode(bytes);
-            if !ids.contexts.contains(&c) {
-                ids.contexts.push(c);
+            if !seen.contains(&bytes) {
+                seen.push(bytes);
+                ids.contexts.push(c.clone());
             }
         }
         for (i, g) in groups.iter().enumerate() {
@@ -152,7 +155,7 @@ impl Ids {
 
     fn add(&mut self, other: &Ids) {
         for c in &other.contexts {
-            if !self.contexts.contains(c) {
+            if !self.contexts.iter().any(|mine| same_id(mine, c)) {
                 self.contexts.push(c.clone());
             }
         }
@@ -164,7 +167,8 @@ impl Ids {
     }
 
     fn remove(&mut self, other: &Ids) {
-        self.contexts.retain(|c| !other.contexts.contains(c));
+        self.contexts
+            .retain(|c| !other.contexts.iter().any(|o| same_id(o, c)));
         self.groups.retain(|g| !other.groups.contains(g));
     }
 
@@ -175,12 +179,9 @@ impl Ids {
         let contexts: Vec<String> = self
             .contexts
             .iter()
-            .map(|c| {
-                let mut bytes = [0u8; 32];
-                match hex::decode_to_slice(c, &mut bytes) {
-                    Ok(()) => crate::request::id_for(release, c, &bytes),
-                    Err(_) => c.clone(),
-                }
+            .map(|c| match crate::ids::base58_or_hex_32("context_ids", c) {
+                Ok(bytes) => crate::request::id_for(release, c, &bytes),
+                Err(_) => c.clone(),
             })
             .collect();
         let mut params = json!({ "contextIds": contexts });
@@ -189,6 +190,19 @@ impl Ids {
         }
         params
     }
+}
+
+/// Whether two validated context ids name the same context, whatever
+/// their encodings.
+fn same_id(a: &str, b: &str) -> bool {
+    a == b
+        || matches!(
+            (
+                crate::ids::base58_or_hex_32("a", a),
+                crate::ids::base58_or_hex_32("b", b)
+            ),
+            (Ok(x), Ok(y)) if x == y
+        )
 }
 
 // ------------------------------------------------------------ SSE parser
@@ -362,6 +376,11 @@ impl Shared {
 pub struct Subscription {
     transport: Transport,
     events: tokio::sync::Mutex<mpsc::Receiver<Result<Value, Error>>>,
+    /// An event (or the error that ends the subscription) that
+    /// [`Subscription::ready`] took from `events` and [`Subscription::try_next`]
+    /// has not answered yet. Filled only with `events` locked, and only
+    /// when empty, so it holds the oldest item there is.
+    held: Mutex<Option<Result<Value, Error>>>,
     control: mpsc::UnboundedSender<Control>,
     shared: Arc<Shared>,
     task: tokio::task::AbortHandle,
@@ -382,26 +401,109 @@ impl Subscription {
     /// The next event (or reconnect marker); `None` once the subscription
     /// is closed. An error ends it: the connection broke and could not be
     /// made again, or the node refused it.
+    ///
+    /// Cancel-safe: dropped at any point, it has taken no event (see
+    /// [`Subscription::ready`]).
     pub async fn next(&self) -> Result<Option<Value>, Error> {
+        loop {
+            if let Poll::Ready(item) = self.try_next()? {
+                return Ok(item);
+            }
+            self.ready().await;
+        }
+    }
+
+    /// The next event if one is there now, without waiting:
+    /// `Poll::Ready(Some(event))`, `Poll::Ready(None)` once closed,
+    /// `Poll::Pending` when there is none yet (then [`Subscription::ready`]
+    /// says when to try again). An error ends the subscription, as for
+    /// [`Subscription::next`].
+    ///
+    /// Taking an event is this synchronous call, so a caller that hands the
+    /// event on in the same step (as the asyncio binding does, on the event
+    /// loop's thread) cannot lose it to a cancellation.
+    pub fn try_next(&self) -> Result<Poll<Option<Value>>, Error> {
+        if self.is_closed() {
+            return Ok(Poll::Ready(None));
+        }
+        let item = match self.take_held() {
+            Some(item) => item,
+            None => {
+                // A reader waiting in `ready` holds the receiver; what it
+                // gets is held for the next call.
+                let Ok(mut events) = self.events.try_lock() else {
+                    return Ok(Poll::Pending);
+                };
+                // Checked again under the receiver's lock (the only place
+                // `held` is filled): an event held meanwhile comes first.
+                match self.take_held() {
+                    Some(item) => item,
+                    None => match events.try_recv() {
+                        Ok(item) => item,
+                        Err(mpsc::error::TryRecvError::Empty) => return Ok(Poll::Pending),
+                        Err(mpsc::error::TryRecvError::Disconnected) => {
+                            self.shared.closed.send_replace(true);
+                            return Ok(Poll::Ready(None));
+                        }
+                    },
+                }
+            }
+        };
+        match item {
+            Ok(event) => Ok(Poll::Ready(Some(event))),
+            Err(err) => {
+                self.shared.closed.send_replace(true);
+                Err(err)
+            }
+        }
+    }
+
+    /// Waits until [`Subscription::try_next`] has something to answer (an
+    /// event, an error, or the end), and takes nothing itself: an event
+    /// that arrives is moved from the channel into a slot of the
+    /// subscription in the same step as it is received, so this future can
+    /// be dropped, or its completion ignored, at any point without losing
+    /// one. (A future that answered the event itself could not be: a
+    /// caller that drops or discards it after it took the event loses the
+    /// event, which is what a cancelled asyncio read did, issue 19.)
+    pub async fn ready(&self) {
         let mut closed = self.shared.closed.subscribe();
-        if *closed.borrow_and_update() {
-            return Ok(None);
+        if *closed.borrow_and_update() || self.has_held() {
+            return;
         }
         let mut events = tokio::select! {
             events = self.events.lock() => events,
-            _ = closed.wait_for(|c| *c) => return Ok(None),
+            _ = closed.wait_for(|c| *c) => return,
         };
+        // Another reader may have held an event while this one waited for
+        // the receiver.
+        if self.has_held() {
+            return;
+        }
         tokio::select! {
+            // `recv` is cancel-safe, and what it gave is held before
+            // anything else can happen to this future.
             item = events.recv() => match item {
-                _ if self.is_closed() => Ok(None),
-                Some(Ok(event)) => Ok(Some(event)),
-                Some(Err(err)) => {
+                Some(item) => self.hold(item),
+                None => {
                     self.shared.closed.send_replace(true);
-                    Err(err)
                 }
-                None => Ok(None),
             },
-            _ = closed.wait_for(|c| *c) => Ok(None),
+            _ = closed.wait_for(|c| *c) => {}
+        }
+    }
+
+    fn take_held(&self) -> Option<Result<Value, Error>> {
+        self.held.lock().ok().and_then(|mut h| h.take())
+    }
+
+    fn has_held(&self) -> bool {
+        self.held.lock().map(|h| h.is_some()).unwrap_or(false)
+    }
+
+    fn hold(&self, item: Result<Value, Error>) {
+        if let Ok(mut held) = self.held.lock() {
+            *held = Some(item);
         }
     }
 
@@ -523,6 +625,7 @@ impl Connection {
         Ok(Subscription {
             transport: options.transport,
             events: tokio::sync::Mutex::new(rx),
+            held: Mutex::new(None),
             control,
             shared,
             task: task.abort_handle(),
@@ -634,19 +737,17 @@ impl Driver {
         let http = match &self.stream_http {
             Some(http) => http.clone(),
             None => {
-                let http = build_stream_http(self.conn.config()).map_err(|e| (e, None))?;
+                let http = build_stream_http(self.conn.config(), self.conn.signs_requests())
+                    .map_err(|e| (e, None))?;
                 self.stream_http = Some(http.clone());
                 http
             }
         };
-        let (mut request, ticket) = self
+        let credential = self
             .conn
-            .authorize(http.get(url.clone()))
+            .credential("GET", &url, b"", true)
             .map_err(|e| (e, None))?;
-        if ticket.sent_token() {
-            self.conn.warn_if_plain_http(&url);
-        }
-        let ticket = Some(ticket);
+        let (mut request, ticket) = credential.apply(http.get(url.clone()));
         request = request.header(ACCEPT, "text/event-stream");
         if let Some(id) = &self.last_event_id {
             request = request.header("Last-Event-ID", id.as_str());
@@ -743,10 +844,13 @@ impl Driver {
             .map_err(|e| (Error::Internal(format!("WebSocket request: {e}")), None))?;
         // The token goes in the upgrade request's header, as for any other
         // request (`?token=` is for browsers, which cannot set one).
-        let (bearer, ticket) = self.conn.bearer().map_err(|e| (e, None))?;
-        if let Some(value) = bearer {
-            self.conn.warn_if_plain_http(&http_url);
-            let _ = request.headers_mut().insert(AUTHORIZATION, value);
+        let credential = self
+            .conn
+            .credential("GET", &http_url, b"", true)
+            .map_err(|e| (e, None))?;
+        let ticket = credential.ticket;
+        if let Some((name, value)) = credential.header {
+            let _ = request.headers_mut().insert(name, value);
         }
         let _ = request.headers_mut().insert(
             USER_AGENT,
@@ -783,7 +887,7 @@ impl Driver {
                     "GET",
                     &shown,
                 );
-                return Err((err, Some(ticket)));
+                return Err((err, ticket));
             }
             Ok(Err(e)) => {
                 let connect = matches!(e, tungstenite::Error::Io(_) | tungstenite::Error::Tls(_));
@@ -1280,7 +1384,7 @@ mod tests {
         // The same context in both encodings is one id.
         let hex = "01".repeat(32);
         let ids = Ids::new(&[ctx.clone(), hex.clone()], std::slice::from_ref(&group)).unwrap();
-        assert_eq!(ids.contexts, vec![hex.clone()]);
+        assert_eq!(ids.contexts, vec![ctx.clone()]);
         assert_eq!(ids.groups, vec!["ab".repeat(32)]);
         use crate::release::Release;
         assert_eq!(

@@ -268,18 +268,34 @@ impl Input<'_> {
     }
 }
 
-/// The request builder (`request::prepare`) over every endpoint with
-/// arbitrary argument values: a refusal names one of the endpoint's
-/// arguments; an accepted request fills the route template segment for
-/// segment (nothing a value holds adds, removes or normalises a segment),
-/// joins below every base path unchanged, and has a JSON body.
+/// The request builder (`request::prepare`) over every endpoint, for a
+/// release from rc.20 to rc.90, with arbitrary argument values: a refusal
+/// names one of the endpoint's arguments, or says the release does not
+/// serve the route (or a given argument) when it does not; an accepted
+/// request fills the route template segment for segment (nothing a value
+/// holds adds, removes or normalises a segment), joins below every base
+/// path unchanged, and has a JSON body.
 pub fn prepare(data: &[u8]) {
     let mut input = Input(data);
     let endpoint = &ENDPOINTS[usize::from(input.byte()) % ENDPOINTS.len()];
+    let release = crate::release::Release(20 + u16::from(input.byte()) % 71);
     let args: Vec<Option<ArgValue>> = endpoint.args.iter().map(|_| input.arg()).collect();
     let names: Vec<&str> = endpoint.args.iter().map(|a| a.name).collect();
-    let prepared = match prepare_request(endpoint, &args, 1, crate::release::Release(25)) {
+    let prepared = match prepare_request(endpoint, &args, 1, release) {
         Ok(p) => p,
+        Err(Error::Unsupported { .. }) => {
+            let given_out_of_range = endpoint
+                .args
+                .iter()
+                .zip(&args)
+                .any(|(a, v)| v.is_some() && !a.releases.contains(release));
+            assert!(
+                !endpoint.releases.contains(release) || given_out_of_range,
+                "{}: unsupported at {release} without cause",
+                endpoint.name
+            );
+            return;
+        }
         Err(e) => return assert_invalid(&e, &names),
     };
     let template: Vec<&str> = endpoint.path.split('/').collect();

@@ -18,11 +18,16 @@ pub trait Builder: Copy {
     fn uint(self, v: u64) -> Result<Self::Node, Self::Error>;
     fn float(self, v: f64) -> Result<Self::Node, Self::Error>;
     fn str(self, v: &str) -> Result<Self::Node, Self::Error>;
+    /// An object's key; [`Builder::str`] unless the builder caches keys
+    /// (the same few keys repeat through a large answer).
+    fn key(self, v: &str) -> Result<Self::Node, Self::Error> {
+        self.str(v)
+    }
     /// An empty list, filled by [`Builder::push`].
     fn list(self) -> Result<Self::Node, Self::Error>;
     fn push(self, list: &mut Self::Node, item: Self::Node) -> Result<(), Self::Error>;
     /// An empty object, filled by [`Builder::insert`]; keys are made by
-    /// [`Builder::str`].
+    /// [`Builder::key`].
     fn map(self) -> Result<Self::Node, Self::Error>;
     fn insert(
         self,
@@ -138,13 +143,35 @@ impl<'de, B: Builder> Visitor<'de> for Seed<B> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut object = self.0.map().map_err(de::Error::custom)?;
-        while let Some(key) = map.next_key_seed(self)? {
+        while let Some(key) = map.next_key_seed(KeySeed(self.0))? {
             let value = map.next_value_seed(self)?;
             self.0
                 .insert(&mut object, key, value)
                 .map_err(de::Error::custom)?;
         }
         Ok(object)
+    }
+}
+
+/// An object's key: JSON keys are strings, made by [`Builder::key`].
+#[derive(Clone, Copy)]
+struct KeySeed<B>(B);
+
+impl<'de, B: Builder> DeserializeSeed<'de> for KeySeed<B> {
+    type Value = B::Node;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de, B: Builder> Visitor<'de> for KeySeed<B> {
+    type Value = B::Node;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        self.0.key(v).map_err(E::custom)
     }
 }
 

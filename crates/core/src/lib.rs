@@ -9,6 +9,7 @@ pub mod auth;
 pub mod blobs;
 pub mod cache;
 pub mod connection;
+pub mod delegated;
 pub mod detect;
 pub mod endpoints;
 pub mod error;

@@ -279,6 +279,7 @@ impl IdEncoding {
 /// Keys whose string value is a 32-byte `Hash` id in every release
 /// (base58 before rc.27, hex from it).
 const ID_KEYS: &[&[u8]] = &[
+    b"\"id\":\"",
     b"\"contextId\":\"",
     b"\"applicationId\":\"",
     b"\"memberPublicKey\":\"",

@@ -45,3 +45,132 @@ pub fn install_crypto_provider() {
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
 }
+
+// ---- This thread's own runtime, for short blocking calls ----
+//
+// A blocking call on the shared runtime hands its request to a worker
+// thread, which drives the connection, and the answer back: about eight
+// futex calls, four epoll waits and three eventfd writes per request
+// (strace, benches/RESULTS.md). A call made on a current-thread runtime
+// owned by the calling thread does its own I/O: one write, one wait, one
+// read. The pooled HTTP connections of such a runtime are driven only
+// while that thread is in `block_on_local`, so each thread keeps its own
+// pool per connection ([`local_client`]), used only inside it. Streams
+// that outlive a call (blob chunks, event subscriptions) stay on the
+// shared runtime and its pool.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::{Arc, Weak};
+
+thread_local! {
+    /// This thread's runtime and the process that made it (a forked child
+    /// makes its own: the parent's shares its epoll instance).
+    static LOCAL: RefCell<Option<(u32, Rc<Runtime>)>> = const { RefCell::new(None) };
+    /// Whether this thread is inside `block_on_local`.
+    static IN_LOCAL: Cell<bool> = const { Cell::new(false) };
+    /// This thread's HTTP clients: one per connection (keyed by the address
+    /// of its shared state, kept alive by the `Weak`), with the pid.
+    static CLIENTS: RefCell<(u32, Vec<LocalClient>)> = const { RefCell::new((0, Vec::new())) };
+}
+
+struct LocalClient {
+    key: usize,
+    owner: Weak<dyn Any + Send + Sync>,
+    http: reqwest::Client,
+}
+
+/// Clears the in-local flag when `block_on_local` ends, panics included.
+struct InLocal;
+
+impl Drop for InLocal {
+    fn drop(&mut self) {
+        IN_LOCAL.with(|f| f.set(false));
+    }
+}
+
+fn local_runtime() -> Result<Rc<Runtime>, Error> {
+    let pid = std::process::id();
+    LOCAL.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        if let Some((owner, rt)) = slot.as_ref() {
+            if *owner == pid {
+                return Ok(Rc::clone(rt));
+            }
+        }
+        if let Some((_, parent)) = slot.take() {
+            // The parent's: never dropped here (it would deregister the
+            // parent's sockets from their shared epoll instance).
+            std::mem::forget(parent);
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Internal(format!("could not start the Tokio runtime: {e}")))?;
+        let rt = Rc::new(rt);
+        *slot = Some((pid, Rc::clone(&rt)));
+        Ok(rt)
+    })
+}
+
+/// Runs `fut` to completion on this thread's own current-thread runtime
+/// (made on first use, one per thread and process). The caller makes sure
+/// no runtime is running on this thread already. Requests sent inside it
+/// use this thread's pool of each connection ([`local_client`]).
+pub fn block_on_local<F: std::future::Future>(fut: F) -> Result<F::Output, Error> {
+    let rt = local_runtime()?;
+    IN_LOCAL.with(|f| f.set(true));
+    let _reset = InLocal;
+    Ok(rt.block_on(fut))
+}
+
+/// Whether the caller runs inside [`block_on_local`] (on this thread's
+/// runtime, not on a task of the shared one).
+pub fn in_local() -> bool {
+    IN_LOCAL.with(Cell::get)
+        && tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread)
+}
+
+/// This thread's HTTP client for the connection whose shared state is
+/// `owner`, built by `build` on first use. Entries of connections that
+/// are gone are dropped on the way.
+pub(crate) fn local_client<T: Any + Send + Sync>(
+    owner: &Arc<T>,
+    build: impl FnOnce() -> Result<reqwest::Client, Error>,
+) -> Result<reqwest::Client, Error> {
+    let key = Arc::as_ptr(owner) as *const () as usize;
+    let pid = std::process::id();
+    CLIENTS.with(|clients| {
+        let mut clients = clients.borrow_mut();
+        if clients.0 != pid {
+            // A forked child: the parent's pooled sockets are not ours.
+            std::mem::forget(std::mem::take(&mut clients.1));
+            clients.0 = pid;
+        }
+        if let Some(c) = clients.1.iter().find(|c| c.key == key) {
+            return Ok(c.http.clone());
+        }
+        clients.1.retain(|c| c.owner.strong_count() > 0);
+        let http = build()?;
+        let owner: Arc<dyn Any + Send + Sync> = Arc::clone(owner) as _;
+        clients.1.push(LocalClient {
+            key,
+            owner: Arc::downgrade(&owner),
+            http: http.clone(),
+        });
+        Ok(http)
+    })
+}
+
+/// Drops this thread's pool of the connection whose shared state is
+/// `owner` (when it is closed).
+pub(crate) fn drop_local_client<T: Any + Send + Sync>(owner: &Arc<T>) {
+    let key = Arc::as_ptr(owner) as *const () as usize;
+    let _ = CLIENTS.try_with(|clients| {
+        if let Ok(mut clients) = clients.try_borrow_mut() {
+            clients.1.retain(|c| c.key != key);
+        }
+    });
+}

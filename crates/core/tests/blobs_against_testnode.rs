@@ -13,7 +13,13 @@ async fn start() -> Connection {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(calimero_testnode::serve(listener, Default::default()));
-    Connection::new(&format!("http://{addr}"), None, Config::default()).unwrap()
+    // `prepare` builds for the release known now, without a probe: pin the
+    // test node's (rc.25).
+    let config = Config {
+        node_version: Some(calimero_client_core::Release(25)),
+        ..Config::default()
+    };
+    Connection::new(&format!("http://{addr}"), None, config).unwrap()
 }
 
 fn prepared(

@@ -1,8 +1,12 @@
 //! Live events end to end against the in-process test node: SSE and
 //! WebSocket subscriptions, the node's `StateMutation` on a JSON-RPC write,
-//! unsubscribe, a cut stream (reconnect marker, counter, next event), and
-//! giving up after the configured attempts.
+//! unsubscribe, a cut stream (reconnect marker, counter, next event),
+//! giving up after the configured attempts, and reads dropped at any moment
+//! losing no event.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 mod common;
@@ -227,7 +231,12 @@ async fn ws_pings_are_answered() {
             }
         }
     });
-    let conn = Connection::new(&format!("http://{addr}"), None, Config::default()).unwrap();
+    // A bare WebSocket peer (no admin API to probe): the release is pinned.
+    let config = Config {
+        node_version: Some(calimero_client_core::Release(25)),
+        ..Config::default()
+    };
+    let conn = Connection::new(&format!("http://{addr}"), None, config).unwrap();
     let ctx = bs58::encode([3u8; 32]).into_string();
     let options = SubscribeOptions {
         transport: Transport::Ws,
@@ -237,4 +246,118 @@ async fn ws_pings_are_answered() {
     let pong = tokio::time::timeout(WAIT, node).await.unwrap().unwrap();
     assert_eq!(&pong[..], b"are you there");
     sub.close();
+}
+
+/// The key a `set` wrote, from its `StateMutation`.
+fn key_of(event: &Value) -> String {
+    let payload: Vec<u8> =
+        serde_json::from_value(event["data"]["events"][0]["data"].clone()).expect("an app event");
+    serde_json::from_slice::<Value>(&payload).unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// `ready` takes no event: once it answered, whether its answer is used or
+/// not, the event is `try_next`'s; a `ready` dropped while waiting leaves
+/// the next event too.
+#[tokio::test]
+async fn ready_takes_no_event() {
+    for transport in [Transport::Sse, Transport::Ws] {
+        let node = start().await;
+        let conn = &node.conn;
+        let ctx = contexts(conn, 1).await;
+        let options = SubscribeOptions {
+            transport,
+            ..SubscribeOptions::default()
+        };
+        let sub = conn.subscribe(ids(&[&ctx[0]]), options).await.unwrap();
+        assert!(sub.try_next().unwrap().is_pending());
+        // Dropped while it waits for an event.
+        let waiting = tokio::time::timeout(Duration::from_millis(20), sub.ready()).await;
+        assert!(waiting.is_err(), "{transport:?}: nothing to wait for yet");
+
+        set(conn, &ctx[0], "a").await;
+        tokio::time::timeout(WAIT, sub.ready()).await.unwrap();
+        // Its answer ignored: the event stays, however many ask.
+        tokio::time::timeout(WAIT, sub.ready()).await.unwrap();
+        let Poll::Ready(Some(event)) = sub.try_next().unwrap() else {
+            panic!("{transport:?}: the event is held");
+        };
+        assert_eq!(key_of(&event), "a");
+        assert!(sub.try_next().unwrap().is_pending());
+
+        set(conn, &ctx[0], "b").await;
+        assert_eq!(key_of(&next(&sub).await), "b");
+        sub.close();
+        assert_eq!(sub.try_next().unwrap(), Poll::Ready(None));
+        tokio::time::timeout(WAIT, sub.ready()).await.unwrap();
+    }
+}
+
+/// Reads dropped at any moment (timeouts from 0 to a few hundred
+/// microseconds), two readers at once, while a writer writes: every event
+/// is read exactly once, each reader's in the node's order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_dropped_at_any_moment_lose_no_event() {
+    const EVENTS: usize = 150;
+    for transport in [Transport::Sse, Transport::Ws] {
+        let node = start().await;
+        let conn = node.conn.clone();
+        let ctx = contexts(&conn, 1).await;
+        let options = SubscribeOptions {
+            transport,
+            ..SubscribeOptions::default()
+        };
+        let sub = Arc::new(conn.subscribe(ids(&[&ctx[0]]), options).await.unwrap());
+        let writer = {
+            let ctx = ctx[0].clone();
+            tokio::spawn(async move {
+                for i in 0..EVENTS {
+                    set(&conn, &ctx, &format!("{i:04}")).await;
+                }
+            })
+        };
+        let total = Arc::new(AtomicUsize::new(0));
+        let reader = |seed: u64| {
+            let sub = Arc::clone(&sub);
+            let total = Arc::clone(&total);
+            tokio::spawn(async move {
+                let (mut got, mut dropped, mut step) = (Vec::new(), 0u32, seed);
+                let deadline = tokio::time::Instant::now() + WAIT;
+                // Until both have read every event (the last is "end").
+                while total.load(Ordering::SeqCst) <= EVENTS {
+                    assert!(tokio::time::Instant::now() < deadline, "events missing");
+                    step = step.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                    let wait = Duration::from_micros((step >> 33) % 400);
+                    match tokio::time::timeout(wait, sub.next()).await {
+                        Err(_) => dropped += 1,
+                        Ok(event) => {
+                            got.push(key_of(&event.unwrap().expect("open")));
+                            let _ = total.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                }
+                (got, dropped)
+            })
+        };
+        let readers = [reader(1), reader(2)];
+        writer.await.unwrap();
+        set(&node.conn, &ctx[0], "end").await;
+        let mut all = Vec::new();
+        let mut dropped = 0;
+        for r in readers {
+            let (got, d) = r.await.unwrap();
+            let mut sorted = got.clone();
+            sorted.sort();
+            assert_eq!(got, sorted, "{transport:?}: one reader's events in order");
+            dropped += d;
+            all.extend(got);
+        }
+        all.sort();
+        let mut expected: Vec<String> = (0..EVENTS).map(|i| format!("{i:04}")).collect();
+        expected.push("end".into());
+        assert_eq!(all, expected, "{transport:?}: each event once");
+        assert!(dropped > 0, "{transport:?}: reads were dropped");
+    }
 }

@@ -2,6 +2,15 @@
 //! future through `pyo3-async-runtimes`, running on the same process-wide
 //! runtime as the blocking calls (DESIGN.md rule 4). Cancelling the Python
 //! task drops the Rust future, which closes its request.
+//!
+//! The drop is not immediate: the future is dropped when the runtime next
+//! polls it after the cancellation, and it is polled once more first. A
+//! future that completes meanwhile, or just before the loop takes its
+//! result, has its result dropped (pyo3-async-runtimes sees the asyncio
+//! future cancelled). So an awaitable must not take anything it cannot give
+//! back, as a read from a queue would (issue 19): subscriptions wait with
+//! an awaitable that takes nothing and take events synchronously on the
+//! loop's thread (`events.rs`).
 
 use std::future::Future;
 use std::pin::Pin;

@@ -74,6 +74,7 @@ pub fn options(
         credentials: credentials(username, password)?,
         ignore_env: false,
         prompt: interactive.then(|| Arc::new(TerminalPrompt) as Arc<dyn CredentialPrompt>),
+        device: None,
     })
 }
 

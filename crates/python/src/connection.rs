@@ -16,7 +16,7 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
 use crate::asyncio;
 use crate::auth;
-use crate::blocking::wait;
+use crate::blocking::wait_local;
 use crate::convert::{
     bool_arg, json_to_py, number_arg, py_to_json, str_arg, text, to_arg, value_to_py,
 };
@@ -168,7 +168,7 @@ impl PyConnectionInfo {
         checked: Checked,
     ) -> PyResult<Py<PyAny>> {
         let conn = self.conn.clone();
-        let reply = wait(py, async move {
+        let reply = wait_local(py, async move {
             let prepared = conn.resolve(checked).await?;
             conn.send(prepared).await
         })?;
@@ -201,7 +201,7 @@ pub(crate) fn resolve(py: Python<'_>, conn: &Connection, checked: Checked) -> Py
         Checked::Ready(p) => Ok(p),
         pending => {
             let conn = conn.clone();
-            wait(py, async move { conn.resolve(pending).await })
+            wait_local(py, async move { conn.resolve(pending).await })
         }
     }
 }
@@ -226,15 +226,16 @@ fn knowledge_to_py(py: Python<'_>, k: &Knowledge) -> PyResult<Py<PyAny>> {
     Ok(d.into_any().unbind())
 }
 
-/// The arguments of endpoint `index` as the core takes them.
-fn convert_args<'py>(
-    index: usize,
-    args: &Bound<'py, PyTuple>,
-) -> PyResult<(
+/// An endpoint, its arguments as the core takes them, and the binding's
+/// own arguments by name.
+type Converted<'py> = (
     &'static Endpoint,
     Vec<Option<ArgValue>>,
     Vec<(&'static str, Bound<'py, PyAny>)>,
-)> {
+);
+
+/// The arguments of endpoint `index` as the core takes them.
+fn convert_args<'py>(index: usize, args: &Bound<'py, PyTuple>) -> PyResult<Converted<'py>> {
     let endpoint = ENDPOINTS
         .get(index)
         .ok_or_else(|| PyIndexError::new_err(format!("no endpoint {index}")))?;
@@ -269,7 +270,8 @@ impl PyConnectionInfo {
     #[pyo3(signature = (
         api_url, node_name=None, *, timeout=None, connect_timeout=None, username=None,
         password=None, access_token=None, refresh_token=None, interactive=true,
-        max_retries=None, max_response_bytes=None, ca_cert=None, node_version=None
+        max_retries=None, max_response_bytes=None, ca_cert=None, device_credential=None,
+        device_secret=None, device_session=None, node_version=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -285,6 +287,9 @@ impl PyConnectionInfo {
         max_retries: Option<&Bound<'_, PyAny>>,
         max_response_bytes: Option<&Bound<'_, PyAny>>,
         ca_cert: Option<&Bound<'_, PyAny>>,
+        device_credential: Option<&Bound<'_, PyAny>>,
+        device_secret: Option<&Bound<'_, PyAny>>,
+        device_session: Option<&Bound<'_, PyAny>>,
         node_version: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let api_url = text(
@@ -324,13 +329,26 @@ impl PyConnectionInfo {
                 ),
             },
         };
-        let auth = auth::options(
+        let mut auth = auth::options(
             auth::opt_str("username", username)?,
             auth::opt_str("password", password)?,
             auth::opt_str("access_token", access_token)?,
             auth::opt_str("refresh_token", refresh_token)?,
             interactive,
         )?;
+        // Delegated access: every request carries a proof, never a token.
+        if let Some(signer) =
+            crate::delegated::signer(device_credential, device_secret, device_session)?
+        {
+            if auth.tokens.is_some() || auth.credentials.is_some() {
+                return Err(PyValueError::new_err(
+                    "device_credential: a signed connection sends a proof on every request \
+                     and never a token; drop access_token/username/password (or make a second \
+                     connection for them)",
+                ));
+            }
+            auth.device = Some(std::sync::Arc::new(signer));
+        }
         let conn = Connection::with_auth(&api_url, node_name, config, auth)
             .map_err(|e| Python::attach(|py| to_pyerr(py, e)))?;
         Ok(PyConnectionInfo { conn })
@@ -395,7 +413,7 @@ impl PyConnectionInfo {
     /// ClientError when the node cannot be reached or answers otherwise.
     fn detect_auth_mode(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let conn = self.conn.clone();
-        let mode = wait(py, async move { conn.detect_auth_mode().await })?;
+        let mode = wait_local(py, async move { conn.detect_auth_mode().await })?;
         let auth_mode = py.import("calimero")?.getattr("AuthMode")?;
         Ok(auth_mode.call1((mode.as_str(),))?.unbind())
     }
@@ -427,7 +445,55 @@ impl PyConnectionInfo {
             auth::opt_str("password", password)?,
         )?;
         let conn = self.conn.clone();
-        let tokens = wait(py, async move { conn.login(credentials).await })?;
+        let tokens = wait_local(py, async move { conn.login(credentials).await })?;
+        auth::token_to_py(py, &tokens)
+    }
+
+    /// The `DeviceCredential` every request is signed with, or None.
+    #[getter]
+    fn device_credential(&self) -> Option<crate::delegated::PyDeviceCredential> {
+        self.conn
+            .device_credential()
+            .map(|c| crate::delegated::PyDeviceCredential { inner: c.clone() })
+    }
+
+    /// Logs in with the connection's device (`auth_method: "account_proof"`:
+    /// `GET /auth/challenge`, then a login statement for the node whose
+    /// signing key is `node_key`, hex or base58 as pinned, e.g. `GET
+    /// /admin-api/identity`'s `publicKey`) and returns the account's session
+    /// as a `JwtToken`. This connection keeps signing its requests; use the
+    /// tokens with a connection of their own.
+    #[pyo3(signature = (node_key, *, audience=None, valid_for=None))]
+    fn login_account_proof(
+        &self,
+        py: Python<'_>,
+        node_key: &Bound<'_, PyAny>,
+        audience: Option<&Bound<'_, PyAny>>,
+        valid_for: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let node_key = calimero_client_core::ids::base58_or_hex_32(
+            "node_key",
+            &str_arg("node_key", node_key)?,
+        )
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let audience = match audience.filter(|a| !a.is_none()) {
+            None => calimero_client_core::delegated::Audience::Cli,
+            Some(a) => {
+                let text = str_arg("audience", a)?;
+                calimero_client_core::ids::text("audience", &text, 1024)
+                    .map_err(|e| PyValueError::new_err(e.to_string()))?;
+                calimero_client_core::delegated::Audience::from_spelling(&text)
+            }
+        };
+        let valid_for = match valid_for.filter(|v| !v.is_none()) {
+            None => 300,
+            Some(v) => int_in("valid_for", v, 1, 3600)?,
+        };
+        let conn = self.conn.clone();
+        let tokens = wait_local(py, async move {
+            conn.login_account_proof(node_key, audience, valid_for)
+                .await
+        })?;
         auth::token_to_py(py, &tokens)
     }
 
@@ -437,7 +503,7 @@ impl PyConnectionInfo {
     /// `node_name`: the next call that needs a token logs in again.
     fn logout(&self, py: Python<'_>) -> PyResult<()> {
         let conn = self.conn.clone();
-        wait(py, async move { conn.logout().await })
+        wait_local(py, async move { conn.logout().await })
     }
 
     /// `GET path` (relative to the node URL), decoded from JSON.
@@ -577,7 +643,7 @@ impl PyConnectionInfo {
     /// and returns `node_release`.
     fn detect_node_version(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let conn = self.conn.clone();
-        let k = wait(py, async move { conn.detect().await })?;
+        let k = wait_local(py, async move { conn.detect().await })?;
         knowledge_to_py(py, &k)
     }
 
@@ -638,7 +704,7 @@ impl PyConnectionInfo {
             .prepare_raw(method, path, body)
             .map_err(|e| to_pyerr(py, e))?;
         let conn = self.conn.clone();
-        let reply = wait(py, async move { conn.send_raw(raw).await })?;
+        let reply = wait_local(py, async move { conn.send_raw(raw).await })?;
         if reply.body.is_empty() {
             return Ok(py.None());
         }

@@ -1,16 +1,18 @@
 //! Live events from Python: the core's subscription behind a blocking
-//! iterator (the GIL released while it waits, Ctrl-C honoured) and asyncio
-//! awaitables on the same runtime (`calimero/_events.py` wraps both).
+//! iterator (the GIL released while it waits, Ctrl-C honoured) and, for the
+//! async iterator, a non-blocking `_poll` with an asyncio awaitable
+//! `_ready` on the same runtime (`calimero/_events.py` wraps both).
 //! Defaults (`max_reconnects=10`, `buffer=256`) are the core's
 //! `DEFAULT_MAX_RECONNECTS` and `DEFAULT_BUFFER`.
 
 use std::sync::Arc;
+use std::task::Poll;
 
 use calimero_client_core::events::{
     Ids, SubscribeOptions, Subscription, Transport, DEFAULT_BUFFER, DEFAULT_MAX_RECONNECTS,
 };
 use calimero_client_core::Error;
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyStopAsyncIteration, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 use serde_json::Value;
@@ -208,11 +210,34 @@ impl PySubscription {
         }
     }
 
-    /// `__next__` as an asyncio awaitable: the next event, or None once
-    /// closed. Cancelling the awaiting task loses no event.
-    fn _anext<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    /// The next event if one is there, without waiting: the event, None
+    /// when there is none yet, StopAsyncIteration once closed, a
+    /// ClientError when the subscription failed for good. The async
+    /// iterator takes events only here, on the event loop's thread, in the
+    /// step that hands them on: a cancellation cannot come in between.
+    fn _poll(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        match self.inner.try_next().map_err(|e| to_pyerr(py, e))? {
+            Poll::Ready(Some(v)) => Ok(Some(value_to_py(py, &v)?.unbind())),
+            Poll::Ready(None) => Err(PyStopAsyncIteration::new_err(())),
+            Poll::Pending => Ok(None),
+        }
+    }
+
+    /// An asyncio awaitable resolving to None once `_poll` has something
+    /// to answer (an event, an error, the end). It takes no event: when
+    /// its task is cancelled, or the runtime finishes it after the
+    /// cancellation (pyo3-async-runtimes then drops the result), the event
+    /// stays for the next `_poll`.
+    fn _ready<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let sub = Arc::clone(&self.inner);
-        asyncio::into_awaitable(py, async move { sub.next().await }, optional_to_py)
+        asyncio::into_awaitable(
+            py,
+            async move {
+                sub.ready().await;
+                Ok(())
+            },
+            |py, ()| Ok(py.None()),
+        )
     }
 
     /// Adds (`add`) or removes contexts and groups: the node's answer, or

@@ -21,7 +21,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyMemoryView, PyString};
 
-use crate::blocking::{wait, wait_with};
+use crate::blocking::{wait, wait_local, wait_local_with, wait_with};
 use crate::connection::reply_to_py;
 use crate::convert::type_name;
 use crate::errors::to_pyerr;
@@ -280,10 +280,19 @@ pub fn download(
     let transfer = Transfer::new(None);
     let mut report = Progress::new(progress, &transfer)?;
     let prepared = resolve(py, conn, checked)?;
+    // A download into `bytes` is read whole before the call returns: on
+    // this thread's own runtime (no hand-off per chunk). Files and chunk
+    // iterators stay on the shared one.
+    let local = !matches!(output, Output::File | Output::Chunks);
     let started = {
         let conn = conn.clone();
         let t = Arc::clone(&transfer);
-        wait(py, async move { conn.download(prepared, t).await })?
+        let fut = async move { conn.download(prepared, t).await };
+        if local {
+            wait_local(py, fut)?
+        } else {
+            wait(py, fut)?
+        }
     };
     match output {
         Output::File => {
@@ -308,12 +317,12 @@ pub fn download(
                     // Filled in place, with the GIL released: the object is
                     // not visible to any other code until it is returned.
                     let bytes = PyBytes::new_with(py, len, |buf| {
-                        wait_with(py, dl.fill(buf), |py| report.report(py))
+                        wait_local_with(py, dl.fill(buf), |py| report.report(py))
                     })?;
                     Ok(bytes.into_any().unbind())
                 }
                 None => {
-                    let all = wait_with(py, dl.into_vec(), |py| report.report(py))?;
+                    let all = wait_local_with(py, dl.into_vec(), |py| report.report(py))?;
                     Ok(PyBytes::new(py, &all).into_any().unbind())
                 }
             }

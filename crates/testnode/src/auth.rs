@@ -24,6 +24,15 @@
 //!
 //! Token lifetimes, the leeway and the node's clock (an offset added to the
 //! wall clock) are settable, so tests cross an expiry in seconds.
+//!
+//! Per release: from rc.41 `/sse`, `/sse/subscription`, `/sse/session/{id}`
+//! and `/ws` need `context:subscribe` (core#3942; `admin` covers it,
+//! `context` does not: kotlin CHANGELOG rc.41, measured on rc.41, index id
+//! 69563140794). From rc.83 every token carries a `key_id` claim (the
+//! family's key); a token without one (as an older node minted) is refused
+//! with a bare 401, and `/auth/refresh` refuses a pair whose `key_id`s
+//! differ or are missing (swift `Rc83SurfaceTests.swift` header, kotlin
+//! CHANGELOG rc.83; the refresh texts are [inferred]).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -36,7 +45,16 @@ use axum::response::{IntoResponse, Response};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use crate::release::Release;
 use crate::state::{lock, AppState};
+
+/// The `sub` prefix of an account-anchored session.
+pub const ACCOUNT_SUBJECT: &str = "account:";
+
+/// The account a request was authenticated as: by a request proof, or by
+/// the token of an `account_proof` login.
+#[derive(Clone, Copy, Debug)]
+pub struct AuthenticatedAccount(pub [u8; 32]);
 
 /// The issuer and audience of every token (core: crates/auth/src/config.rs,
 /// `default_config` uses `calimero-auth`).
@@ -60,6 +78,11 @@ pub struct AuthConfig {
     pub refresh_ttl: u64,
     /// Expiry leeway, seconds (jsonwebtoken's default, 60, on the node).
     pub leeway: u64,
+    /// `merod --delegated-access`: request proofs (`X-Calimero-Proof`) of
+    /// any account are served, and the intents routes are public. Without
+    /// it only proofs of the node's own account are (403 `invalid_proof`
+    /// for any other).
+    pub delegated_access: bool,
 }
 
 impl Default for AuthConfig {
@@ -70,6 +93,7 @@ impl Default for AuthConfig {
             access_ttl: 3600,
             refresh_ttl: 30 * 24 * 3600,
             leeway: 60,
+            delegated_access: false,
         }
     }
 }
@@ -94,6 +118,28 @@ pub struct Claims {
     pub permissions: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub node_url: Option<String>,
+    /// rc.83+: the key (root key or client key) the token was issued for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+}
+
+/// A token family (a login or a minted pair).
+#[derive(Clone, Debug)]
+struct Family {
+    permissions: Vec<String>,
+    /// The `key_id` its tokens carry (`None`: none, as before rc.83).
+    key_id: Option<String>,
+    /// An account-authenticated session speaking for this node's account
+    /// (test-only: `POST /_testnode/auth/mint {"account": true}`), as
+    /// rc.83's `/contexts/{id}/query` requires.
+    account: bool,
+}
+
+/// Who is calling, as the guard verified it (a request extension in auth
+/// mode; absent in proxy mode).
+#[derive(Clone, Copy, Debug)]
+pub struct CallerSession {
+    pub account: bool,
 }
 
 /// Why a token was refused (core's `AuthError` variants the guard maps).
@@ -123,6 +169,11 @@ pub struct Timing {
     pub leeway: u64,
     /// Seconds added to the wall clock for every time check and `iat`/`exp`.
     pub clock_offset: i64,
+    /// See [`AuthConfig::delegated_access`].
+    pub delegated_access: bool,
+    /// Serve `GET/POST /admin-api/contexts/{id}/warrant-nonce` (newer than
+    /// rc.83, which answers 404).
+    pub warrant_nonce_routes: bool,
 }
 
 struct Inner {
@@ -134,15 +185,18 @@ struct Inner {
     consumed: HashSet<String>,
     /// Revoked families (`sub`).
     revoked: HashSet<String>,
-    /// Permissions of each family.
-    families: HashMap<String, Vec<String>>,
+    /// Every family, by `sub`.
+    families: HashMap<String, Family>,
     /// Every token minted since the last reset (for leak checks in tests).
     issued: Vec<String>,
+    /// `GET /auth/challenge` answers not yet spent, with their expiry.
+    challenges: HashMap<[u8; 32], u64>,
 }
 
 /// The auth service of a test node in embedded mode.
 pub struct Auth {
     pub config: AuthConfig,
+    pub release: Release,
     inner: Mutex<Inner>,
     started: std::time::Instant,
 }
@@ -170,15 +224,18 @@ fn random_jti() -> String {
 }
 
 impl Auth {
-    pub fn new(config: AuthConfig) -> Self {
+    pub fn new(config: AuthConfig, release: Release) -> Self {
         let timing = Timing {
             access_ttl: config.access_ttl,
             refresh_ttl: config.refresh_ttl,
             leeway: config.leeway,
             clock_offset: 0,
+            delegated_access: config.delegated_access,
+            warrant_nonce_routes: false,
         };
         Self {
             config,
+            release,
             inner: Mutex::new(Inner {
                 secret: random_secret(),
                 timing,
@@ -187,6 +244,7 @@ impl Auth {
                 revoked: HashSet::new(),
                 families: HashMap::new(),
                 issued: Vec::new(),
+                challenges: HashMap::new(),
             }),
             started: std::time::Instant::now(),
         }
@@ -202,7 +260,10 @@ impl Auth {
             refresh_ttl: self.config.refresh_ttl,
             leeway: self.config.leeway,
             clock_offset: 0,
+            delegated_access: self.config.delegated_access,
+            warrant_nonce_routes: false,
         };
+        inner.challenges.clear();
         inner.failures.clear();
         inner.consumed.clear();
         inner.revoked.clear();
@@ -285,18 +346,81 @@ impl Auth {
 
     // ----------------------------------------------------------------- tokens
 
-    /// A new family (a login) and its first pair.
+    /// A fresh login challenge (32 random bytes, hex), good for 5 minutes
+    /// and once.
+    pub fn challenge(&self) -> String {
+        let bytes: [u8; 32] = rand::random();
+        let expires = self.now() + 300;
+        let _ = lock(&self.inner).challenges.insert(bytes, expires);
+        hex::encode(bytes)
+    }
+
+    /// Spends a challenge this node issued; false when unknown, spent or
+    /// expired.
+    pub fn spend_challenge(&self, challenge: &[u8; 32]) -> bool {
+        let now = self.now();
+        let expires = lock(&self.inner).challenges.remove(challenge);
+        expires.is_some_and(|e| e >= now)
+    }
+
+    /// A family whose subject is an account (an `account_proof` login):
+    /// the guard authenticates its tokens as that account.
+    pub fn login_account(
+        &self,
+        account: &[u8; 32],
+        node_url: Option<String>,
+    ) -> Result<(String, String), String> {
+        let sub = format!("{ACCOUNT_SUBJECT}{}", hex::encode(account));
+        let permissions = vec!["context".to_owned(), "namespace".to_owned()];
+        let key_id = self.default_key_id();
+        let _ = lock(&self.inner).families.insert(
+            sub.clone(),
+            Family {
+                permissions: permissions.clone(),
+                key_id: key_id.clone(),
+                account: true,
+            },
+        );
+        self.mint_pair(&sub, permissions, node_url, None, key_id)
+    }
+
+    /// A new family (a login) and its first pair; from rc.83 its tokens
+    /// carry the family's key id.
     pub fn login(
         &self,
         permissions: Vec<String>,
         node_url: Option<String>,
         access_ttl: Option<u64>,
     ) -> Result<(String, String), String> {
+        let key_id = self.default_key_id();
+        self.login_with_key(permissions, node_url, access_ttl, key_id, false)
+    }
+
+    /// The `key_id` a new family gets: a fresh one from rc.83, else none.
+    pub fn default_key_id(&self) -> Option<String> {
+        self.release.jwt_key_id().then(|| random_hex(32))
+    }
+
+    /// A new family whose tokens carry `key_id` (or none); `account` makes
+    /// it an account session.
+    pub fn login_with_key(
+        &self,
+        permissions: Vec<String>,
+        node_url: Option<String>,
+        access_ttl: Option<u64>,
+        key_id: Option<String>,
+        account: bool,
+    ) -> Result<(String, String), String> {
         let sub = random_hex(32);
-        lock(&self.inner)
-            .families
-            .insert(sub.clone(), permissions.clone());
-        self.mint_pair(&sub, permissions, node_url, access_ttl)
+        let _ = lock(&self.inner).families.insert(
+            sub.clone(),
+            Family {
+                permissions: permissions.clone(),
+                key_id: key_id.clone(),
+                account,
+            },
+        );
+        self.mint_pair(&sub, permissions, node_url, access_ttl, key_id)
     }
 
     fn mint_pair(
@@ -305,6 +429,7 @@ impl Auth {
         permissions: Vec<String>,
         node_url: Option<String>,
         access_ttl: Option<u64>,
+        key_id: Option<String>,
     ) -> Result<(String, String), String> {
         let mut inner = lock(&self.inner);
         let timing = inner.timing;
@@ -319,6 +444,7 @@ impl Auth {
             token_type,
             permissions: permissions.clone(),
             node_url: node_url.clone(),
+            key_id: key_id.clone(),
         };
         let key = EncodingKey::from_secret(&inner.secret);
         let header = Header::new(Algorithm::HS256);
@@ -388,6 +514,9 @@ impl Auth {
             return Err(TokenError::Invalid("Empty token provided".to_owned()));
         }
         let claims = self.decode(token, TokenType::Access, true)?;
+        if self.release.jwt_key_id() && claims.key_id.is_none() {
+            return Err(TokenError::Invalid("Missing key_id claim".to_owned()));
+        }
         if let Some(node_url) = &claims.node_url {
             validate_node_host(node_url, headers).map_err(TokenError::Invalid)?;
         }
@@ -401,6 +530,14 @@ impl Auth {
         Ok(claims)
     }
 
+    /// Whether a verified token belongs to an account session.
+    pub fn is_account_session(&self, claims: &Claims) -> bool {
+        lock(&self.inner)
+            .families
+            .get(&claims.sub)
+            .is_some_and(|f| f.account)
+    }
+
     /// Seconds past the access token's `exp` the leeway still allows.
     pub fn leeway(&self) -> u64 {
         self.timing().leeway
@@ -410,13 +547,13 @@ impl Auth {
     /// (core: `refresh_token_pair`). `Err(None)` is a replay (the family is
     /// revoked); `Err(Some(message))` another failure.
     pub fn rotate(&self, refresh: &Claims) -> Result<(String, String), Option<String>> {
-        let permissions = {
+        let family = {
             let mut inner = lock(&self.inner);
             if inner.consumed.contains(&refresh.jti) {
                 let _ = inner.revoked.insert(refresh.sub.clone());
                 return Err(None);
             }
-            let permissions = match inner.families.get(&refresh.sub) {
+            let family = match inner.families.get(&refresh.sub) {
                 None => {
                     return Err(Some(format!(
                         "Invalid token: Key not found: {}",
@@ -426,13 +563,25 @@ impl Auth {
                 Some(_) if inner.revoked.contains(&refresh.sub) => {
                     return Err(Some("Invalid token: Key is not valid".to_owned()))
                 }
-                Some(p) => p.clone(),
+                Some(f) => f.clone(),
             };
             let _ = inner.consumed.insert(refresh.jti.clone());
-            permissions
+            family
         };
-        self.mint_pair(&refresh.sub, permissions, refresh.node_url.clone(), None)
-            .map_err(Some)
+        self.mint_pair(
+            &refresh.sub,
+            family.permissions,
+            refresh.node_url.clone(),
+            None,
+            family.key_id,
+        )
+        .map_err(Some)
+    }
+
+    /// Retires a refresh token (rc.83 `POST /auth/logout`): a later refresh
+    /// with it is a reuse.
+    pub fn retire(&self, refresh: &Claims) {
+        let _ = lock(&self.inner).consumed.insert(refresh.jti.clone());
     }
 }
 
@@ -473,8 +622,16 @@ pub fn validate_node_host(token_node_url: &str, headers: &HeaderMap) -> Result<(
 /// The permission a route needs, a simplified `PermissionValidator`
 /// (core: crates/auth/src/auth/permissions/validator.rs): a few mapped
 /// routes, and `admin` for every other `/admin-api/*` route (its default-deny).
-fn required_permission(method: &Method, path: &str) -> Option<&'static str> {
+/// From rc.41 the event transports need `context:subscribe`.
+fn required_permission(release: Release, method: &Method, path: &str) -> Option<&'static str> {
     let read = method == Method::GET || method == Method::HEAD;
+    let events = matches!(
+        path,
+        "/sse" | "/sse/" | "/sse/subscription" | "/ws" | "/ws/"
+    ) || path.starts_with("/sse/session/");
+    if events {
+        return release.subscribe_permission().then_some(SUBSCRIBE);
+    }
     match path {
         "/jsonrpc" | "/jsonrpc/" if method == Method::POST => Some("context:execute"),
         "/admin-api/contexts" if read => Some("context:list"),
@@ -486,9 +643,18 @@ fn required_permission(method: &Method, path: &str) -> Option<&'static str> {
     }
 }
 
+/// The event transports' permission (rc.41+).
+const SUBSCRIBE: &str = "context:subscribe";
+
 /// `admin` grants everything; a permission grants itself and what lies
-/// below it (`context` grants `context:list`).
+/// below it (`context` grants `context:list`), except `context:subscribe`,
+/// which `context` does not grant (kotlin CHANGELOG rc.41).
 fn permits(granted: &[String], required: &str) -> bool {
+    if required == SUBSCRIBE {
+        return granted
+            .iter()
+            .any(|p| p == "admin" || p == SUBSCRIBE || p.starts_with("context:subscribe["));
+    }
     granted.iter().any(|p| {
         p == "admin"
             || p == required
@@ -516,6 +682,58 @@ fn refusal(err: &TokenError) -> Response {
     }
 }
 
+/// Whether `path` is a delegated-execution route, public under
+/// `--delegated-access` (core: `delegated_execution_routes`).
+fn is_intents_route(path: &str) -> bool {
+    path.strip_prefix("/admin-api/contexts/")
+        .and_then(|rest| rest.strip_suffix("/intents"))
+        .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+}
+
+/// No token of any kind: the one other way a caller can say who it is, a
+/// proof carried on the request (core: crates/server/src/auth.rs, the
+/// `PROOF_HEADER` branch). The body is read here, because the proof commits
+/// to it, and handed on unchanged.
+async fn proof_or_refuse(state: &AppState, auth: &Auth, req: Request, next: Next) -> Response {
+    let Some(header) = req.headers().get("x-calimero-proof").cloned() else {
+        return refused(StatusCode::UNAUTHORIZED, None);
+    };
+    // A node with no signing key yet serves no proofs: the plain 401.
+    let Some(identity) = state.node().identity else {
+        return refused(StatusCode::UNAUTHORIZED, None);
+    };
+    let method = req.method().as_str().to_owned();
+    let path = req
+        .extensions()
+        .get::<OriginalUri>()
+        .map_or_else(|| req.uri().path().to_owned(), |o| o.0.path().to_owned());
+    let (mut parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, crate::delegated::MAX_PROVEN_BODY).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let admitted = crate::delegated::admit(
+        header.as_bytes(),
+        &method,
+        &path,
+        &bytes,
+        auth.now(),
+        &identity.public_key.0,
+        &identity.account_id.0,
+        auth.timing().delegated_access,
+    );
+    match admitted {
+        Ok((account, _device)) => {
+            let _ = parts.extensions.insert(AuthenticatedAccount(account));
+            next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+                .await
+        }
+        Err(crate::delegated::Refusal::NotServed) => {
+            refused(StatusCode::FORBIDDEN, Some("invalid_proof"))
+        }
+        Err(_) => refused(StatusCode::UNAUTHORIZED, Some("invalid_proof")),
+    }
+}
+
 /// The guard `routes::guarded` puts in front of protected routes when the
 /// node runs in embedded auth mode.
 pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
@@ -524,6 +742,15 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
     };
     if req.method() == Method::OPTIONS {
         return next.run(req).await;
+    }
+    if auth.timing().delegated_access {
+        let path = req
+            .extensions()
+            .get::<OriginalUri>()
+            .map_or_else(|| req.uri().path().to_owned(), |o| o.0.path().to_owned());
+        if is_intents_route(&path) {
+            return next.run(req).await;
+        }
     }
     let headers = req.headers();
     let verified = if let Some(value) = headers.get(header::AUTHORIZATION) {
@@ -541,22 +768,35 @@ pub async fn guard(State(state): State<Arc<AppState>>, req: Request, next: Next)
         });
         match token {
             Some(token) => auth.verify_access(&token, headers),
-            None => return refused(StatusCode::UNAUTHORIZED, None),
+            None => return proof_or_refuse(&state, auth, req, next).await,
         }
     };
     let claims = match verified {
         Ok(claims) => claims,
         Err(err) => return refusal(&err),
     };
+    let account = claims
+        .sub
+        .strip_prefix(ACCOUNT_SUBJECT)
+        .and_then(|h| hex::decode(h).ok())
+        .and_then(|b| <[u8; 32]>::try_from(b).ok());
+    let mut req = req;
+    if let Some(account) = account {
+        let _ = req.extensions_mut().insert(AuthenticatedAccount(account));
+    }
     let path = req
         .extensions()
         .get::<OriginalUri>()
         .map_or_else(|| req.uri().path().to_owned(), |o| o.0.path().to_owned());
-    if let Some(required) = required_permission(req.method(), &path) {
+    if let Some(required) = required_permission(auth.release, req.method(), &path) {
         if !permits(&claims.permissions, required) {
             return refused(StatusCode::FORBIDDEN, Some("permission_denied"));
         }
     }
+    let session = CallerSession {
+        account: auth.is_account_session(&claims),
+    };
+    let _ = req.extensions_mut().insert(session);
     next.run(req).await
 }
 
@@ -587,24 +827,37 @@ mod tests {
         assert!(!permits(&p(&["context:list"]), "context:execute"));
         assert!(!permits(&p(&["contexts"]), "context:list"));
         assert!(!permits(&p(&["context:list"]), "admin"));
+        let rc25 = Release::default();
         assert_eq!(
-            required_permission(&Method::GET, "/admin-api/usage"),
+            required_permission(rc25, &Method::GET, "/admin-api/usage"),
             Some("admin")
         );
         assert_eq!(
-            required_permission(&Method::GET, "/admin-api/contexts"),
+            required_permission(rc25, &Method::GET, "/admin-api/contexts"),
             Some("context:list")
         );
-        assert_eq!(required_permission(&Method::GET, "/elsewhere"), None);
+        assert_eq!(required_permission(rc25, &Method::GET, "/elsewhere"), None);
+        assert_eq!(required_permission(rc25, &Method::GET, "/sse"), None);
+        let rc41 = Release::rc(41).unwrap();
+        assert_eq!(
+            required_permission(rc41, &Method::GET, "/sse/session/1"),
+            Some("context:subscribe")
+        );
+        assert!(!permits(&p(&["context"]), "context:subscribe"));
+        assert!(permits(&p(&["admin"]), "context:subscribe"));
+        assert!(permits(&p(&["context:subscribe"]), "context:subscribe"));
     }
 
     #[test]
     fn tokens_expire_past_the_leeway_and_rotate_once() {
-        let auth = Auth::new(AuthConfig {
-            access_ttl: 10,
-            leeway: 5,
-            ..AuthConfig::default()
-        });
+        let auth = Auth::new(
+            AuthConfig {
+                access_ttl: 10,
+                leeway: 5,
+                ..AuthConfig::default()
+            },
+            Release::default(),
+        );
         let (access, refresh) = auth.login(vec!["admin".into()], None, None).unwrap();
         let h = headers("n");
         assert!(auth.verify_access(&access, &h).is_ok());
@@ -636,7 +889,7 @@ mod tests {
 
     #[test]
     fn five_failures_lock_logins_out() {
-        let auth = Auth::new(AuthConfig::default());
+        let auth = Auth::new(AuthConfig::default(), Release::default());
         for _ in 0..MAX_FAILED_LOGINS {
             assert_eq!(auth.login_locked("k"), None);
             auth.record_login_failure("k");

@@ -8,13 +8,20 @@
 use std::fmt;
 use std::sync::Arc;
 
+use std::cell::Cell;
+use std::marker::PhantomData;
+
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, SeqAccess,
+    Visitor,
+};
+use serde::{Deserialize, Serialize};
 
 use crate::ids::{HexIdError, Id};
 use crate::state::AppState;
@@ -53,6 +60,39 @@ impl ApiError {
     pub fn internal_text(message: impl Into<String>) -> Self {
         Self::Text(StatusCode::INTERNAL_SERVER_ERROR, message.into())
     }
+
+    /// A refusal `parse_api_error` types from rc.44 on: its own status and
+    /// message (core service.rs, index id 70883150803, `parse_api_error` and
+    /// the `*_refusal_status` helpers). Before, the node's untyped 500.
+    /// Messages are the error's `Display` (core rc.25
+    /// `crates/governance-store/src/errors.rs` and
+    /// `crates/context/src/error.rs` where they exist there; otherwise
+    /// `[inferred]`).
+    pub fn refusal(status: StatusCode, message: impl Into<String>) -> Self {
+        if crate::release::current().typed_statuses() {
+            Self::Json(status, message.into())
+        } else {
+            Self::internal()
+        }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::refusal(StatusCode::FORBIDDEN, message)
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::refusal(StatusCode::CONFLICT, message)
+    }
+
+    /// A typed 404 from rc.44 (`GroupNotFound`, `ContextNotFound`, …).
+    pub fn missing(message: impl Into<String>) -> Self {
+        Self::refusal(StatusCode::NOT_FOUND, message)
+    }
+
+    /// A typed 400 from rc.44 (`NamespaceError::SelfNesting`, …).
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::refusal(StatusCode::BAD_REQUEST, message)
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -90,6 +130,14 @@ pub fn json<T: Serialize>(payload: T) -> Response {
     }
 }
 
+/// `status` with the payload serialised as a JSON body.
+pub fn with_status<T: Serialize>(status: StatusCode, payload: T) -> Response {
+    match serde_json::to_string(&payload) {
+        Ok(body) => with_content_type(status, body, "application/json"),
+        Err(_) => ApiError::internal().into_response(),
+    }
+}
+
 /// 200 with an already-serialised JSON body.
 pub fn json_text(body: String) -> Response {
     with_content_type(StatusCode::OK, body, "application/json")
@@ -106,14 +154,13 @@ pub fn data<T: Serialize>(payload: T) -> Response {
 
 pub type ApiResult = Result<Response, ApiError>;
 
-/// A base58 id taken from a path segment the real node extracts with a typed
-/// `Path<…Id>`: a bad value is axum 0.7's plain-text 400 (`Invalid URL: …`).
+/// An id taken from a path segment the real node extracts with a typed
+/// `Path<…Id>`: a bad value is axum's plain-text 400 (`Invalid URL: …`,
+/// the same in axum 0.7 and 0.8), carrying the id parser's message (base58
+/// before rc.27, hex after).
 pub fn path_id(raw: &str) -> Result<Id, ApiError> {
-    Id::parse_bs58(raw).map_err(|err| {
-        ApiError::Text(
-            StatusCode::BAD_REQUEST,
-            format!("Invalid URL: {}", Id::bs58_error_message(raw, &err)),
-        )
+    Id::parse(raw).map_err(|message| {
+        ApiError::Text(StatusCode::BAD_REQUEST, format!("Invalid URL: {message}"))
     })
 }
 
@@ -232,7 +279,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, ApiError> {
-        let Json(value) = Json::<T>::from_request(req, state)
+        let Json(Strict(value)) = Json::<Strict<T>>::from_request(req, state)
             .await
             .map_err(|rejection| ApiError::bad_request(json_rejection_message(&rejection)))?;
         let errors = value.validate(&state.config);
@@ -241,6 +288,184 @@ where
         } else {
             Err(ApiError::bad_request(join_validation_errors(&errors)))
         }
+    }
+}
+
+/// Plain axum `Json<T>` (its own plain-text 400/415/422 rejections), with
+/// the release's strictness ([`Strict`]).
+pub struct PlainJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for PlainJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = JsonRejection;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, JsonRejection> {
+        let Json(Strict(value)) = Json::<Strict<T>>::from_request(req, state).await?;
+        Ok(Self(value))
+    }
+}
+
+/// A request body, `deny_unknown_fields` when the node's release makes every
+/// body strict (rc.38+, [`crate::release::Release::strict_bodies`]): an
+/// unknown top-level key fails with serde's own `unknown field `x`,
+/// expected …` (the field list is the struct's, aliases included, in
+/// declaration order), at the position just after the key, with the key as
+/// the error path — what a derived `deny_unknown_fields` struct gives.
+/// Nested objects are not checked [inferred limitation]. Before rc.38 (and
+/// for anything but a plain struct) this is `T` itself.
+#[derive(Debug)]
+pub struct Strict<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Strict<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        if !crate::release::current().strict_bodies() {
+            return T::deserialize(deserializer).map(Strict);
+        }
+        match struct_shape::<T>() {
+            Some((name, fields)) => deserializer
+                .deserialize_struct(
+                    name,
+                    fields,
+                    StrictVisitor::<T> {
+                        name,
+                        fields,
+                        marker: PhantomData,
+                    },
+                )
+                .map(Strict),
+            None => T::deserialize(deserializer).map(Strict),
+        }
+    }
+}
+
+struct StrictVisitor<T> {
+    name: &'static str,
+    fields: &'static [&'static str],
+    marker: PhantomData<T>,
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for StrictVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "struct {}", self.name)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        T::deserialize(MapAccessDeserializer::new(CheckedKeys {
+            inner: map,
+            fields: self.fields,
+        }))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<T, A::Error> {
+        T::deserialize(SeqAccessDeserializer::new(seq))
+    }
+}
+
+/// A map whose keys must be among `fields`.
+struct CheckedKeys<A> {
+    inner: A,
+    fields: &'static [&'static str],
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for CheckedKeys<A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        self.inner.next_key_seed(KnownKey {
+            seed,
+            fields: self.fields,
+        })
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+        self.inner.next_value_seed(seed)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.inner.size_hint()
+    }
+}
+
+/// Reads a key, refuses it when unknown (inside the map's own key read, so
+/// the position and error path are the derive's), else hands it on.
+struct KnownKey<K> {
+    seed: K,
+    fields: &'static [&'static str],
+}
+
+impl<'de, K: DeserializeSeed<'de>> DeserializeSeed<'de> for KnownKey<K> {
+    type Value = K::Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<K::Value, D::Error> {
+        let key = String::deserialize(deserializer)?;
+        if !self.fields.contains(&key.as_str()) {
+            return Err(de::Error::unknown_field(&key, self.fields));
+        }
+        self.seed.deserialize(key.into_deserializer())
+    }
+}
+
+/// The name and fields a derived `Deserialize` passes to
+/// `deserialize_struct`, or `None` for anything else (maps, flattened
+/// structs, enums, scalars).
+fn struct_shape<'de, T: Deserialize<'de>>() -> Option<(&'static str, &'static [&'static str])> {
+    let seen = Cell::new(None);
+    let _ = T::deserialize(ShapeProbe { seen: &seen });
+    seen.get()
+}
+
+type Shape = Option<(&'static str, &'static [&'static str])>;
+
+struct ShapeProbe<'a> {
+    seen: &'a Cell<Shape>,
+}
+
+#[derive(Debug)]
+struct ProbeDone;
+
+impl fmt::Display for ProbeDone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("probe")
+    }
+}
+
+impl std::error::Error for ProbeDone {}
+
+impl de::Error for ProbeDone {
+    fn custom<M: fmt::Display>(_msg: M) -> Self {
+        Self
+    }
+}
+
+impl<'de> Deserializer<'de> for ShapeProbe<'_> {
+    type Error = ProbeDone;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, ProbeDone> {
+        Err(ProbeDone)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value, ProbeDone> {
+        self.seen.set(Some((name, fields)));
+        Err(ProbeDone)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map enum identifier ignored_any
     }
 }
 
@@ -443,5 +668,59 @@ pub mod validate {
                 ),
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::release::{sync_scope, Release};
+
+    #[derive(Deserialize, Debug)]
+    #[serde(rename_all = "camelCase")]
+    #[allow(dead_code, reason = "only deserialised")]
+    struct Coordinates {
+        package: String,
+        #[serde(alias = "ver")]
+        version: String,
+    }
+
+    fn parse(release: u16, body: &str) -> Result<Strict<Coordinates>, String> {
+        sync_scope(Release::rc(release).unwrap(), || {
+            serde_json::from_str::<Strict<Coordinates>>(body).map_err(|e| e.to_string())
+        })
+    }
+
+    #[test]
+    fn unknown_keys_fail_only_in_strict_releases() {
+        let body = r#"{"url":"x","package":"p","version":"1"}"#;
+        assert!(parse(37, body).is_ok());
+        assert_eq!(
+            parse(38, body).unwrap_err(),
+            "unknown field `url`, expected one of `package`, `ver`, `version` at line 1 column 6"
+        );
+        assert!(parse(38, r#"{"package":"p","ver":"1"}"#).is_ok());
+        assert_eq!(
+            parse(38, r#"{"version":"1"}"#).unwrap_err(),
+            "missing field `package` at line 1 column 15"
+        );
+        assert_eq!(
+            parse(38, r#"{"package":1}"#).unwrap_err(),
+            "invalid type: integer `1`, expected a string at line 1 column 12"
+        );
+        assert_eq!(
+            parse(38, "[]").unwrap_err(),
+            "invalid length 0, expected struct Coordinates with 2 elements at line 1 column 2"
+        );
+    }
+
+    #[test]
+    fn refusals_are_typed_from_rc44() {
+        let typed = sync_scope(Release::rc(44).unwrap(), || ApiError::forbidden("no"));
+        assert!(matches!(typed, ApiError::Json(StatusCode::FORBIDDEN, ref m) if m == "no"));
+        let untyped = sync_scope(Release::rc(43).unwrap(), || ApiError::forbidden("no"));
+        assert!(
+            matches!(untyped, ApiError::Json(StatusCode::INTERNAL_SERVER_ERROR, ref m) if m == "Internal server error")
+        );
     }
 }

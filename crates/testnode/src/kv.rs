@@ -218,6 +218,22 @@ fn string_or_null(value: Option<String>) -> Value {
     value.map_or(Value::Null, Value::String)
 }
 
+/// Whether the kv-store's `method` writes state (`&mut self` in the app),
+/// or `None` for a method it does not have.
+pub fn mutates(method: &str) -> Option<bool> {
+    Method::lookup(method).map(|m| {
+        matches!(
+            m,
+            Method::Init
+                | Method::Set
+                | Method::UpdateIfExists
+                | Method::GetOrInsert
+                | Method::Remove
+                | Method::Clear
+        )
+    })
+}
+
 impl KvStore {
     /// Runs the app's `init` with the context's initialization parameters.
     /// `Err` carries the guest's message (the node's `InitFailed`).

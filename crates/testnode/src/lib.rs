@@ -1,5 +1,7 @@
-//! An in-memory stand-in for the Calimero node `merod` 0.11.0-rc.25, for the
-//! SDK's tests and benchmarks.
+//! An in-memory stand-in for the Calimero node `merod`, for the SDK's tests
+//! and benchmarks. It speaks one release from 0.11.0-rc.25 (the default) to
+//! 0.11.0-rc.83, chosen at start ([`Config::release`], `--node-version`);
+//! what differs between releases is data in [`release`].
 //!
 //! It answers like the real node (paths, status codes, envelopes, id
 //! encodings, error bodies) for the admin API and JSON-RPC, with every
@@ -26,16 +28,20 @@ use tokio::net::{TcpListener, TcpStream};
 use tower_service::Service;
 
 mod auth;
+mod bundle;
+mod delegated;
 mod error;
 mod events;
 mod ids;
 mod kv;
 mod middleware;
+pub mod release;
 mod routes;
 mod state;
 
 pub use auth::AuthConfig;
 pub use middleware::ConnectionHandle;
+pub use release::Release;
 
 /// How the node behaves beyond the real one's defaults.
 #[derive(Clone, Debug)]
@@ -58,6 +64,12 @@ pub struct Config {
     /// front of protected routes. `None`: every route is open, as in the
     /// node's default `proxy` mode.
     pub auth: Option<AuthConfig>,
+    /// The merod release to answer as (rc.25 by default).
+    pub release: Release,
+    /// Packages the node's own registry has published from the start
+    /// (`--publish PACKAGE@VERSION`), for `install-application` by
+    /// coordinates (rc.31+).
+    pub published: Vec<(String, String)>,
 }
 
 impl Default for Config {
@@ -69,6 +81,8 @@ impl Default for Config {
             max_blob_bytes: routes::blobs::MAX_BLOB_UPLOAD_BYTES,
             tee_mock: false,
             auth: None,
+            release: Release::default(),
+            published: Vec::new(),
         }
     }
 }
@@ -95,6 +109,20 @@ impl Config {
     #[must_use]
     pub fn tee_mock(mut self, mock: bool) -> Self {
         self.tee_mock = mock;
+        self
+    }
+
+    /// Answers as this merod release.
+    #[must_use]
+    pub fn release(mut self, release: Release) -> Self {
+        self.release = release;
+        self
+    }
+
+    /// Publishes `package@version` in the node's registry from the start.
+    #[must_use]
+    pub fn publish(mut self, package: impl Into<String>, version: impl Into<String>) -> Self {
+        self.published.push((package.into(), version.into()));
         self
     }
 

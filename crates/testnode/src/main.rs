@@ -1,7 +1,12 @@
-//! `calimero-testnode [--host 127.0.0.1] [--port 0] [--allow-private-urls]
+//! `calimero-testnode [--host 127.0.0.1] [--port 0] [--node-version 0.11.0-rc.N]
+//!  [--publish PACKAGE@VERSION]... [--allow-private-urls]
 //!  [--max-blob-bytes N] [--tee-mock] [--verbose] [--no-stdin-watch]
 //!  [--auth [--auth-user U] [--auth-password P]
 //!  [--access-ttl S] [--refresh-ttl S] [--leeway S]]`
+//!
+//! `--node-version` picks the merod release to answer as (rc.25 to rc.83,
+//! default rc.25); `--publish` puts a package in the node's own registry
+//! (what `install-application` by coordinates installs from, rc.31+).
 //!
 //! `--auth` runs in embedded auth mode (admin account `admin` /
 //! `admin-password` unless given; token lifetimes and the expiry leeway in
@@ -17,11 +22,13 @@ use calimero_testnode::{AuthConfig, Config};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-const USAGE: &str = "usage: calimero-testnode [--host HOST] [--port PORT] [--allow-private-urls] \
+const USAGE: &str = "usage: calimero-testnode [--host HOST] [--port PORT] \
+                     [--node-version 0.11.0-rc.N] [--publish PACKAGE@VERSION]... \
+                     [--allow-private-urls] \
                      [--max-blob-bytes N] [--tee-mock] [--verbose] [--no-stdin-watch] \
                      [--auth] [--auth-user USER] \
                      [--auth-password PASSWORD] [--access-ttl SECS] [--refresh-ttl SECS] \
-                     [--leeway SECS]";
+                     [--leeway SECS] [--delegated-access]";
 
 struct Args {
     host: String,
@@ -59,6 +66,18 @@ fn parse_args() -> Result<Args, String> {
                 let raw = value("--port")?;
                 args.port = raw.parse().map_err(|_| format!("invalid port: {raw}"))?;
             }
+            "--node-version" => {
+                let raw = value("--node-version")?;
+                args.config = args.config.release(raw.parse()?);
+            }
+            "--publish" => {
+                let raw = value("--publish")?;
+                let (package, version) = raw
+                    .split_once('@')
+                    .filter(|(p, v)| !p.is_empty() && !v.is_empty())
+                    .ok_or_else(|| format!("--publish: expected PACKAGE@VERSION, got {raw}"))?;
+                args.config = args.config.publish(package, version);
+            }
             "--allow-private-urls" => args.config = args.config.allow_private_urls(true),
             "--max-blob-bytes" => {
                 let raw = value("--max-blob-bytes")?;
@@ -80,6 +99,7 @@ fn parse_args() -> Result<Args, String> {
                 auth_settings.refresh_ttl = seconds("--refresh-ttl", value("--refresh-ttl")?)?
             }
             "--leeway" => auth_settings.leeway = seconds("--leeway", value("--leeway")?)?,
+            "--delegated-access" => auth_settings.delegated_access = true,
             "--help" | "-h" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument: {other}\n{USAGE}")),
         }

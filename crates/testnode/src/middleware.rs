@@ -262,11 +262,16 @@ pub enum FaultKind {
     Truncate,
     /// Answer 200 with a valid JSON body of `size` bytes.
     Oversize,
+    /// Hold the request until `POST /_testnode/faults/release` (then handle
+    /// it normally), or until the client gives up; `delayMs`, when given,
+    /// bounds the wait.
+    Hold,
 }
 
 #[derive(Debug, Clone)]
 enum FaultAction {
     Delay(Duration),
+    Hold(Option<Duration>),
     Status {
         status: StatusCode,
         body: Bytes,
@@ -295,6 +300,12 @@ struct Fault {
 pub struct FaultTable {
     faults: Mutex<Vec<Fault>>,
     next_id: AtomicU64,
+    /// Set by `release`, cleared with the faults: held requests go on, and
+    /// a request that comes after the release is not held (a release can
+    /// arrive before the request it was meant for reaches the fault).
+    released: tokio::sync::watch::Sender<bool>,
+    /// Requests held right now.
+    holding: AtomicU64,
 }
 
 impl FaultTable {
@@ -352,6 +363,7 @@ impl FaultTable {
                 }
             }
             FaultKind::Drop => FaultAction::Drop,
+            FaultKind::Hold => FaultAction::Hold(spec.delay_ms.map(Duration::from_millis)),
             FaultKind::Reset | FaultKind::Truncate => {
                 let status = StatusCode::from_u16(spec.status.unwrap_or(200))
                     .map_err(|_| "invalid status".to_owned())?;
@@ -398,6 +410,29 @@ impl FaultTable {
 
     pub fn clear(&self) {
         lock(&self.faults).clear();
+        self.released.send_replace(false);
+    }
+
+    /// Lets every held request go on, and any held later (until the faults
+    /// are cleared). Answers how many were held.
+    pub fn release(&self) -> u64 {
+        self.released.send_replace(true);
+        self.holding.load(Ordering::SeqCst)
+    }
+
+    async fn hold(&self, limit: Option<Duration>) {
+        let _ = self.holding.fetch_add(1, Ordering::SeqCst);
+        let mut released = self.released.subscribe();
+        let wait = released.wait_for(|r| *r);
+        match limit {
+            Some(limit) => {
+                let _ = tokio::time::timeout(limit, wait).await;
+            }
+            None => {
+                let _ = wait.await;
+            }
+        }
+        let _ = self.holding.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// `{"faults":[…]}` with each fault's remaining count.
@@ -467,6 +502,10 @@ pub async fn apply_faults(
         None => next.run(req).await,
         Some(FaultAction::Delay(delay)) => {
             tokio::time::sleep(delay).await;
+            next.run(req).await
+        }
+        Some(FaultAction::Hold(limit)) => {
+            state.faults.hold(limit).await;
             next.run(req).await
         }
         Some(FaultAction::Status {

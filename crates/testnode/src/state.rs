@@ -23,20 +23,63 @@ pub struct AppState {
     pub auth: Option<crate::auth::Auth>,
     /// Live events (`/sse`, `/ws`).
     pub events: crate::events::EventHub,
+    /// The node's own registry (rc.31+ installs by coordinates): bundle
+    /// archives by (package, version).
+    registry: Mutex<BTreeMap<(String, String), Bytes>>,
 }
 
 impl AppState {
     pub fn new(config: Config) -> Self {
         let log = RequestLog::new(config.max_logged_requests);
-        let auth = config.auth.clone().map(crate::auth::Auth::new);
-        Self {
+        let auth = config
+            .auth
+            .clone()
+            .map(|auth| crate::auth::Auth::new(auth, config.release));
+        let state = Self {
             config,
             node: Mutex::new(Node::default()),
             faults: FaultTable::default(),
             log,
             auth,
             events: crate::events::EventHub::default(),
+            registry: Mutex::new(BTreeMap::new()),
+        };
+        state.seed_registry();
+        state
+    }
+
+    /// The packages published from the start (`Config::published`), each a
+    /// bundle of the stand-in wasm (with the kv-store ABI).
+    fn seed_registry(&self) {
+        let mut registry = lock(&self.registry);
+        registry.clear();
+        for (package, version) in &self.config.published {
+            let wasm = crate::bundle::stand_in_wasm(package, version, true);
+            let archive = crate::bundle::write(
+                package,
+                version,
+                &wasm,
+                Some(crate::bundle::TESTNODE_SIGNER),
+            );
+            let _ = registry.insert((package.clone(), version.clone()), Bytes::from(archive));
         }
+    }
+
+    /// Publishes (or replaces) `package@version` in the node's registry.
+    pub fn publish(&self, package: String, version: String, archive: Bytes) {
+        let _ = lock(&self.registry).insert((package, version), archive);
+    }
+
+    /// What the registry holds at `package@version`.
+    pub fn registry_bundle(&self, package: &str, version: &str) -> Option<Bytes> {
+        lock(&self.registry)
+            .get(&(package.to_owned(), version.to_owned()))
+            .cloned()
+    }
+
+    /// Every published (package, version).
+    pub fn published(&self) -> Vec<(String, String)> {
+        lock(&self.registry).keys().cloned().collect()
     }
 
     /// The node's state. Never held across an `.await`.
@@ -44,9 +87,11 @@ impl AppState {
         lock(&self.node)
     }
 
-    /// Forget everything: state, faults and the request log.
+    /// Forget everything: state, faults, the request log, and what was
+    /// published after the start.
     pub fn reset(&self) {
         *self.node() = Node::default();
+        self.seed_registry();
         self.faults.clear();
         self.log.clear();
         self.events.reset();
@@ -103,9 +148,31 @@ pub struct Node {
     /// Extra devices paired to this node's account, per namespace:
     /// (device id, signing key).
     pub paired_devices: BTreeMap<Id, Vec<(Id, Id)>>,
+    /// Devices certified for this node's account (rc.28+ account-level
+    /// pairing), by device id; this node's own device is not among them.
+    pub account_devices: BTreeMap<Id, AccountDevice>,
+    /// This node's own device label (rc.41 `PUT /account/devices/{id}/label`).
+    pub own_label: Option<(String, u64)>,
     pub contexts: BTreeMap<Id, Context>,
     pub context_aliases: BTreeMap<AliasName, Id>,
     pub application_aliases: BTreeMap<AliasName, Id>,
+    /// Device aliases (rc.32+), values are 64-hex device ids.
+    pub device_aliases: BTreeMap<AliasName, Id>,
+    /// Warrant nonces spent, per (context, author device key).
+    pub warrant_nonces: BTreeMap<(Id, [u8; 32]), std::collections::BTreeSet<u64>>,
+}
+
+/// A device of this node's account, other than the node's own.
+#[derive(Clone, Debug)]
+pub struct AccountDevice {
+    pub signing_key: Id,
+    /// The applications the device is scoped to; empty = all.
+    pub applications: Vec<Id>,
+    /// The namespaces the device is linked into.
+    pub namespaces: Vec<Id>,
+    pub revoked: bool,
+    pub label: Option<String>,
+    pub label_epoch: u64,
 }
 
 impl Default for Node {
@@ -120,9 +187,13 @@ impl Default for Node {
             invitations: BTreeMap::new(),
             pair_offers: BTreeMap::new(),
             paired_devices: BTreeMap::new(),
+            account_devices: BTreeMap::new(),
+            own_label: None,
             contexts: BTreeMap::new(),
             context_aliases: BTreeMap::new(),
             application_aliases: BTreeMap::new(),
+            device_aliases: BTreeMap::new(),
+            warrant_nonces: BTreeMap::new(),
         }
     }
 }
@@ -248,6 +319,11 @@ pub struct App {
     pub package: String,
     /// As stored: `"0.0.0"` when the install named none.
     pub version: String,
+    /// The bundle manifest's `appVersion`, for an `.mpk` install (what a
+    /// namespace reports as `appVersion`); `None` for a raw wasm.
+    pub bundle_version: Option<String>,
+    /// The wasm carries the ABI custom section.
+    pub abi: bool,
 }
 
 /// The wire form of an application.
@@ -347,6 +423,9 @@ pub enum Role {
     Member,
     ReadOnly,
     ReadOnlyTee,
+    /// rc.83 (core fixture `groups/members.res.json@ebfe62fb`): a TEE relay,
+    /// only ever admitted by attestation.
+    RelayTee,
 }
 
 /// Capability bits (`MemberCapabilities`).
@@ -404,6 +483,20 @@ pub struct TeePolicy {
     pub allowed_rtmr3: Vec<String>,
     pub allowed_tcb_statuses: Vec<String>,
     pub accept_mock: bool,
+    /// rc.83: `replica` or `relay`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// rc.83: the signed-release arm.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_release: Option<SignedRelease>,
+}
+
+/// rc.83 `signedRelease` (core fixture `groups/tee_admission_policy.req.json`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedRelease {
+    pub allowed_profiles: Vec<String>,
+    pub min_release_version: String,
 }
 
 /// The last upgrade of a group (`GroupUpgradeStatusApiData`).
@@ -449,6 +542,16 @@ pub struct Group {
     /// Root groups only: this node holds a namespace identity here (kept
     /// after it leaves, so it can re-join).
     pub identity: bool,
+    /// The owner account (rc.83 owner ops): the creator, until a transfer.
+    pub owner: Id,
+    /// The founding account (rc.83 `founding.founderAccountId`).
+    pub founder: Id,
+    /// Bumped by every owner op (rc.83 `ownerOpCounter`).
+    pub owner_op_counter: u64,
+    /// Root groups only: the founding salt (rc.83 `founding.salt`).
+    pub founding_salt: Id,
+    /// rc.83 TEE authoring policy (allowed MRTDs), root groups only.
+    pub authoring_policy: Option<Vec<String>>,
 }
 
 impl Group {
@@ -473,6 +576,8 @@ impl Group {
 #[derive(Clone, Debug)]
 pub struct PairOffer {
     pub account: Id,
+    /// The namespaces the offer names (rc.28+ account-level pairing).
+    pub namespaces: Vec<Id>,
     pub kem_public_key: Id,
     pub sign_public_key: Id,
     pub statement: [u8; 64],
@@ -485,6 +590,8 @@ pub struct IssuedInvitation {
     pub group: Id,
     pub role: Role,
     pub expires_at: u64,
+    /// The signed `admitters` (rc.29+; empty before).
+    pub admitters: Vec<String>,
 }
 
 /// A context running the kv-store behaviour.
@@ -739,6 +846,11 @@ impl Node {
                 upgrade: None,
                 version: 0,
                 identity: parent.is_none(),
+                owner: identity.account_id,
+                founder: identity.account_id,
+                owner_op_counter: 0,
+                founding_salt: Id::random(),
+                authoring_policy: None,
             },
         );
         id

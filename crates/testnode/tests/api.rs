@@ -843,9 +843,10 @@ async fn faults_delay_status_and_drop() {
     let elapsed = entry["finishedMs"].as_f64().unwrap() - entry["startedMs"].as_f64().unwrap();
     assert!(elapsed >= 290.0, "elapsed {elapsed}");
     // `times: 1` is used up.
-    let start = std::time::Instant::now();
-    node.get("/admin-api/health").await;
-    assert!(start.elapsed() < Duration::from_millis(250));
+    assert_eq!(
+        node.get("/_testnode/faults").await.json(),
+        json!({"faults": []})
+    );
 
     // Status: answered instead of handled, method-matched.
     node.post(
@@ -905,6 +906,71 @@ async fn faults_delay_status_and_drop() {
     node.get("/admin-api/peers")
         .await
         .assert(200, r#"{"count":0}"#);
+}
+
+/// `hold`: requests wait for `POST /_testnode/faults/release`, however long;
+/// a release before the request comes holds nothing back; clearing the
+/// faults re-arms it.
+#[tokio::test]
+async fn faults_hold_until_released() {
+    let node = Node::default().await;
+    node.post(
+        "/_testnode/faults",
+        r#"{"path":"/admin-api/health","kind":"hold","times":2}"#,
+    )
+    .await
+    .assert(200, r#"{"id":1}"#);
+    let calls: Vec<_> = (0..2)
+        .map(|_| {
+            let (client, url) = (
+                node.client.clone(),
+                format!("{}/admin-api/health", node.base),
+            );
+            tokio::spawn(async move { client.get(url).send().await.unwrap().status() })
+        })
+        .collect();
+    // Both arrive and stay held.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let log = node.get("/_testnode/requests").await.json();
+        let held = log["requests"].as_array().unwrap();
+        if held.len() == 2 {
+            assert!(held.iter().all(|r| r["finishedMs"].is_null()));
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never arrived");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(calls.iter().all(|c| !c.is_finished()));
+    let released = node.post("/_testnode/faults/release", "").await.json();
+    assert!(released["released"].as_u64().unwrap() <= 2);
+    for call in calls {
+        assert_eq!(call.await.unwrap(), StatusCode::OK);
+    }
+
+    // Released before the request comes: not held.
+    node.post(
+        "/_testnode/faults",
+        r#"{"path":"/admin-api/ready","kind":"hold"}"#,
+    )
+    .await;
+    node.get("/admin-api/ready")
+        .await
+        .assert(200, r#"{"data":{"status":"ready"}}"#);
+    // Cleared: held again, until `delayMs` at most.
+    node.delete("/_testnode/faults", None).await;
+    node.post(
+        "/_testnode/faults",
+        r#"{"path":"/admin-api/ready","kind":"hold","delayMs":50,"times":1}"#,
+    )
+    .await;
+    node.get("/admin-api/ready")
+        .await
+        .assert(200, r#"{"data":{"status":"ready"}}"#);
+    let log = node.get("/_testnode/requests").await.json();
+    let last = log["requests"].as_array().unwrap().last().unwrap().clone();
+    let held = last["finishedMs"].as_f64().unwrap() - last["startedMs"].as_f64().unwrap();
+    assert!(held >= 45.0, "held {held} ms");
 }
 
 #[tokio::test]

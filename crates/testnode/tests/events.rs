@@ -212,3 +212,68 @@ where
         }
     }
 }
+
+/// `GET /_testnode/events`: every emitted event numbered per node, in the
+/// order the streams carry them; the streams themselves carry no number.
+#[tokio::test]
+async fn the_event_log_numbers_every_event() {
+    let node = Node::default().await;
+    let (_, ns, ctx, _) = node.setup(b"\0asm\x01\0\0\0log").await;
+    let mut stream = node
+        .client
+        .get(format!("{}/sse", node.base))
+        .send()
+        .await
+        .unwrap();
+    let session = stream.headers()["x-sse-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body = json!({"id": session, "method": "subscribe", "params": {"contextIds": [ctx]}});
+    let reply = node.post("/sse/subscription", &body.to_string()).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let start = node.get("/_testnode/events").await.json()["next"]
+        .as_u64()
+        .unwrap();
+
+    for key in ["a", "b"] {
+        node.execute(&ctx, "set", json!({"key": key, "value": "v"}))
+            .await;
+    }
+    let account = "cd".repeat(32);
+    let members = json!({"members": [{"identity": account, "role": "Member"}]});
+    let reply = node
+        .post(
+            &format!("/admin-api/groups/{ns}/members"),
+            &members.to_string(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+
+    let log = node
+        .get(&format!("/_testnode/events?since={}", start - 1))
+        .await
+        .json();
+    assert_eq!(log["next"], start + 3);
+    assert_eq!(log["lagged"], 0);
+    assert_eq!(log["live"], 1);
+    let events = log["events"].as_array().unwrap();
+    let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, [start, start + 1, start + 2]);
+    assert_eq!(events[2]["event"]["type"], "MemberAdded");
+    // The stream carries the logged events, as the node's shape, unnumbered.
+    let carried = sse_events(&mut stream, 3).await;
+    assert_eq!(carried[1].1, json!({"result": events[0]["event"]}));
+    assert_eq!(carried[2].1, json!({"result": events[1]["event"]}));
+    assert!(!carried[1].1.to_string().contains("\"seq\""));
+
+    let bad = node.get("/_testnode/events?since=x").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    // A reset clears the log (the numbers go on), and answers once the
+    // streams it cut have ended.
+    let _ = node.post("/_testnode/reset", "").await;
+    let log = node.get("/_testnode/events").await.json();
+    assert_eq!(log["events"], json!([]));
+    assert_eq!(log["live"], 0);
+    assert_eq!(log["next"], start + 3);
+}

@@ -7,7 +7,8 @@
 //! Lookup of an unknown alias is `{"data":{"value":null}}`, delete of one is
 //! a success; an alias in the path that is not a valid alias is the plain
 //! text 400 `invalid path params`. Identity aliases are not mounted at rc.25
-//! (their paths fall through to the empty 404).
+//! (their paths fall through to the empty 404), nor later; device aliases
+//! are, from rc.32. Values are ids in the release's encoding.
 //! core: crates/server/src/admin/handlers/alias.rs, alias/*.rs,
 //! crates/primitives/src/alias.rs, crates/server/primitives/src/admin/mod.rs
 //! (`CreateAliasRequest`, `LookupAliasResponseData`, `ListAliasesResponse`).
@@ -48,6 +49,13 @@ pub fn routes() -> AppRouter {
         )
         .route("/alias/list/context", get(list::<ContextKind>))
         .route("/alias/list/application", get(list::<ApplicationKind>))
+        // Device aliases (rc.32+, gated in `crate::release::ROUTES`): swift
+        // `Rc32SurfaceTests.swift` (`{"alias","deviceId"}`, a map listing,
+        // `{"data":null}` mutations), `rc32-alias-list-device.json`.
+        .route("/alias/create/device", post(create::<DeviceKind>))
+        .route("/alias/lookup/device/{name}", post(lookup::<DeviceKind>))
+        .route("/alias/delete/device/{name}", post(delete::<DeviceKind>))
+        .route("/alias/list/device", get(list::<DeviceKind>))
 }
 
 /// A valid alias: 1 to 50 characters from `[A-Za-z0-9._-]`.
@@ -102,6 +110,25 @@ pub trait AliasKind: Send + Sync + 'static {
 
 pub struct ContextKind;
 pub struct ApplicationKind;
+pub struct DeviceKind;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceValue {
+    device_id: Id,
+}
+
+impl AliasKind for DeviceKind {
+    type Value = DeviceValue;
+
+    fn value(v: DeviceValue) -> Id {
+        v.device_id
+    }
+
+    fn table(node: &mut Node) -> &mut BTreeMap<AliasName, Id> {
+        &mut node.device_aliases
+    }
+}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,4 +1,10 @@
-//! Application install (node-local path or URL), listing, ABI, versions.
+//! Application install, listing, ABI, versions.
+//!
+//! Install per release: rc.25–30 from a public URL (`{url, hash?,
+//! metadata, package?, version?}`) or a node-local path (raw wasm or
+//! `.mpk`); rc.31+ by registry coordinates `{package, version}` from the
+//! node's own registry (`--publish`, `POST /_testnode/registry`); rc.32+ the
+//! dev install takes `{path}` and only a bundle (see `crate::bundle`).
 //! core: crates/server/src/admin/handlers/applications/*.rs,
 //! crates/node/primitives/src/client/application/{install.rs,query.rs},
 //! crates/node/primitives/src/client/application.rs (`list_application_versions`),
@@ -9,7 +15,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequest, Path, RawQuery, Request, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
@@ -17,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::AppRouter;
+use crate::bundle;
 use crate::error::{
     data, json_text, path_id, query, validate, ApiError, ApiResult, Validate, ValidatedJson,
     ValidationError,
@@ -33,7 +41,7 @@ const MAX_INSTALL_REDIRECTS: usize = 10;
 
 pub fn routes() -> AppRouter {
     Router::new()
-        .route("/install-application", post(install_from_url))
+        .route("/install-application", post(install_application))
         .route("/install-dev-application", post(install_from_path))
         .route("/applications", get(list))
         .route(
@@ -67,6 +75,22 @@ impl Validate for InstallDevRequest {
     }
 }
 
+/// rc.32+: `{path}` alone (core `InstallDevApplicationRequest`, index id
+/// 59157838922; other keys ignored until rc.38 makes the body strict).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InstallBundleRequest {
+    path: PathString,
+}
+
+impl Validate for InstallBundleRequest {
+    fn validate(&self, _config: &Config) -> Vec<ValidationError> {
+        let mut errors = Vec::new();
+        validate::safe_path(&self.path.0, "path", &mut errors);
+        errors
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct InstallUrlRequest {
@@ -91,6 +115,36 @@ impl Validate for InstallUrlRequest {
     }
 }
 
+/// rc.31+ (core#3652): install by registry coordinates; the body is
+/// `deny_unknown_fields`, so the rc.25 URL body is refused with serde's
+/// "unknown field `url`, expected `package` or `version`" (recorded on a
+/// live rc.32, swift `rc32-install-application-url-refused.json`).
+/// core: `InstallApplicationRequest` (index id 59157838922),
+/// `install_application.rs` (index id 59474688810, validation tests).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct InstallCoordinates {
+    package: String,
+    version: String,
+}
+
+impl Validate for InstallCoordinates {
+    fn validate(&self, _config: &Config) -> Vec<ValidationError> {
+        let mut errors = Vec::new();
+        for (field, value, max) in [
+            ("package", &self.package, validate::MAX_PACKAGE_NAME_LENGTH),
+            ("version", &self.version, validate::MAX_VERSION_LENGTH),
+        ] {
+            if value.is_empty() {
+                errors.push(ValidationError::EmptyField { field });
+            } else {
+                validate::optional_string_length(Some(value), field, max, &mut errors);
+            }
+        }
+        errors
+    }
+}
+
 /// The checks both install routes share: metadata size, package and
 /// version lengths.
 fn check_common(
@@ -107,6 +161,10 @@ fn check_common(
         errors,
     );
     validate::optional_string_length(version, "version", validate::MAX_VERSION_LENGTH, errors);
+}
+
+fn carries_abi(content: &[u8]) -> bool {
+    content.windows(ABI_SECTION.len()).any(|w| w == ABI_SECTION)
 }
 
 /// Stores the bytecode blob and writes (or overwrites) the application row.
@@ -131,11 +189,43 @@ fn install(
         metadata,
         package: package.unwrap_or_else(|| "unknown".to_owned()),
         version: version.unwrap_or_else(|| "0.0.0".to_owned()),
+        bundle_version: None,
+        abi: carries_abi(&content),
     };
     let mut node = state.node();
     let _ = node.add_blob(content, digest);
     let _ = node.apps.insert(id, app);
     id
+}
+
+/// Installs a verified bundle: the archive is the stored bytecode blob, the
+/// id derives from (package, signer), and a new version of a package
+/// overwrites its row (core `install_bundle`, index id 71321588689).
+fn install_bundle(state: &AppState, archive: Bytes, source: String) -> Result<Id, ApiError> {
+    let bundle = bundle::open(&archive).map_err(install_failed)?;
+    let id = bundle.application_id();
+    // `to_metadata_json`: the manifest's package and version.
+    let metadata = serde_json::to_vec(&json!({
+        "package": bundle.package,
+        "version": bundle.app_version,
+    }))
+    .unwrap_or_default();
+    let digest = BlobDigest::of(&archive);
+    let app = App {
+        id,
+        bytecode: digest.0,
+        size: archive.len() as u64,
+        source,
+        metadata,
+        package: bundle.package.clone(),
+        version: bundle.app_version.clone(),
+        bundle_version: Some(bundle.app_version.clone()),
+        abi: carries_abi(&bundle.wasm),
+    };
+    let mut node = state.node();
+    let _ = node.add_blob(archive, digest);
+    let _ = node.apps.insert(id, app);
+    Ok(id)
 }
 
 fn installed(id: Id) -> Response {
@@ -147,33 +237,49 @@ fn install_failed(message: impl Into<String>) -> ApiError {
     ApiError::internal_text(message)
 }
 
-fn unsupported_bundle() -> ApiError {
-    install_failed("calimero-testnode does not support .mpk bundles; install a raw wasm file")
-}
-
-async fn install_from_path(
-    State(state): State<Arc<AppState>>,
-    ValidatedJson(req): ValidatedJson<InstallDevRequest>,
-) -> ApiResult {
-    let path = req.path.0;
+/// A file on the node's disk: its canonical path and bytes, or the node's
+/// plain-text 500s.
+async fn read_node_file(path: &str) -> Result<(std::path::PathBuf, Vec<u8>), ApiError> {
     let not_found = |shown: &str| install_failed(format!("application file not found at {shown}"));
-    let canonical = match tokio::fs::canonicalize(&path).await {
+    let canonical = match tokio::fs::canonicalize(path).await {
         Ok(canonical) => canonical,
-        Err(err) if err.kind() == ErrorKind::NotFound => return Err(not_found(&path)),
+        Err(err) if err.kind() == ErrorKind::NotFound => return Err(not_found(path)),
         Err(err) => return Err(install_failed(err.to_string())),
     };
     let shown = canonical.display().to_string();
-    if canonical.extension().is_some_and(|ext| ext == "mpk") {
-        return Err(unsupported_bundle());
+    match tokio::fs::read(&canonical).await {
+        Ok(content) => Ok((canonical, content)),
+        Err(err) if err.kind() == ErrorKind::NotFound => Err(not_found(&shown)),
+        Err(err) => Err(install_failed(err.to_string())),
     }
-    let content = match tokio::fs::read(&canonical).await {
-        Ok(content) => content,
-        Err(err) if err.kind() == ErrorKind::NotFound => return Err(not_found(&shown)),
-        Err(err) => return Err(install_failed(err.to_string())),
-    };
-    let source = url::Url::from_file_path(&canonical)
-        .map_err(|()| install_failed("non-absolute path"))?
-        .to_string();
+}
+
+fn file_source(canonical: &std::path::Path) -> Result<String, ApiError> {
+    url::Url::from_file_path(canonical)
+        .map(|u| u.to_string())
+        .map_err(|()| install_failed("non-absolute path"))
+}
+
+async fn install_from_path(State(state): State<Arc<AppState>>, req: Request) -> ApiResult {
+    if state.config.release.bundles_only() {
+        let ValidatedJson(req) =
+            ValidatedJson::<InstallBundleRequest>::from_request(req, &state).await?;
+        let (canonical, content) = read_node_file(&req.path.0).await?;
+        if !bundle::is_bundle(&content) {
+            return Err(install_failed(format!(
+                "not a signed application bundle: {}",
+                canonical.display()
+            )));
+        }
+        let source = file_source(&canonical)?;
+        return install_bundle(&state, Bytes::from(content), source).map(installed);
+    }
+    let ValidatedJson(req) = ValidatedJson::<InstallDevRequest>::from_request(req, &state).await?;
+    let (canonical, content) = read_node_file(&req.path.0).await?;
+    let source = file_source(&canonical)?;
+    if canonical.extension().is_some_and(|ext| ext == "mpk") {
+        return install_bundle(&state, Bytes::from(content), source).map(installed);
+    }
     let id = install(
         &state,
         Bytes::from(content),
@@ -185,10 +291,44 @@ async fn install_from_path(
     Ok(installed(id))
 }
 
-async fn install_from_url(
-    State(state): State<Arc<AppState>>,
-    ValidatedJson(req): ValidatedJson<InstallUrlRequest>,
-) -> ApiResult {
+async fn install_application(State(state): State<Arc<AppState>>, req: Request) -> ApiResult {
+    if !state.config.release.install_by_coordinates() {
+        let ValidatedJson(req) =
+            ValidatedJson::<InstallUrlRequest>::from_request(req, &state).await?;
+        return install_from_url(&state, req).await;
+    }
+    let ValidatedJson(req) = ValidatedJson::<InstallCoordinates>::from_request(req, &state).await?;
+    let Some(archive) = state.registry_bundle(&req.package, &req.version) else {
+        // The node's 502 for coordinates its `[registry]` (Http mode) has
+        // not published, as plain text (core `not_found_message`).
+        return Err(ApiError::Text(
+            StatusCode::BAD_GATEWAY,
+            format!(
+                "the configured Http source has no application published at {}@{}",
+                req.package, req.version
+            ),
+        ));
+    };
+    if !bundle::is_bundle(&archive) {
+        return Err(install_failed(format!(
+            "not a signed application bundle: {}@{}",
+            req.package, req.version
+        )));
+    }
+    let opened = bundle::open(&archive).map_err(install_failed)?;
+    if opened.package != req.package || opened.app_version != req.version {
+        return Err(install_failed(format!(
+            "registry artifact is {}@{}, not the {}@{} that was requested",
+            opened.package, opened.app_version, req.package, req.version
+        )));
+    }
+    // The source a coordinate install records [inferred: the node writes a
+    // blob-share marker whose text was not read].
+    let source = format!("registry:{}@{}", req.package, req.version);
+    install_bundle(&state, archive, source).map(installed)
+}
+
+async fn install_from_url(state: &AppState, req: InstallUrlRequest) -> ApiResult {
     let content = fetch(&req.url, state.config.allow_private_urls).await?;
     if let Some(expected) = req.hash {
         // Checked against the content hash, not the blob id.
@@ -196,9 +336,12 @@ async fn install_from_url(
             return Err(install_failed("fatal: blob hash mismatch"));
         }
     }
+    if req.url.path().ends_with(".mpk") {
+        return install_bundle(state, content, req.url.to_string()).map(installed);
+    }
     // A URL install ignores the request's package/version (raw wasm).
     let id = install(
-        &state,
+        state,
         content,
         req.url.to_string(),
         req.metadata,
@@ -239,9 +382,6 @@ fn http_client(allow_private: bool) -> Result<reqwest::Client, ApiError> {
 
 /// Downloads the artifact the way the node does (status check, size cap).
 async fn fetch(url: &url::Url, allow_private: bool) -> Result<Bytes, ApiError> {
-    if url.path().ends_with(".mpk") {
-        return Err(unsupported_bundle());
-    }
     let response = http_client(allow_private)?
         .get(url.as_str())
         .send()
@@ -379,15 +519,10 @@ async fn abi(
                 "application has no named services; omit service_name",
             ));
         }
-        let blob = node
-            .blobs
-            .get(&app.bytecode)
-            .ok_or_else(|| ApiError::not_found("Application bytecode not found"))?;
-        if !blob
-            .data
-            .windows(ABI_SECTION.len())
-            .any(|w| w == ABI_SECTION)
-        {
+        if !node.blobs.contains_key(&app.bytecode) {
+            return Err(ApiError::not_found("Application bytecode not found"));
+        }
+        if !app.abi {
             return Err(ApiError::bad_request(
                 "application has no usable embedded ABI (absent or malformed); rebuild it with \
                  `cargo mero build`",

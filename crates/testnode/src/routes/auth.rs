@@ -26,7 +26,10 @@ use crate::state::AppState;
 pub fn routes() -> AppRouter {
     Router::new()
         .route("/token", post(token))
+        .route("/challenge", get(challenge))
         .route("/refresh", post(refresh))
+        // rc.83 (gated in `crate::release::ROUTES`).
+        .route("/logout", post(logout))
         .route("/health", get(health))
         .route("/providers", get(providers))
         .layer(middleware::from_fn(security_headers))
@@ -191,6 +194,9 @@ async fn token(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Byt
             &retry_after.to_string(),
         );
     }
+    if request.auth_method == "account_proof" {
+        return account_proof(&state, auth, &request, &rl_key);
+    }
     if let Err(message) = check_credentials(auth, &request) {
         auth.record_login_failure(&rl_key);
         return failure(
@@ -200,6 +206,107 @@ async fn token(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Byt
     }
     auth.reset_login_failures(&rl_key);
     match auth.login(vec!["admin".to_owned()], Some(request.client_name), None) {
+        Ok((access, refresh)) => tokens(access, refresh),
+        Err(_) => failure(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Failed to generate tokens",
+        ),
+    }
+}
+
+/// `GET /auth/challenge`: a fresh challenge for an `account_proof` login.
+async fn challenge(State(state): State<Arc<AppState>>) -> Response {
+    let Some(auth) = state.auth.as_ref() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    reply(
+        StatusCode::OK,
+        json!({ "challenge": auth.challenge() }),
+        None,
+    )
+}
+
+/// The `account_proof` provider: `public_key` is the session key,
+/// `provider_data` `{challenge, login_statement, account_proof}` (swift
+/// `RelayLogin.swift`). The statement must be addressed to this node, be
+/// signed by the device the credential certifies, name this challenge (one
+/// use) and `public_key`, and be inside its window; the credential must
+/// verify. The session is the account's.
+fn account_proof(state: &AppState, auth: &Auth, request: &TokenRequest, rl_key: &str) -> Response {
+    let refuse = |message: &str| {
+        auth.record_login_failure(rl_key);
+        failure(
+            StatusCode::UNAUTHORIZED,
+            format!("Authentication failed: {message}"),
+        )
+    };
+    let field = |name: &str| {
+        request
+            .provider_data
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let (Some(challenge), Some(statement), Some(credential)) = (
+        field("challenge"),
+        field("login_statement"),
+        field("account_proof"),
+    ) else {
+        return refuse(
+            "Invalid request: provider data needs challenge, login_statement and account_proof",
+        );
+    };
+    let Some(identity) = state.node().identity else {
+        return refuse("this node has no signing key yet");
+    };
+    let Ok(credential) = crate::delegated::Credential::from_hex(&credential) else {
+        return refuse("account_proof is not a device credential");
+    };
+    let statement = hex::decode(statement.trim()).ok().and_then(|b| {
+        let mut c = crate::delegated::Cursor::new(&b);
+        let s = crate::delegated::Session::read(&mut c).ok()?;
+        c.end().ok().map(|()| s)
+    });
+    let Some(statement) = statement else {
+        return refuse("login_statement is not a login statement");
+    };
+    let now = auth.now();
+    let challenge_ok = hex::decode(challenge.trim())
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .is_some_and(|c| c == statement.challenge && auth.spend_challenge(&c));
+    let checks = [
+        (
+            statement.node == identity.public_key.0,
+            "the statement names another node",
+        ),
+        (challenge_ok, "unknown or spent challenge"),
+        (
+            hex::encode(statement.session_key) == request.public_key.to_ascii_lowercase(),
+            "public_key is not the statement's session key",
+        ),
+        (
+            statement.expires_at.saturating_sub(statement.issued_at)
+                <= crate::delegated::MAX_SESSION_LIFETIME
+                && now + crate::delegated::CLOCK_SKEW >= statement.issued_at
+                && now.saturating_sub(crate::delegated::CLOCK_SKEW) <= statement.expires_at,
+            "the statement is outside its window",
+        ),
+        (statement.signed_by_device(), "bad statement signature"),
+        (
+            statement.device_key == credential.sign_key,
+            "the statement was signed by another device",
+        ),
+        (
+            credential.verify().is_ok(),
+            "the credential does not verify",
+        ),
+    ];
+    if let Some((_, message)) = checks.iter().find(|(ok, _)| !ok) {
+        return refuse(message);
+    }
+    auth.reset_login_failures(rl_key);
+    match auth.login_account(&credential.account, Some(request.client_name.clone())) {
         Ok((access, refresh)) => tokens(access, refresh),
         Err(_) => failure(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -284,6 +391,13 @@ async fn refresh(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
             "Access and refresh tokens do not belong to the same subject",
         );
     }
+    // rc.83: both halves must carry the same `key_id` [inferred text].
+    if auth.release.jwt_key_id() && (refresh.key_id.is_none() || access.key_id != refresh.key_id) {
+        return failure(
+            StatusCode::UNAUTHORIZED,
+            "Invalid refresh token: the access and refresh tokens were not issued for the same key",
+        );
+    }
     if let Some(node_url) = &refresh.node_url {
         if let Err(message) = validate_node_host(node_url, &headers) {
             return with_header(
@@ -306,6 +420,40 @@ async fn refresh(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
         Err(Some(message)) => failure(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("Failed to refresh token: {message}"),
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogoutRequest {
+    refresh_token: String,
+}
+
+/// `POST /auth/logout {refresh_token}` (rc.83): retires the refresh token,
+/// so a later refresh with it is a reuse. The key set is pinned (swift
+/// `Rc83SurfaceTests.swift`: `["refresh_token"]`); the answers are
+/// [inferred]: the auth service's envelope with `{"success":true}` (what
+/// kotlin's FakeNode answers), and a refused token as refresh refuses one.
+async fn logout(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(auth) = state.auth.as_ref() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let request: LogoutRequest = match parse_body(&headers, &body) {
+        Ok(r) => r,
+        Err(r) => return r.into_response(),
+    };
+    if request.refresh_token.is_empty() {
+        return validation_error("refresh_token", "Refresh token is required");
+    }
+    match auth.decode(&request.refresh_token, TokenType::Refresh, true) {
+        Ok(claims) => {
+            auth.retire(&claims);
+            reply(StatusCode::OK, json!({ "success": true }), None)
+        }
+        Err(e) => failure(
+            StatusCode::UNAUTHORIZED,
+            format!("Invalid refresh token: {e}"),
         ),
     }
 }
@@ -378,6 +526,8 @@ struct SettingsChange {
     clock_offset: Option<i64>,
     /// Moves the node's clock forward by this many seconds.
     advance_clock: Option<i64>,
+    delegated_access: Option<bool>,
+    warrant_nonce_routes: Option<bool>,
 }
 
 /// `POST /_testnode/auth {accessTtl?, refreshTtl?, leeway?, clockOffset?, advanceClock?}`.
@@ -411,6 +561,12 @@ async fn change_settings(State(state): State<Arc<AppState>>, body: Bytes) -> Res
         if let Some(v) = change.advance_clock {
             t.clock_offset = t.clock_offset.saturating_add(v);
         }
+        if let Some(v) = change.delegated_access {
+            t.delegated_access = v;
+        }
+        if let Some(v) = change.warrant_nonce_routes {
+            t.warrant_nonce_routes = v;
+        }
     });
     json_response(settings_json(auth))
 }
@@ -424,11 +580,25 @@ struct MintRequest {
     node_url: Option<String>,
     #[serde(default)]
     access_ttl: Option<u64>,
+    /// The tokens' `key_id`: absent = the release's default (a fresh one
+    /// from rc.83, none before), `null` = none (a token as a pre-rc.83 node
+    /// minted it), a string = that key id.
+    #[serde(default, deserialize_with = "present")]
+    key_id: Option<Option<String>>,
+    /// An account-authenticated session speaking for this node's account
+    /// (what rc.83's `/contexts/{id}/query` wants).
+    #[serde(default)]
+    account: bool,
 }
 
-/// `POST /_testnode/auth/mint {permissions?, nodeUrl?, accessTtl?}`: a new
-/// family's pair without a login (as `POST /admin/client-key` gives scoped
-/// tokens on the real node).
+/// `Some(value)` whenever the key is present, `null` included.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// `POST /_testnode/auth/mint {permissions?, nodeUrl?, accessTtl?, keyId?, account?}`:
+/// a new family's pair without a login (as `POST /admin/client-key` gives
+/// scoped tokens on the real node).
 async fn mint(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     let Some(auth) = state.auth.as_ref() else {
         return not_enabled();
@@ -438,6 +608,8 @@ async fn mint(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
             permissions: None,
             node_url: None,
             access_ttl: None,
+            key_id: None,
+            account: false,
         }
     } else {
         match serde_json::from_slice(&body) {
@@ -454,7 +626,15 @@ async fn mint(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     let permissions = request
         .permissions
         .unwrap_or_else(|| vec!["admin".to_owned()]);
-    match auth.login(permissions, request.node_url, request.access_ttl) {
+    let key_id = request.key_id.unwrap_or_else(|| auth.default_key_id());
+    let minted = auth.login_with_key(
+        permissions,
+        request.node_url,
+        request.access_ttl,
+        key_id,
+        request.account,
+    );
+    match minted {
         Ok((access, refresh)) => json_response(json!({
             "access_token": access,
             "refresh_token": refresh,

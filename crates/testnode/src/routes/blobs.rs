@@ -83,12 +83,12 @@ async fn upload(
     let expected_hash = q
         .hash
         .map(|h| {
-            Id::parse_bs58(&h)
+            Id::parse_wire(&h)
                 .map_err(|_| ApiError::bad_request("The provided hash is not a valid format"))
         })
         .transpose()?;
     if let Some(context_id) = &q.context_id {
-        let _ = Id::parse_bs58(context_id)
+        let _ = Id::parse_wire(context_id)
             .map_err(|_| ApiError::bad_request("The provided context_id is not a valid format"))?;
     }
 
@@ -141,7 +141,7 @@ async fn list(State(state): State<Arc<AppState>>) -> Response {
 }
 
 fn parse_blob_id(raw: &str) -> Result<Id, ApiError> {
-    Id::parse_bs58(raw).map_err(|_| ApiError::bad_request("Invalid blob ID format"))
+    Id::parse_wire(raw).map_err(|_| ApiError::bad_request("Invalid blob ID format"))
 }
 
 /// What `infer` finds in the first 512 bytes, else `application/octet-stream`.
@@ -163,7 +163,7 @@ fn blob_response(id: Id, bytes: &Bytes, hash: Id, body: Body) -> Response {
         (header::CONTENT_TYPE, mime.to_owned()),
         (header::ETAG, format!("\"{hash_hex}\"")),
         (header::CACHE_CONTROL, "private, no-cache".to_owned()),
-        (header::HeaderName::from_static("x-blob-id"), id.to_bs58()),
+        (header::HeaderName::from_static("x-blob-id"), id.encode()),
         (header::HeaderName::from_static("x-blob-hash"), hash_hex),
         (
             header::HeaderName::from_static("x-blob-mime-type"),
@@ -201,7 +201,7 @@ async fn download(
     let context_id = params
         .get("context_id")
         .map(|raw| {
-            Id::parse_bs58(raw).map_err(|_| ApiError::bad_request("Invalid context ID format"))
+            Id::parse_wire(raw).map_err(|_| ApiError::bad_request("Invalid context ID format"))
         })
         .transpose()?;
     let found = state.node().blob_bytes(&id);

@@ -16,8 +16,8 @@ use serde_json::json;
 use super::groups::parse_context_id;
 use super::AppRouter;
 use crate::error::{
-    data, hex_id, json, path_id, query, validate, ApiError, ApiResult, Validate, ValidatedJson,
-    ValidationError,
+    data, hex_id, json, path_id, query, validate, ApiError, ApiResult, PlainJson, Validate,
+    ValidatedJson, ValidationError,
 };
 use crate::ids::{HexId, Id};
 use crate::kv::KvStore;
@@ -33,7 +33,12 @@ pub fn routes() -> AppRouter {
     Router::new()
         .route("/contexts", get(list).post(create))
         .route("/contexts/sync", post(sync))
+        // axum 0.7 (up to rc.29) matched the nested `/` route with a trailing
+        // slash too; gated in `crate::release::ROUTES`.
+        .route("/contexts/sync/", post(sync))
         .route("/contexts/sync/{context_id}", post(sync))
+        // rc.83 (gated).
+        .route("/contexts/{context_id}/query", post(query_context))
         .route("/contexts/{context_id}", get(get_one).delete(delete))
         .route(
             "/contexts/{context_id}/application",
@@ -60,9 +65,20 @@ pub fn routes() -> AppRouter {
 }
 
 /// A context id parsed from a string path segment (the handlers that do not
-/// use a typed extractor); a bad one is `400 {"error": message}`.
+/// use a typed extractor); a bad one is `400 {"error": message}`. Base58
+/// before rc.27, hex after.
 fn parse_id(raw: &str, message: &'static str) -> Result<Id, ApiError> {
-    Id::parse_bs58(raw).map_err(|_| ApiError::bad_request(message))
+    Id::parse(raw).map_err(|_| ApiError::bad_request(message))
+}
+
+/// `ContextError::ContextNotFound` (404 from rc.44) [inferred text].
+fn context_not_found(id: &Id) -> ApiError {
+    ApiError::missing(format!("context '{id}' not found"))
+}
+
+/// `ContextError::ApplicationNotFound` (404 from rc.44) [inferred text].
+pub fn application_not_found(id: &Id) -> ApiError {
+    ApiError::missing(format!("application '{id}' not found"))
 }
 
 #[derive(Serialize)]
@@ -156,32 +172,44 @@ async fn create(
     // of (403 otherwise); creating needs admin or CAN_CREATE_CONTEXT (an
     // untyped 500 otherwise).
     // core: crates/context/src/handlers/create_context.rs.
+    // From rc.44 these refusals are typed (404 group/application, 403
+    // capability/identity, 409 seed collision); before, 500.
     let application_id = node
         .visible_group(&group_id)
-        .ok_or_else(ApiError::internal)?
+        .ok_or_else(|| super::groups::group_not_found(&group_id))?
         .target_application_id;
     if node.my_row(&group_id).is_none() {
         return Err(super::groups::not_a_member(group_id));
     }
     if !node.has_capability(&group_id, caps::CAN_CREATE_CONTEXT) {
-        return Err(ApiError::internal());
+        return Err(super::groups::lacks_capability(
+            &node,
+            &group_id,
+            "creating a context",
+            "CAN_CREATE_CONTEXT",
+        ));
     }
     if req.identity_secret.is_some() {
-        return Err(ApiError::internal());
+        return Err(ApiError::forbidden(format!(
+            "identity is not a member of group '{}'",
+            group_id.to_hex()
+        )));
     }
     // The requested application must be installed (a real rc.25 node
     // answers 500 otherwise); the namespace's application wins over it.
     if !node.apps.contains_key(&req.application_id) {
-        return Err(ApiError::internal());
+        return Err(application_not_found(&req.application_id));
     }
     if !node.apps.contains_key(&application_id) {
-        return Err(ApiError::internal());
+        return Err(application_not_found(&application_id));
     }
     let context_id = match req.context_seed {
         Some(seed) => {
             let id = Id::digest(&[b"calimero-testnode:context-seed:", &seed.0]);
             if node.contexts.contains_key(&id) {
-                return Err(ApiError::internal());
+                return Err(ApiError::conflict(
+                    "a context derived from this seed already exists",
+                ));
             }
             id
         }
@@ -236,7 +264,19 @@ async fn storage(State(state): State<Arc<AppState>>, Path(raw_id): Path<String>)
     Ok(data(json!({ "sizeInBytes": size })))
 }
 
+/// From rc.41 the listing says whose identities it holds (`identitiesOf`):
+/// all members, or, for `identities-owned` asked by a node-owner caller
+/// (every caller of the test node), the node's own (core fixture
+/// `contexts/identities.res.json@1b7536b7`; swift `Rc41SurfaceTests.swift`).
 fn identity_list(state: &AppState, raw_id: &str, owned: bool) -> ApiResult {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Identities {
+        identities: Vec<Id>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        identities_of: Option<&'static str>,
+    }
+
     let id = path_id(raw_id)?;
     let node = state.node();
     let context = node
@@ -248,7 +288,16 @@ fn identity_list(state: &AppState, raw_id: &str, owned: bool) -> ApiResult {
     } else {
         context.identities()
     };
-    Ok(data(json!({ "identities": identities })))
+    let identities_of =
+        state
+            .config
+            .release
+            .identities_of()
+            .then_some(if owned { "node" } else { "members" });
+    Ok(data(Identities {
+        identities,
+        identities_of,
+    }))
 }
 
 async fn identities(State(state): State<Arc<AppState>>, Path(raw_id): Path<String>) -> ApiResult {
@@ -343,7 +392,7 @@ fn set_membership(state: &AppState, raw_id: &str, leave: bool) -> ApiResult {
         .contexts
         .get_mut(&id)
         .filter(|c| c.group.is_some())
-        .ok_or_else(ApiError::internal)?;
+        .ok_or_else(|| context_not_found(&id))?;
     context.left = leave;
     Ok(data(Membership {
         context_id: id,
@@ -377,15 +426,21 @@ async fn update_application(
     let id = parse_id(&raw_id, "Invalid context id")?;
     let mut node = state.node();
     if !node.apps.contains_key(&req.application_id) {
-        return Err(ApiError::internal());
+        return Err(application_not_found(&req.application_id));
     }
-    // Unknown context, or an executor this node cannot sign as: 500.
-    let context = node.contexts.get_mut(&id).ok_or_else(ApiError::internal)?;
+    // Unknown context, or an executor this node cannot sign as: 500 until
+    // rc.44, then 404 / 403 `CallerNotPermitted`.
+    let context = node
+        .contexts
+        .get_mut(&id)
+        .ok_or_else(|| context_not_found(&id))?;
     if !context
         .owned_identities()
         .contains(&req.executor_public_key)
     {
-        return Err(ApiError::internal());
+        return Err(ApiError::forbidden(
+            "unauthorized: caller is not a permitted identity for this context",
+        ));
     }
     context.application_id = req.application_id;
     Ok(data(()))
@@ -420,11 +475,91 @@ async fn resync(
         .contexts
         .get(&id)
         .is_some_and(|c| c.group.is_some());
-    if !in_group || !req.force {
-        return Err(ApiError::internal());
+    // `ContextError::ResyncRefused` (409 from rc.44) [inferred texts].
+    if !in_group {
+        return Err(ApiError::conflict(
+            "resync refused: the context is not registered in a group",
+        ));
+    }
+    if !req.force {
+        return Err(ApiError::conflict(
+            "resync refused: it would discard the context's DAG heads; pass force to proceed",
+        ));
     }
     Ok(json(Resync {
         context_id: HexId(id),
         resync_started: true,
     }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QueryRequest {
+    method: String,
+    #[serde(default)]
+    args_json: serde_json::Value,
+}
+
+/// `POST /contexts/{id}/query` (rc.83): a read by an account-authenticated
+/// session (core `query_context.rs`, index id 71043747164; research
+/// `wire-rc83.md` §4). Plain `Json` body (422 text); an unparsable context
+/// id is the untyped 500; a caller that is not an account session (any
+/// caller in proxy mode, and node-owner tokens) is `401 {"error":"this
+/// endpoint requires an account-authenticated session"}`. A session minted
+/// with `POST /_testnode/auth/mint {"account": true}` speaks for this node's
+/// account: a write method is `409` (not declared read-only), a guest error
+/// `400 {"error","type":"FunctionCallError","data"}`, else
+/// `{"data":{"returns":…}}`.
+async fn query_context(
+    State(state): State<Arc<AppState>>,
+    Path(raw_id): Path<String>,
+    session: Option<axum::Extension<crate::auth::CallerSession>>,
+    PlainJson(req): PlainJson<QueryRequest>,
+) -> ApiResult {
+    let id = Id::parse(&raw_id).map_err(|_| ApiError::internal())?;
+    if !session.is_some_and(|s| s.0.account) {
+        return Err(ApiError::Json(
+            axum::http::StatusCode::UNAUTHORIZED,
+            "this endpoint requires an account-authenticated session".to_owned(),
+        ));
+    }
+    let mut node = state.node();
+    let group = node
+        .contexts
+        .get(&id)
+        .ok_or_else(|| context_not_found(&id))?
+        .group;
+    if group.is_none_or(|g| node.my_row(&g).is_none()) {
+        return Err(ApiError::forbidden(
+            "account is not a member of the group owning this context",
+        ));
+    }
+    if crate::kv::mutates(&req.method) == Some(true) {
+        return Err(ApiError::Json(
+            axum::http::StatusCode::CONFLICT,
+            format!(
+                "method '{}' is not declared read-only; a session authorizes reads only, so this \
+                 call needs a warrant",
+                req.method
+            ),
+        ));
+    }
+    let input = serde_json::to_vec(&req.args_json).unwrap_or_default();
+    let context = node
+        .contexts
+        .get_mut(&id)
+        .ok_or_else(|| context_not_found(&id))?;
+    match context.kv.call(&req.method, &input) {
+        Ok(outcome) => Ok(data(json!({ "returns": outcome.output }))),
+        // `method_error_response` [inferred `error` text: the
+        // `FunctionCallError` Display].
+        Err(message) => Ok(crate::error::with_status(
+            axum::http::StatusCode::BAD_REQUEST,
+            json!({
+                "error": format!("function call error: {message}"),
+                "type": "FunctionCallError",
+                "data": message,
+            }),
+        )),
+    }
 }

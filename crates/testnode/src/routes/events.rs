@@ -32,7 +32,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use super::AppRouter;
-use crate::error::ApiError;
+use crate::error::{ApiError, Strict};
 use crate::events::{Session, Subscriptions};
 use crate::ids::{HexId, Id};
 use crate::state::{lock, AppState};
@@ -113,8 +113,9 @@ async fn sse(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response
     let _ = drops.borrow_and_update();
     let bus = hub.receiver();
     let first = futures_util::stream::once(async move { Ok::<Event, Cut>(connect) });
-    let rest = futures_util::stream::unfold(Some((bus, drops, session)), move |live| async move {
-        let (mut bus, mut drops, session) = live?;
+    let live = Some((bus, drops, session, state));
+    let rest = futures_util::stream::unfold(live, move |live| async move {
+        let (mut bus, mut drops, session, state) = live?;
         loop {
             tokio::select! {
                 _ = drops.changed() => return Some((Err(Cut), None)),
@@ -129,11 +130,15 @@ async fn sse(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response
                             s.counter - 1
                         };
                         let data = json!({ "result": ev.json });
-                        return Some((Ok(event(session_id, n, &data)), Some((bus, drops, session))));
+                        let live = Some((bus, drops, session, state));
+                        return Some((Ok(event(session_id, n, &data)), live));
                     }
                     // Too slow: events are skipped, as the node's
                     // `try_send` does.
-                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Lagged(n)) => {
+                        state.events.lagged(n);
+                        continue;
+                    }
                     Err(RecvError::Closed) => return None,
                 },
             }
@@ -160,12 +165,14 @@ struct SseRequest {
     payload: Value,
 }
 
-/// `RequestPayload` of the SSE and WebSocket primitives.
+/// `RequestPayload` of the SSE and WebSocket primitives; the params are
+/// `deny_unknown_fields` once bodies are strict (research `wire-rc83.md`
+/// §2.8) [inferred: from rc.38].
 #[derive(Deserialize)]
 #[serde(tag = "method", content = "params", rename_all = "snake_case")]
 enum Payload {
-    Subscribe(Ids),
-    Unsubscribe(Ids),
+    Subscribe(Strict<Ids>),
+    Unsubscribe(Strict<Ids>),
 }
 
 #[derive(Deserialize)]
@@ -222,7 +229,7 @@ async fn subscription(
     let mut session = lock(&session);
     let subs = &mut session.subscriptions;
     match payload {
-        Payload::Subscribe(ids) => {
+        Payload::Subscribe(Strict(ids)) => {
             subs.contexts.extend(ids.context_ids.iter().copied());
             subs.groups.extend(ids.group_ids.iter().copied());
             sse_answer(
@@ -234,7 +241,7 @@ async fn subscription(
                 }}),
             )
         }
-        Payload::Unsubscribe(ids) => {
+        Payload::Unsubscribe(Strict(ids)) => {
             let unsubscribed: Vec<Id> = ids
                 .context_ids
                 .iter()
@@ -315,7 +322,9 @@ async fn ws(State(state): State<Arc<AppState>>, mut req: Request) -> Response {
         .into_response();
     };
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
-    drop(tokio::spawn(async move {
+    // The connection's task speaks the node's release too (its id encoding).
+    let release = state.config.release;
+    drop(tokio::spawn(crate::release::scope(release, async move {
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
@@ -326,7 +335,7 @@ async fn ws(State(state): State<Arc<AppState>>, mut req: Request) -> Response {
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), WsRole::Server, Some(config))
                 .await;
         serve_socket(&state, socket).await;
-    }));
+    })));
     let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
     let headers = response.headers_mut();
     let _ = headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
@@ -369,7 +378,11 @@ where
             },
             received = bus.recv() => match received {
                 Ok(ev) if subs.wants(ev.key) => json!({ "id": null, "result": ev.json }),
-                Ok(_) | Err(RecvError::Lagged(_)) => continue,
+                Ok(_) => continue,
+                Err(RecvError::Lagged(n)) => {
+                    state.events.lagged(n);
+                    continue;
+                }
                 Err(RecvError::Closed) => return,
             },
         };
@@ -392,12 +405,12 @@ fn answer(subs: &mut Subscriptions, text: &str) -> Option<Value> {
         result
     };
     let result = match serde_json::from_value::<Payload>(request.payload) {
-        Ok(Payload::Subscribe(ids)) => {
+        Ok(Payload::Subscribe(Strict(ids))) => {
             subs.contexts.extend(ids.context_ids.iter().copied());
             subs.groups.extend(ids.group_ids.iter().copied());
             ids_json(&ids.context_ids, &ids.group_ids)
         }
-        Ok(Payload::Unsubscribe(ids)) => {
+        Ok(Payload::Unsubscribe(Strict(ids))) => {
             let contexts: BTreeSet<Id> = ids.context_ids.iter().copied().collect();
             subs.contexts.retain(|c| !contexts.contains(c));
             for g in &ids.group_ids {

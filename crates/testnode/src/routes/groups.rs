@@ -36,7 +36,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequest, Path, RawQuery, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post, put};
@@ -133,6 +133,23 @@ pub fn routes() -> AppRouter {
             &format!("{g}/issue-namespace-ownership-proof"),
             post(issue_namespace_ownership_proof),
         )
+        // rc.83 (gated in `crate::release::ROUTES`).
+        .route(
+            &format!("{g}/transfer-ownership"),
+            post(super::owner::transfer_ownership),
+        )
+        .route(
+            &format!("{g}/owner-delete"),
+            post(super::owner::owner_delete),
+        )
+        .route(
+            &format!("{g}/settings/tee-authoring-policy"),
+            put(super::owner::set_authoring_policy).delete(super::owner::disable_authoring_policy),
+        )
+        .route(
+            &format!("{g}/accounts/{{account}}/seal"),
+            post(super::owner::seal_to_account),
+        )
 }
 
 // ------------------------------------------------------------------ parsing
@@ -146,10 +163,14 @@ pub fn parse_group_id(raw: &str) -> Result<Id, ApiError> {
     )
 }
 
-/// A context id given as base58 or 64-char hex.
+/// A context id given as base58 or 64-char hex (hex only from rc.27, when
+/// every id became hex: core `IssueOwnershipProofApiRequest` comment, index
+/// id 59157838922).
 pub fn parse_context_id(raw: &str) -> Result<Id, ApiError> {
-    if let Ok(id) = Id::parse_bs58(raw) {
-        return Ok(id);
+    if !crate::release::current().hex_ids() {
+        if let Ok(id) = Id::parse_bs58(raw) {
+            return Ok(id);
+        }
     }
     hex_id(
         raw,
@@ -159,7 +180,7 @@ pub fn parse_context_id(raw: &str) -> Result<Id, ApiError> {
 }
 
 /// A 64-hex account id from a path.
-fn parse_account(raw: &str) -> Result<Id, ApiError> {
+pub fn parse_account(raw: &str) -> Result<Id, ApiError> {
     let message = "Invalid account format: expected 64 hex characters (32 bytes)";
     hex_id(raw, message, message)
 }
@@ -192,7 +213,10 @@ impl<'de> Deserialize<'de> for Account {
     }
 }
 
-/// `MemberIdentity`: a 64-hex account or a bs58 signing key.
+/// `MemberIdentity`: a 64-hex account or a bs58 signing key; from rc.27
+/// both are 64 hex and the node reads one as an account (core
+/// `GroupMemberApiInput`, index id 59157838922: "anything else is taken as
+/// an account as given").
 #[derive(Clone, Copy)]
 enum MemberIdentity {
     Account(Id),
@@ -210,6 +234,8 @@ impl<'de> Deserialize<'de> for MemberIdentity {
             fn visit_str<E: de::Error>(self, v: &str) -> Result<MemberIdentity, E> {
                 if let Ok(id) = Id::parse_hex(v) {
                     Ok(MemberIdentity::Account(id))
+                } else if crate::release::current().hex_ids() {
+                    Err(E::custom(crate::ids::HASH_NOT_HEX))
                 } else if let Ok(id) = Id::parse_bs58(v) {
                     Ok(MemberIdentity::Key(id))
                 } else {
@@ -236,10 +262,86 @@ pub fn not_a_member(id: Id) -> ApiError {
     )
 }
 
+/// The `Debug` form the node prints a group id in
+/// (`ContextGroupId(Identity([…]))`, recorded at rc.25).
+fn group_debug(id: &Id) -> String {
+    format!("ContextGroupId(Identity({:?}))", id.0)
+}
+
+/// `ContextError::GroupNotFound`: 500 until rc.44, then 404 [inferred text].
+pub fn group_not_found(id: &Id) -> ApiError {
+    ApiError::missing(format!("group '{}' not found", id.to_hex()))
+}
+
+/// This node's signing key as the governance errors print it
+/// (`PublicKey(Hash("…"))`) [inferred].
+fn identity_debug(node: &Node) -> String {
+    node.identity.map_or_else(
+        || "PublicKey(Hash(\"\"))".to_owned(),
+        |i| format!("PublicKey(Hash({:?}))", i.public_key.to_hex()),
+    )
+}
+
+/// `MembershipError::NotAdmin`, "identity {identity} is not an admin of
+/// group {group_id}" (core rc.25 `crates/governance-store/src/errors.rs`):
+/// 500 until rc.44, then 403.
+pub fn not_admin(node: &Node, id: &Id) -> ApiError {
+    ApiError::forbidden(format!(
+        "identity {} is not an admin of group {}",
+        identity_debug(node),
+        group_debug(id)
+    ))
+}
+
+/// `CapabilitiesError::Unauthorized` (403 from rc.44) [inferred text, after
+/// the shape quoted in research `wire-rc83.md` §4 row 19].
+pub fn lacks_capability(node: &Node, id: &Id, what: &str, capability: &str) -> ApiError {
+    ApiError::forbidden(format!(
+        "{what} in group '{}' needs admin or {capability}: {} lacks permission",
+        id.to_hex(),
+        identity_debug(node)
+    ))
+}
+
+/// `MembershipError::MemberNotFound`, "member {member} not found in group
+/// {group_id}": 500 until rc.44, then 404.
+pub fn member_not_found(member: &Id, id: &Id) -> ApiError {
+    ApiError::missing(format!(
+        "member {} not found in group {}",
+        member.to_hex(),
+        group_debug(id)
+    ))
+}
+
+/// `MembershipError::LastAdmin`: 500 until rc.44, then 409.
+pub fn last_admin() -> ApiError {
+    ApiError::conflict("cannot remove the last admin of the group")
+}
+
+/// `MembershipError::LastAdminDemotion`: 500 until rc.44, then 409.
+fn last_admin_demotion() -> ApiError {
+    ApiError::conflict("cannot demote the last admin of the group")
+}
+
+fn capability_name(cap: u32) -> &'static str {
+    match cap {
+        caps::CAN_CREATE_CONTEXT => "CAN_CREATE_CONTEXT",
+        caps::CAN_INVITE_MEMBERS => "CAN_INVITE_MEMBERS",
+        caps::CAN_JOIN_OPEN_SUBGROUPS => "CAN_JOIN_OPEN_SUBGROUPS",
+        caps::MANAGE_MEMBERS => "MANAGE_MEMBERS",
+        caps::MANAGE_APPLICATION => "MANAGE_APPLICATION",
+        caps::CAN_CREATE_SUBGROUP => "CAN_CREATE_SUBGROUP",
+        caps::CAN_DELETE_SUBGROUP => "CAN_DELETE_SUBGROUP",
+        caps::CAN_MANAGE_VISIBILITY => "CAN_MANAGE_VISIBILITY",
+        caps::CAN_MANAGE_METADATA => "CAN_MANAGE_METADATA",
+        _ => "the capability",
+    }
+}
+
 /// The group, when the node holds an identity in its namespace; else the
-/// node's untyped failure (500).
-fn readable<'a>(node: &'a Node, id: &Id) -> Result<&'a Group, ApiError> {
-    node.visible_group(id).ok_or_else(ApiError::internal)
+/// node's untyped failure (500), typed 404 from rc.44.
+pub fn readable<'a>(node: &'a Node, id: &Id) -> Result<&'a Group, ApiError> {
+    node.visible_group(id).ok_or_else(|| group_not_found(id))
 }
 
 /// Readable and the node is a member (403 otherwise).
@@ -253,27 +355,35 @@ fn member_of<'a>(node: &'a Node, id: &Id) -> Result<&'a Group, ApiError> {
 }
 
 /// Readable and the node may act with `cap` (admin, or a member holding
-/// the capability; `0` = admin only). Otherwise 500 (`NotAdmin` is untyped).
-fn authorised(node: &Node, id: &Id, cap: u32) -> Result<(), ApiError> {
+/// the capability; `0` = admin only). Otherwise 500 (`NotAdmin` is untyped
+/// until rc.44; then 403).
+pub fn authorised(node: &Node, id: &Id, cap: u32) -> Result<(), ApiError> {
     let _ = readable(node, id)?;
-    let allowed = if cap == 0 {
-        node.is_admin(id)
-    } else {
-        node.has_capability(id, cap)
-    };
-    if allowed {
+    if cap == 0 {
+        return if node.is_admin(id) {
+            Ok(())
+        } else {
+            Err(not_admin(node, id))
+        };
+    }
+    if node.has_capability(id, cap) {
         Ok(())
     } else {
-        Err(ApiError::internal())
+        Err(lacks_capability(
+            node,
+            id,
+            "this operation",
+            capability_name(cap),
+        ))
     }
 }
 
-fn group_mut<'a>(node: &'a mut Node, id: &Id) -> Result<&'a mut Group, ApiError> {
-    node.groups.get_mut(id).ok_or_else(ApiError::internal)
+pub fn group_mut<'a>(node: &'a mut Node, id: &Id) -> Result<&'a mut Group, ApiError> {
+    node.groups.get_mut(id).ok_or_else(|| group_not_found(id))
 }
 
 /// Admins in the group itself (not inherited).
-fn direct_admins(group: &Group) -> usize {
+pub fn direct_admins(group: &Group) -> usize {
     group
         .members
         .values()
@@ -282,17 +392,19 @@ fn direct_admins(group: &Group) -> usize {
 }
 
 /// `{}` (the braced empty response structs).
-fn empty() -> Response {
+pub fn empty() -> Response {
     json(serde_json::Map::new())
 }
 
 // ------------------------------------------------------------------ create
 
+/// `CreateGroupApiRequest` up to rc.82 (`appKey` also read as
+/// `bytecodeId`, core index id 59157838922).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CreateGroupRequest {
     group_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, alias = "bytecodeId")]
     app_key: Option<String>,
     application_id: Id,
     #[serde(default)]
@@ -310,12 +422,53 @@ impl Validate for CreateGroupRequest {
     }
 }
 
+/// rc.83: ids are derived, `groupId` is no longer a field, so a body naming
+/// one is refused by the strict body (400; swift `Rc83SurfaceTests.swift`,
+/// kotlin CHANGELOG rc.83; the field list is research `wire-rc83.md` §6.5
+/// [inferred order]).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateGroupRequestV83 {
+    #[serde(default, alias = "bytecodeId")]
+    app_key: Option<String>,
+    application_id: Id,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    parent_group_id: Option<String>,
+}
+
+impl Validate for CreateGroupRequestV83 {
+    fn validate(&self, _config: &Config) -> Vec<ValidationError> {
+        match &self.app_key {
+            Some(key) if key.is_empty() => vec![ValidationError::EmptyField { field: "app_key" }],
+            _ => Vec::new(),
+        }
+    }
+}
+
 /// Without `parentGroupId` this creates a namespace (root group); with one,
 /// a subgroup (the node needs `CAN_CREATE_SUBGROUP` or admin there).
-async fn create(
-    State(state): State<Arc<AppState>>,
-    ValidatedJson(req): ValidatedJson<CreateGroupRequest>,
-) -> ApiResult {
+async fn create(State(state): State<Arc<AppState>>, req: Request) -> ApiResult {
+    let req = if state.config.release.rc83() {
+        let ValidatedJson(req) =
+            ValidatedJson::<CreateGroupRequestV83>::from_request(req, &state).await?;
+        CreateGroupRequest {
+            group_id: None,
+            app_key: req.app_key,
+            application_id: req.application_id,
+            name: req.name,
+            parent_group_id: req.parent_group_id,
+        }
+    } else {
+        ValidatedJson::<CreateGroupRequest>::from_request(req, &state)
+            .await?
+            .0
+    };
+    create_group(&state, req)
+}
+
+fn create_group(state: &AppState, req: CreateGroupRequest) -> ApiResult {
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Created {
@@ -351,22 +504,25 @@ async fn create(
         Some(parent) => {
             authorised(&node, &parent, caps::CAN_CREATE_SUBGROUP)?;
             let parent_group = readable(&node, &parent)?;
+            let target = parent_group.target_application_id;
             node.apps
-                .get(&parent_group.target_application_id)
+                .get(&target)
                 .cloned()
-                .ok_or_else(ApiError::internal)?
+                .ok_or_else(|| super::contexts::application_not_found(&target))?
         }
         None => node
             .apps
             .get(&req.application_id)
             .cloned()
-            .ok_or_else(ApiError::internal)?,
+            .ok_or_else(|| super::contexts::application_not_found(&req.application_id))?,
     };
     if app_key.is_some_and(|key| key != app.bytecode) {
-        return Err(ApiError::internal());
+        return Err(ApiError::invalid(
+            "appKey does not name this application's bytecode",
+        ));
     }
     if wanted.is_some_and(|id| node.groups.contains_key(&id)) {
-        return Err(ApiError::internal());
+        return Err(ApiError::conflict("group already exists"));
     }
     let id = node.new_group(parent, &app, req.name);
     if let Some(wanted) = wanted {
@@ -400,6 +556,12 @@ struct GroupInfo<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     metadata: Option<&'a MetadataRecord>,
     group_state_hash: HexId,
+    /// rc.83 (core fixture `groups/group_info.res.json@b7284f9e`; order
+    /// after `groupStateHash` [inferred]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace_id: Option<HexId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner_op_counter: Option<u64>,
 }
 
 fn visibility(open: bool) -> &'static str {
@@ -425,6 +587,16 @@ async fn info(State(state): State<Arc<AppState>>, Path(raw): Path<String>) -> Ap
         subgroup_visibility: visibility(group.open),
         metadata: group.metadata.as_ref(),
         group_state_hash: HexId(group.state_hash()),
+        namespace_id: state
+            .config
+            .release
+            .rc83()
+            .then(|| HexId(node.root_of(&id).unwrap_or(id))),
+        owner_op_counter: state
+            .config
+            .release
+            .rc83()
+            .then_some(group.owner_op_counter),
     }))
 }
 
@@ -641,7 +813,7 @@ impl Validate for AddMembersRequest {
             errors.push(ValidationError::EmptyField { field: "members" });
         }
         for member in &self.members {
-            if member.role == Role::ReadOnlyTee {
+            if matches!(member.role, Role::ReadOnlyTee | Role::RelayTee) {
                 errors.push(ValidationError::InvalidFormat {
                     field: "members[].role",
                     reason: "ReadOnlyTee role can only be assigned via TEE attestation".to_owned(),
@@ -666,6 +838,14 @@ async fn add_members(
     let mut accounts = Vec::new();
     for member in &req.members {
         let account = match member.identity {
+            // From rc.27 a key and an account are both 64 hex: bytes that
+            // are this node's signing key name its account (core
+            // `GroupMemberApiInput`, index id 59157838922).
+            MemberIdentity::Account(key)
+                if state.config.release.hex_ids() && me.is_some_and(|me| me.public_key == key) =>
+            {
+                me.map_or(key, |me| me.account_id)
+            }
             MemberIdentity::Account(account) => account,
             MemberIdentity::Key(key) => match me {
                 Some(me) if me.public_key == key => me.account_id,
@@ -674,7 +854,7 @@ async fn add_members(
         };
         // Only an admin may make an admin.
         if member.role == Role::Admin && !node.is_admin(&id) {
-            return Err(ApiError::internal());
+            return Err(not_admin(&node, &id));
         }
         accounts.push((account, member.role));
     }
@@ -720,16 +900,25 @@ async fn remove_members(
     let is_admin = node.is_admin(&id);
     let group = group_mut(&mut node, &id)?;
     let mut after = group.members.clone();
+    let mut refusal = None;
     for Account(account) in &req.members {
         let Some(row) = after.remove(account) else {
-            return Err(ApiError::internal());
+            refusal = Some(member_not_found(account, &id));
+            break;
         };
         if row.role == Role::Admin && !is_admin {
-            return Err(ApiError::internal());
+            refusal = Some(ApiError::forbidden(format!(
+                "identity is not an admin of group {}",
+                group_debug(&id)
+            )));
+            break;
         }
     }
+    if let Some(refusal) = refusal {
+        return Err(refusal);
+    }
     if direct_admins(group) > 0 && !after.values().any(|r| r.role == Role::Admin) {
-        return Err(ApiError::internal());
+        return Err(last_admin());
     }
     group.members = after;
     for Account(account) in &req.members {
@@ -747,7 +936,7 @@ struct RoleRequest {
 
 impl Validate for RoleRequest {
     fn validate(&self, _config: &Config) -> Vec<ValidationError> {
-        if self.role == Role::ReadOnlyTee {
+        if matches!(self.role, Role::ReadOnlyTee | Role::RelayTee) {
             vec![ValidationError::InvalidFormat {
                 field: "role",
                 reason: "ReadOnlyTee role can only be assigned via TEE attestation".to_owned(),
@@ -770,10 +959,10 @@ async fn set_role(
     authorised(&node, &id, 0)?;
     let group = group_mut(&mut node, &id)?;
     let Some(current) = group.members.get(&account).map(|r| r.role) else {
-        return Err(ApiError::internal());
+        return Err(member_not_found(&account, &id));
     };
     if current == Role::Admin && req.role != Role::Admin && direct_admins(group) == 1 {
-        return Err(ApiError::internal());
+        return Err(last_admin_demotion());
     }
     if let Some(row) = group.members.get_mut(&account) {
         row.role = req.role;
@@ -796,7 +985,10 @@ async fn get_capabilities(
     let account = parse_account(&account)?;
     let node = state.node();
     let group = readable(&node, &id)?;
-    let row = group.members.get(&account).ok_or_else(ApiError::internal)?;
+    let row = group
+        .members
+        .get(&account)
+        .ok_or_else(|| member_not_found(&account, &id))?;
     Ok(data(Caps {
         capabilities: row.capabilities,
     }))
@@ -822,7 +1014,7 @@ async fn set_capabilities(
     let row = group
         .members
         .get_mut(&account)
-        .ok_or_else(ApiError::internal)?;
+        .ok_or_else(|| member_not_found(&account, &id))?;
     row.capabilities = req.capabilities;
     group.touch();
     Ok(empty())
@@ -848,13 +1040,16 @@ async fn set_auto_follow(
     let mut node = state.node();
     let _ = readable(&node, &id)?;
     if !node.is_admin(&id) && node.account() != Some(account) {
-        return Err(ApiError::internal());
+        // `MembershipError::AutoFollowAuthFailed` (core rc.25 errors.rs).
+        return Err(ApiError::forbidden(
+            "only group admin or the target member can set auto-follow",
+        ));
     }
     let group = group_mut(&mut node, &id)?;
     let row = group
         .members
         .get_mut(&account)
-        .ok_or_else(ApiError::internal)?;
+        .ok_or_else(|| member_not_found(&account, &id))?;
     row.auto_follow_contexts = req.auto_follow_contexts;
     row.auto_follow_subgroups = req.auto_follow_subgroups;
     group.touch();
@@ -872,10 +1067,16 @@ async fn leave(State(state): State<Arc<AppState>>, Path(raw): Path<String>) -> A
     };
     let group = group_mut(&mut node, &id)?;
     let Some(row) = group.members.get(&account) else {
-        return Err(ApiError::internal());
+        // `ContextError::LeaveGroupNotDirectMember` (409 from rc.44)
+        // [inferred text].
+        return Err(ApiError::conflict(format!(
+            "this node is not a direct member of group '{}'; leave the parent group where the \
+             membership anchor lives",
+            id.to_hex()
+        )));
     };
     if row.role == Role::Admin && direct_admins(group) == 1 {
-        return Err(ApiError::internal());
+        return Err(last_admin());
     }
     let _ = group.members.remove(&account);
     group.touch();
@@ -1080,7 +1281,7 @@ async fn detach_context(
 ) -> ApiResult {
     let id = parse_group_id(&raw)?;
     let context =
-        Id::parse_bs58(&context).map_err(|_| ApiError::bad_request("Invalid context_id format"))?;
+        Id::parse_wire(&context).map_err(|_| ApiError::bad_request("Invalid context_id format"))?;
     let mut node = state.node();
     authorised(&node, &id, 0)?;
     let Some(ctx) = node
@@ -1197,25 +1398,143 @@ impl Validate for TeePolicyRequest {
     }
 }
 
+/// rc.83's admission policy: a union of the measurement arm (MRTD and
+/// RTMR1–3 all named, even with `acceptMock`) and the signed-release arm
+/// (empty measurement lists), plus `mode` and `rootProof` (core fixtures
+/// `groups/tee_admission_policy.{req,res}.json`; kotlin CHANGELOG rc.83).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TeePolicyRequestV83 {
+    #[serde(default)]
+    allowed_mrtd: Vec<String>,
+    #[serde(default)]
+    allowed_rtmr0: Vec<String>,
+    #[serde(default)]
+    allowed_rtmr1: Vec<String>,
+    #[serde(default)]
+    allowed_rtmr2: Vec<String>,
+    #[serde(default)]
+    allowed_rtmr3: Vec<String>,
+    #[serde(default)]
+    allowed_tcb_statuses: Vec<String>,
+    #[serde(default)]
+    accept_mock: bool,
+    #[serde(default)]
+    mode: Option<String>,
+    #[serde(default)]
+    root_proof: Option<String>,
+    #[serde(default)]
+    signed_release: Option<crate::state::SignedRelease>,
+}
+
+impl Validate for TeePolicyRequestV83 {}
+
+impl TeePolicyRequestV83 {
+    /// `ContextError::TeePolicyInvalid` (400) [inferred texts after the
+    /// research's example "allowed_mrtd must name at least one
+    /// measurement"].
+    fn problem(&self) -> Option<String> {
+        if self
+            .root_proof
+            .as_ref()
+            .is_some_and(|p| hex::decode(p).is_err())
+        {
+            return Some("rootProof is not valid hex".to_owned());
+        }
+        if let Some(mode) = &self.mode {
+            if mode != "replica" && mode != "relay" {
+                return Some(format!(
+                    "mode must be \"replica\" or \"relay\", not {mode:?}"
+                ));
+            }
+        }
+        let lists = [
+            ("allowed_mrtd", &self.allowed_mrtd),
+            ("allowed_rtmr1", &self.allowed_rtmr1),
+            ("allowed_rtmr2", &self.allowed_rtmr2),
+            ("allowed_rtmr3", &self.allowed_rtmr3),
+        ];
+        match &self.signed_release {
+            Some(release) => {
+                if lists.iter().any(|(_, l)| !l.is_empty()) || !self.allowed_rtmr0.is_empty() {
+                    return Some(
+                        "a signed-release policy names no measurements; leave the allowed_* \
+                         lists empty"
+                            .to_owned(),
+                    );
+                }
+                if release.allowed_profiles.is_empty() {
+                    return Some(
+                        "signed_release.allowed_profiles must name at least one profile".to_owned(),
+                    );
+                }
+                None
+            }
+            None => lists
+                .iter()
+                .find(|(_, l)| l.is_empty())
+                .map(|(name, _)| format!("{name} must name at least one measurement")),
+        }
+    }
+}
+
+/// Admin only; from rc.83 the union body above, and root-guarded (the
+/// owner's: `OnlyOwner…` 403 for anyone else, as the other owner ops).
 async fn set_tee_policy(
     State(state): State<Arc<AppState>>,
     Path(raw): Path<String>,
-    ValidatedJson(req): ValidatedJson<TeePolicyRequest>,
+    req: Request,
 ) -> ApiResult {
     let id = parse_group_id(&raw)?;
+    let policy = if state.config.release.rc83() {
+        let ValidatedJson(req) =
+            ValidatedJson::<TeePolicyRequestV83>::from_request(req, &state).await?;
+        if let Some(problem) = req.problem() {
+            return Err(ApiError::invalid(problem));
+        }
+        let mode = req.mode.unwrap_or_else(|| "replica".to_owned());
+        TeePolicy {
+            enabled: true,
+            allowed_mrtd: req.allowed_mrtd,
+            allowed_rtmr0: req.allowed_rtmr0,
+            allowed_rtmr1: req.allowed_rtmr1,
+            allowed_rtmr2: req.allowed_rtmr2,
+            allowed_rtmr3: req.allowed_rtmr3,
+            allowed_tcb_statuses: req.allowed_tcb_statuses,
+            accept_mock: req.accept_mock,
+            mode: Some(mode),
+            signed_release: req.signed_release,
+        }
+    } else {
+        let ValidatedJson(req) =
+            ValidatedJson::<TeePolicyRequest>::from_request(req, &state).await?;
+        TeePolicy {
+            enabled: true,
+            allowed_mrtd: req.allowed_mrtd,
+            allowed_rtmr0: req.allowed_rtmr0,
+            allowed_rtmr1: req.allowed_rtmr1,
+            allowed_rtmr2: req.allowed_rtmr2,
+            allowed_rtmr3: req.allowed_rtmr3,
+            allowed_tcb_statuses: req.allowed_tcb_statuses,
+            accept_mock: req.accept_mock,
+            mode: None,
+            signed_release: None,
+        }
+    };
     let mut node = state.node();
     authorised(&node, &id, 0)?;
+    if state.config.release.rc83() && node.account() != Some(readable(&node, &id)?.owner) {
+        return Err(ApiError::Json(
+            StatusCode::FORBIDDEN,
+            format!(
+                "only the owner of group {} can set its TEE admission policy; this node's \
+                 account is not its owner",
+                id.to_hex()
+            ),
+        ));
+    }
     let group = group_mut(&mut node, &id)?;
-    group.tee_policy = Some(TeePolicy {
-        enabled: true,
-        allowed_mrtd: req.allowed_mrtd,
-        allowed_rtmr0: req.allowed_rtmr0,
-        allowed_rtmr1: req.allowed_rtmr1,
-        allowed_rtmr2: req.allowed_rtmr2,
-        allowed_rtmr3: req.allowed_rtmr3,
-        allowed_tcb_statuses: req.allowed_tcb_statuses,
-        accept_mock: req.accept_mock,
-    });
+    group.tee_policy = Some(policy);
     group.touch();
     Ok(empty())
 }
@@ -1595,7 +1914,9 @@ fn default_invited_role() -> u8 {
     1
 }
 
-/// `GroupInvitationFromAdmin` (ids as arrays of 32 integers).
+/// `GroupInvitationFromAdmin` (ids as arrays of 32 integers). From rc.29
+/// the signed body names its `admitters` (hex accounts, never empty;
+/// core#3714; swift `rc29-namespace-invitation.json`).
 #[derive(Clone, Deserialize, Serialize)]
 pub struct InvitationBody {
     pub inviter_identity: [u8; 32],
@@ -1604,29 +1925,88 @@ pub struct InvitationBody {
     pub secret_salt: [u8; 32],
     #[serde(default = "default_invited_role")]
     pub invited_role: u8,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub admitters: Vec<String>,
 }
 
 /// `SignedGroupOpenInvitation`; the fields after the signature are
-/// unsigned hints.
+/// unsigned hints. From rc.32 the envelope carries `admitter_addrs`
+/// (multiaddrs with `/p2p/`, after `inviter_account`: swift
+/// `rc32-namespace-invitation.json`).
 #[derive(Clone, Deserialize, Serialize)]
 pub struct SignedInvitation {
     pub invitation: InvitationBody,
     pub inviter_signature: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inviter_account: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub admitter_addrs: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_id: Option<[u8; 32]>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_key: Option<[u8; 32]>,
 }
 
+/// What an invite request asks beyond the validity, per release.
+#[derive(Default)]
+pub struct InviteExtras {
+    /// rc.29+: the accounts that may admit (default: the group's admins).
+    pub admitters: Option<Vec<String>>,
+    /// rc.32+: where to reach them (default: this node's address).
+    pub admitter_addrs: Option<Vec<String>>,
+}
+
+impl InviteExtras {
+    /// The request's `admitters`/`admitterAddrs`, as far as `release`
+    /// reads them (older releases ignore the keys).
+    pub fn of(req: &InviteRequest, release: crate::Release) -> Self {
+        Self {
+            admitters: req.admitters.clone().filter(|_| release.admission()),
+            admitter_addrs: req
+                .admitter_addrs
+                .clone()
+                .filter(|_| release.admitter_addrs()),
+        }
+    }
+}
+
+/// This node's address as an invitation names it (rc.32 envelope).
+fn own_addr(node: &Node) -> String {
+    format!("/ip4/127.0.0.1/tcp/2428/p2p/{}", node.peer_id)
+}
+
 /// Signs an invitation to `group` valid for `valid_for` seconds (Member
 /// role) and remembers it for `join`.
-pub fn issue_invitation(node: &mut Node, group: Id, valid_for: u64) -> Option<SignedInvitation> {
+pub fn issue_invitation(
+    node: &mut Node,
+    group: Id,
+    valid_for: u64,
+    extras: &InviteExtras,
+) -> Option<SignedInvitation> {
+    let release = crate::release::current();
     let identity = node.identity?;
-    let (app, key) = {
+    let (app, key, admins) = {
         let g = node.groups.get(&group)?;
-        (g.target_application_id, g.app_key)
+        let admins: Vec<String> = g
+            .members
+            .iter()
+            .filter(|(_, r)| r.role == Role::Admin)
+            .map(|(a, _)| a.to_hex())
+            .collect();
+        (g.target_application_id, g.app_key, admins)
+    };
+    let admitters = if release.admission() {
+        extras.admitters.clone().unwrap_or(admins)
+    } else {
+        Vec::new()
+    };
+    let admitter_addrs = if release.admitter_addrs() {
+        extras
+            .admitter_addrs
+            .clone()
+            .unwrap_or_else(|| vec![own_addr(node)])
+    } else {
+        Vec::new()
     };
     let salt = Id::random();
     let expires_at = now_secs().saturating_add(valid_for);
@@ -1636,6 +2016,7 @@ pub fn issue_invitation(node: &mut Node, group: Id, valid_for: u64) -> Option<Si
             group,
             role: Role::Member,
             expires_at,
+            admitters: admitters.clone(),
         },
     );
     let first = Id::digest(&[b"sig-r", &identity.public_key.0, &group.0, &salt.0]);
@@ -1647,9 +2028,11 @@ pub fn issue_invitation(node: &mut Node, group: Id, valid_for: u64) -> Option<Si
             expiration_timestamp: expires_at,
             secret_salt: salt.0,
             invited_role: 1,
+            admitters,
         },
         inviter_signature: format!("{}{}", first.to_hex(), second.to_hex()),
         inviter_account: Some(identity.account_id.to_hex()),
+        admitter_addrs,
         application_id: Some(app.0),
         app_key: Some(key.0),
     })
@@ -1663,6 +2046,32 @@ pub enum JoinFailure {
     Unreachable,
     /// Signed here but expired, or the group is gone: untyped (500).
     Refused,
+    /// Expired: `ContextError::InvitationExpired`, 409 from rc.44.
+    Expired,
+    /// Signed here, but the signed body was altered (e.g. `admitters`
+    /// stripped): "500 invalid invitation signature" (kotlin CHANGELOG
+    /// rc.32, measured).
+    BadSignature,
+}
+
+impl JoinFailure {
+    /// The answer of the namespace join route.
+    pub fn into_error(self) -> ApiError {
+        match self {
+            Self::Unreachable => ApiError::Json(
+                StatusCode::GATEWAY_TIMEOUT,
+                "could not reach any member of this namespace to complete the join; make sure \
+                 the inviting node is online and retry"
+                    .to_owned(),
+            ),
+            Self::Refused => ApiError::internal(),
+            Self::Expired => ApiError::conflict("the invitation has expired"),
+            Self::BadSignature => ApiError::Json(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "invalid invitation signature".to_owned(),
+            ),
+        }
+    }
 }
 
 /// Redeems an invitation this node issued: the node (re)gains a row in
@@ -1687,8 +2096,11 @@ pub fn redeem(node: &mut Node, inv: &SignedInvitation) -> Result<(Id, Id, Id), J
         .filter(|i| i.group.0 == inv.invitation.group_id)
         .cloned()
         .ok_or(JoinFailure::Unreachable)?;
+    if issued.admitters != inv.invitation.admitters {
+        return Err(JoinFailure::BadSignature);
+    }
     if issued.expires_at < now_secs() {
-        return Err(JoinFailure::Refused);
+        return Err(JoinFailure::Expired);
     }
     let identity = node.ensure_identity();
     let root = node
@@ -1710,12 +2122,18 @@ pub fn redeem(node: &mut Node, inv: &SignedInvitation) -> Result<(Id, Id, Id), J
     Ok((issued.group, identity.public_key, identity.account_id))
 }
 
+/// `CreateGroupInvitationApiRequest`: `admitters` from rc.29,
+/// `admitterAddrs` from rc.32 (both ignored by older releases).
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InviteRequest {
     pub expiration_timestamp: Option<u64>,
     #[serde(default)]
     pub recursive: Option<bool>,
+    #[serde(default)]
+    pub admitters: Option<Vec<String>>,
+    #[serde(default)]
+    pub admitter_addrs: Option<Vec<String>>,
 }
 
 impl Validate for InviteRequest {}
@@ -1741,10 +2159,12 @@ async fn invite_legacy(
         .groups
         .get(&id)
         .and_then(|g| g.name().map(str::to_owned));
+    let extras = InviteExtras::of(&req, state.config.release);
     let invitation = issue_invitation(
         &mut node,
         id,
         req.expiration_timestamp.unwrap_or(DEFAULT_INVITATION_SECS),
+        &extras,
     )
     .ok_or_else(ApiError::internal)?;
     Ok(data(InvitationReply {
@@ -1896,8 +2316,9 @@ fn proof(
         "v": 1,
         "audience": audience,
         "group_id": group.to_hex(),
-        "issuer_identity": identity.public_key.to_bs58(),
-        "context_id": context.map(Id::to_bs58).unwrap_or_default(),
+        // Hash ids in the release's encoding (hex from rc.27, core hash.rs).
+        "issuer_identity": identity.public_key.encode(),
+        "context_id": context.map(Id::encode).unwrap_or_default(),
         "subject": subject,
         "nonce": nonce,
         "issued_at_ms": issued,

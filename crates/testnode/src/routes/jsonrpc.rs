@@ -16,15 +16,16 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use super::AppRouter;
-use crate::error::{join_validation_errors, validate};
+use crate::error::{join_validation_errors, validate, Strict};
 use crate::ids::Id;
-use crate::state::AppState;
+use crate::state::{AppState, Role};
 
 /// Largest `set_ephemeral` slice (`EPHEMERAL_MAX_BYTES`).
 const EPHEMERAL_MAX_BYTES: usize = 16_384;
 
 pub fn routes() -> AppRouter {
-    // The real node nests a `/` route at `/jsonrpc`, which answers both.
+    // The real node nests a `/` route at `/jsonrpc`, which answers both up
+    // to rc.29 (axum 0.7); `/jsonrpc/` is gated in `crate::release::ROUTES`.
     Router::new()
         .route("/jsonrpc", post(handle))
         .route("/jsonrpc/", post(handle))
@@ -60,12 +61,16 @@ struct Request {
     payload: Value,
 }
 
+/// The params are `deny_unknown_fields` once bodies are strict (an
+/// `executorPublicKey` is then a `ParseError`: core
+/// `primitives/src/jsonrpc.rs@051075a7`, index id 59230514356; swift
+/// CHANGELOG rc.83) [inferred: from rc.38 with the other bodies].
 #[derive(Deserialize)]
 #[serde(tag = "method", content = "params", rename_all = "snake_case")]
 enum Payload {
-    Execute(ExecutionRequest),
-    SyncStatus(SyncStatusRequest),
-    SetEphemeral(SetEphemeralRequest),
+    Execute(Strict<ExecutionRequest>),
+    SyncStatus(Strict<SyncStatusRequest>),
+    SetEphemeral(Strict<SetEphemeralRequest>),
 }
 
 #[derive(Deserialize)]
@@ -140,7 +145,14 @@ struct RpcError {
 #[serde(untagged)]
 enum ErrorData {
     Message(String),
-    SliceTooLarge { size: usize, max: usize },
+    SliceTooLarge {
+        size: usize,
+        max: usize,
+    },
+    /// `ReadOnlyWriteRefused` (rc.83).
+    Context {
+        context_id: Id,
+    },
 }
 
 fn error(kind: &'static str, data: Option<ErrorData>) -> Body {
@@ -161,9 +173,9 @@ async fn handle(
 ) -> Json<Response> {
     let body = match Payload::deserialize(&request.payload) {
         Err(err) => parse_error(err.to_string()),
-        Ok(Payload::Execute(req)) => execute(&state, req),
-        Ok(Payload::SyncStatus(req)) => sync_status(&state, &req),
-        Ok(Payload::SetEphemeral(req)) => set_ephemeral(&state, &req),
+        Ok(Payload::Execute(Strict(req))) => execute(&state, req),
+        Ok(Payload::SyncStatus(Strict(req))) => sync_status(&state, &req),
+        Ok(Payload::SetEphemeral(Strict(req))) => set_ephemeral(&state, &req),
     };
     Json(Response {
         jsonrpc: "2.0",
@@ -184,11 +196,29 @@ fn execute(state: &AppState, req: ExecutionRequest) -> Body {
     let input = serde_json::to_vec(&req.args_json).unwrap_or_default();
 
     let mut node = state.node();
+    let read_only = node
+        .contexts
+        .get(&req.context_id)
+        .and_then(|c| c.group)
+        .and_then(|g| node.my_row(&g))
+        .is_some_and(|row| matches!(row.role, Role::ReadOnly | Role::ReadOnlyTee));
     let Some(context) = node.contexts.get_mut(&req.context_id) else {
         return unknown_context(&req.context_id);
     };
     if context.owned_identities().is_empty() {
         return call_error("No owned identity found for this context".to_owned());
+    }
+    // rc.83: a write on a node whose role in the context is read-only is
+    // refused before it runs (swift/kotlin Rc83 tests; the trigger is
+    // [inferred] from core's `DelegatedWriteRefused` reason "this node's
+    // role in this context is read-only").
+    if read_only && state.config.release.rc83() && crate::kv::mutates(&req.method) == Some(true) {
+        return error(
+            "ReadOnlyWriteRefused",
+            Some(ErrorData::Context {
+                context_id: req.context_id,
+            }),
+        );
     }
     match context.kv.call(&req.method, &input) {
         Ok(outcome) => {

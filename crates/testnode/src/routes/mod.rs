@@ -26,8 +26,10 @@ pub mod contexts;
 pub mod control;
 pub mod events;
 pub mod groups;
+pub mod intents;
 pub mod jsonrpc;
 pub mod namespaces;
+pub mod owner;
 pub mod packages;
 pub mod system;
 pub mod tee;
@@ -46,6 +48,7 @@ pub fn protected() -> AppRouter {
         .merge(namespaces::routes())
         .merge(groups::routes())
         .merge(accounts::routes())
+        .merge(intents::routes())
         .merge(tee::protected_routes())
 }
 
@@ -78,6 +81,11 @@ pub fn build(state: Arc<AppState>) -> Router {
         node = node.nest("/auth", auth::routes());
     }
     let node = node
+        // Routes outside the node's release answer as unknown ones.
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            crate::release::gate,
+        ))
         // Unknown routes: 404 with an empty body, as the real node answers.
         .fallback(|| async { ApiError::Empty(StatusCode::NOT_FOUND) })
         .layer(middleware::from_fn_with_state(
@@ -93,5 +101,11 @@ pub fn build(state: Arc<AppState>) -> Router {
         .nest(CONTROL_PREFIX, control::routes())
         .nest(&format!("{CONTROL_PREFIX}/auth"), auth::control_routes())
         .merge(node)
+        // Everything, the control API included, speaks the node's release
+        // (its id encoding, its body strictness).
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            crate::release::enter,
+        ))
         .with_state(state)
 }

@@ -17,19 +17,18 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::groups::{
-    issue_invitation, parse_group_id, redeem, InvitationReply, InviteRequest, JoinFailure,
-    JoinRequest, SignedInvitation, DEFAULT_INVITATION_SECS,
+    issue_invitation, parse_group_id, redeem, InvitationReply, InviteExtras, InviteRequest,
+    JoinFailure, JoinRequest, SignedInvitation, DEFAULT_INVITATION_SECS,
 };
 use super::AppRouter;
-use crate::error::{data, query, ApiError, ApiResult, Validate, ValidatedJson};
+use crate::error::{data, query, ApiError, ApiResult, PlainJson, Validate, ValidatedJson};
 use crate::ids::{HexId, Id};
 use crate::state::{caps, AppState, Group, Node, Role};
 
@@ -48,9 +47,20 @@ pub fn routes() -> AppRouter {
             "/namespaces/{namespace_id}/groups",
             get(list_groups).post(create_group),
         )
+        // rc.29 and rc.83 (gated in `crate::release::ROUTES`).
+        .route("/namespaces/{namespace_id}/admit", post(admit))
+        .route(
+            "/namespaces/{namespace_id}/admin",
+            post(super::owner::change_admin),
+        )
 }
 
-/// The wire form (`NamespaceApiResponse`).
+/// The wire form (`NamespaceApiResponse`). `appVersion` is the bundle
+/// manifest's version of the namespace's app key (absent for a raw wasm:
+/// core rc.25 `namespace_app_version`); rc.83 adds `founding` (core fixture
+/// `namespaces/get.res.json@485b4aa0`; `heldOps` is skipped when nothing is
+/// held, which is always so on one node) [inferred order after
+/// `appVersion`].
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct NamespaceJson<'a> {
@@ -63,9 +73,34 @@ struct NamespaceJson<'a> {
     member_count: usize,
     context_count: usize,
     subgroup_count: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    founding: Option<Founding>,
+}
+
+/// rc.83 `founding`: who founded the namespace, with the salt its id
+/// derives from.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Founding {
+    founder_account_id: HexId,
+    salt: HexId,
+}
+
+fn founding(ns: &Group) -> Option<Founding> {
+    crate::release::current().rc83().then_some(Founding {
+        founder_account_id: HexId(ns.founder),
+        salt: HexId(ns.founding_salt),
+    })
 }
 
 fn namespace_json<'a>(node: &Node, ns: &'a Group) -> NamespaceJson<'a> {
+    let app_version = node
+        .apps
+        .values()
+        .find(|app| app.bytecode == ns.app_key)
+        .and_then(|app| app.bundle_version.clone());
     NamespaceJson {
         namespace_id: HexId(ns.id),
         app_key: HexId(ns.app_key),
@@ -75,6 +110,8 @@ fn namespace_json<'a>(node: &Node, ns: &'a Group) -> NamespaceJson<'a> {
         member_count: ns.members.len(),
         context_count: node.contexts_in(ns.id).count(),
         subgroup_count: node.subtree(ns.id).len() - 1,
+        app_version,
+        founding: founding(ns),
     }
 }
 
@@ -108,20 +145,23 @@ async fn list_for_application(
     RawQuery(raw): RawQuery,
 ) -> ApiResult {
     let page: Page = query(raw.as_deref())?;
-    let app_id =
-        Id::parse_bs58(&raw_id).map_err(|_| ApiError::bad_request("Invalid application id"))?;
+    let app_id = Id::parse(&raw_id).map_err(|_| ApiError::bad_request("Invalid application id"))?;
     Ok(page_of(&state.node(), &page, |ns| {
         ns.target_application_id == app_id
     }))
 }
 
+/// `CreateNamespaceApiRequest`: `appKey` is also read as `bytecodeId`
+/// (core index id 59157838922; swift `Rc38SurfaceTests.swift` measured the
+/// rc.38 refusal of `upgradePolicy`: "expected one of `applicationId`,
+/// `name`, `appKey`, `bytecodeId`").
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CreateNamespaceRequest {
     application_id: Id,
     #[serde(default)]
     name: Option<String>,
-    #[serde(default)]
+    #[serde(default, alias = "bytecodeId")]
     app_key: Option<String>,
 }
 
@@ -147,12 +187,26 @@ async fn create(
         .apps
         .get(&req.application_id)
         .cloned()
-        .ok_or_else(ApiError::internal)?;
+        .ok_or_else(|| super::contexts::application_not_found(&req.application_id))?;
     if app_key.is_some_and(|key| key != app.bytecode) {
-        return Err(ApiError::internal());
+        // `ContextError::BytecodeIdInvalid` (400 from rc.44) [inferred text].
+        return Err(ApiError::invalid(
+            "appKey does not name a bytecode blob of this application",
+        ));
     }
     let id = node.new_group(None, &app, req.name);
-    Ok(data(json!({ "namespaceId": HexId(id) })))
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Created {
+        namespace_id: HexId,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        founding: Option<Founding>,
+    }
+    let founding = node.groups.get(&id).and_then(founding);
+    Ok(data(Created {
+        namespace_id: HexId(id),
+        founding,
+    }))
 }
 
 async fn get_one(State(state): State<Arc<AppState>>, Path(raw_id): Path<String>) -> ApiResult {
@@ -180,8 +234,8 @@ async fn delete(
     let id = parse_group_id(&raw_id)?;
     let mut node = state.node();
     if node.namespace(&id).is_none() {
-        // "node has no configured namespace identity"
-        return Err(ApiError::internal());
+        // `NamespaceError::NoNamespaceIdentity`: 500 until rc.44, then 403.
+        return Err(no_namespace_identity());
     }
     let doomed = node.subtree(id);
     for gid in &doomed {
@@ -226,6 +280,7 @@ async fn invite(
         ));
     }
     let valid_for = req.expiration_timestamp.unwrap_or(DEFAULT_INVITATION_SECS);
+    let extras = InviteExtras::of(&req, state.config.release);
     let allowed =
         node.namespace(&id).is_some() && node.has_capability(&id, caps::CAN_INVITE_MEMBERS);
     let name_of = |node: &Node, gid: &Id| {
@@ -240,13 +295,18 @@ async fn invite(
             ));
         }
         if !allowed {
-            return Err(ApiError::internal());
+            return Err(super::groups::lacks_capability(
+                &node,
+                &id,
+                "inviting",
+                "CAN_INVITE_MEMBERS",
+            ));
         }
         let mut invitations = Vec::new();
         for gid in node.subtree(id) {
             let group_name = name_of(&node, &gid);
-            let invitation =
-                issue_invitation(&mut node, gid, valid_for).ok_or_else(ApiError::internal)?;
+            let invitation = issue_invitation(&mut node, gid, valid_for, &extras)
+                .ok_or_else(ApiError::internal)?;
             invitations.push(Entry {
                 group_id: HexId(gid),
                 invitation,
@@ -256,10 +316,19 @@ async fn invite(
         return Ok(data(Recursive { invitations }));
     }
     if !allowed {
-        return Err(ApiError::internal());
+        if node.namespace(&id).is_none() {
+            return Err(no_namespace_identity());
+        }
+        return Err(super::groups::lacks_capability(
+            &node,
+            &id,
+            "inviting",
+            "CAN_INVITE_MEMBERS",
+        ));
     }
     let group_name = name_of(&node, &id);
-    let invitation = issue_invitation(&mut node, id, valid_for).ok_or_else(ApiError::internal)?;
+    let invitation =
+        issue_invitation(&mut node, id, valid_for, &extras).ok_or_else(ApiError::internal)?;
     Ok(data(InvitationReply {
         invitation,
         group_name,
@@ -295,14 +364,75 @@ async fn join(
                 member_account: HexId(account),
             }))
         }
-        Err(JoinFailure::Unreachable) => Err(ApiError::Json(
-            StatusCode::GATEWAY_TIMEOUT,
-            "could not reach any member of this namespace to complete the join; make sure the \
-             inviting node is online and retry"
-                .to_owned(),
-        )),
-        Err(JoinFailure::Refused) => Err(ApiError::internal()),
+        Err(failure) => Err(failure.into_error()),
     }
+}
+
+/// `NamespaceError::NoNamespaceIdentity`: 500 until rc.44, then 403
+/// [inferred text].
+fn no_namespace_identity() -> ApiError {
+    ApiError::forbidden("node has no configured namespace identity")
+}
+
+/// `AdmitJoinApiRequest` (rc.29): the invitation verbatim and the joiner's
+/// signed op (hex borsh `SignedNamespaceOp`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AdmitRequest {
+    invitation: SignedInvitation,
+    signed_op: String,
+}
+
+impl Validate for AdmitRequest {
+    fn validate(&self, _config: &crate::Config) -> Vec<crate::error::ValidationError> {
+        use crate::error::ValidationError;
+        if self.signed_op.trim().is_empty() {
+            vec![ValidationError::EmptyField { field: "signedOp" }]
+        } else if hex::decode(self.signed_op.trim()).is_err() {
+            vec![ValidationError::InvalidHexEncoding {
+                field: "signedOp",
+                reason: "not valid hex".to_owned(),
+            }]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// `POST /namespaces/{id}/admit` (rc.29; swift `Rc29SurfaceTests.swift`):
+/// this node, as an admitter the invitation names, publishes the joiner's
+/// signed op → `{"data":{"published":true}}`. The stand-in cannot read the
+/// borsh op; it admits for invitations it issued (altered ones are the
+/// join's "invalid invitation signature"), and answers an invitation it did
+/// not sign as `InvitationInvalid` (400 from rc.44) [inferred].
+async fn admit(
+    State(state): State<Arc<AppState>>,
+    Path(raw_id): Path<String>,
+    ValidatedJson(req): ValidatedJson<AdmitRequest>,
+) -> ApiResult {
+    #[derive(Serialize)]
+    struct Published {
+        published: bool,
+    }
+
+    let id = parse_group_id(&raw_id)?;
+    if req.invitation.invitation.group_id != id.0 {
+        return Err(ApiError::bad_request(
+            "invitation group_id does not match namespace_id in path",
+        ));
+    }
+    let node = state.node();
+    let issued = node
+        .invitations
+        .get(&Id(req.invitation.invitation.secret_salt))
+        .filter(|i| i.group == id)
+        .ok_or_else(|| {
+            ApiError::invalid("invitation was not issued by an admitter on this node")
+        })?;
+    if issued.admitters != req.invitation.invitation.admitters {
+        return Err(JoinFailure::BadSignature.into_error());
+    }
+    Ok(data(Published { published: true }))
 }
 
 /// Leaves the namespace and every group below it. Not a member, or the
@@ -319,18 +449,21 @@ async fn leave(State(state): State<Arc<AppState>>, Path(raw_id): Path<String>) -
     let id = parse_group_id(&raw_id)?;
     let mut node = state.node();
     let identity = node.identity.ok_or_else(ApiError::internal)?;
-    let ns = node.namespace(&id).ok_or_else(ApiError::internal)?;
-    let row = ns
-        .members
-        .get(&identity.account_id)
-        .ok_or_else(ApiError::internal)?;
+    let ns = node.namespace(&id).ok_or_else(no_namespace_identity)?;
+    let row = ns.members.get(&identity.account_id).ok_or_else(|| {
+        // `ContextError::NotANamespaceMember` (403 from rc.44) [inferred text].
+        ApiError::forbidden(format!(
+            "node is not a member of namespace '{}'",
+            id.to_hex()
+        ))
+    })?;
     let admins = ns
         .members
         .values()
         .filter(|r| r.role == Role::Admin)
         .count();
     if row.role == Role::Admin && admins == 1 {
-        return Err(ApiError::internal());
+        return Err(super::groups::last_admin());
     }
     for gid in node.subtree(id) {
         if let Some(group) = node.groups.get_mut(&gid) {
@@ -381,13 +514,16 @@ struct CreateGroupBody {
     visibility: Option<String>,
 }
 
-/// Plain `Json` (axum's text rejections). Not a namespace, a namespace the
+/// Plain `Json` (axum's text rejections; strict from rc.38: `name` →
+/// 422, swift `Rc38SurfaceTests.swift`). Not a namespace, a namespace the
 /// node is not in, or a visibility other than open/restricted (any case):
-/// untyped, so 500. Default visibility: restricted.
+/// untyped, so 500 in every release (core `create_group_in_namespace.rs`,
+/// index id 71105812016). An absent visibility is restricted, and open
+/// from rc.83.
 async fn create_group(
     State(state): State<Arc<AppState>>,
     Path(raw_id): Path<String>,
-    Json(body): Json<CreateGroupBody>,
+    PlainJson(body): PlainJson<CreateGroupBody>,
 ) -> ApiResult {
     let id = parse_group_id(&raw_id)?;
     let mut node = state.node();
@@ -396,19 +532,24 @@ async fn create_group(
         .ok_or_else(ApiError::internal)?
         .target_application_id;
     let open = match body.visibility.as_deref() {
-        None => false,
+        None => state.config.release.subgroups_open_by_default(),
         Some(v) if v.eq_ignore_ascii_case("open") => true,
         Some(v) if v.eq_ignore_ascii_case("restricted") => false,
         Some(_) => return Err(ApiError::internal()),
     };
     if !node.has_capability(&id, caps::CAN_CREATE_SUBGROUP) {
-        return Err(ApiError::internal());
+        return Err(super::groups::lacks_capability(
+            &node,
+            &id,
+            "creating a subgroup",
+            "CAN_CREATE_SUBGROUP",
+        ));
     }
     let app = node
         .apps
         .get(&target)
         .cloned()
-        .ok_or_else(ApiError::internal)?;
+        .ok_or_else(|| super::contexts::application_not_found(&target))?;
     let group = node.new_group(Some(id), &app, body.group_name);
     if let Some(g) = node.groups.get_mut(&group) {
         g.open = open;

@@ -18,7 +18,8 @@ use crate::error::{data, json, ApiError, ApiResult};
 use crate::ids::{HexId, Id};
 use crate::state::AppState;
 
-/// Routes the real node leaves outside its auth guard.
+/// Routes the real node leaves outside its auth guard (`/certificate`
+/// until rc.82, gated in `crate::release::ROUTES`).
 pub fn public_routes() -> AppRouter {
     Router::new()
         .route("/health", get(|| status("alive")))
@@ -39,8 +40,9 @@ async fn metrics(State(state): State<Arc<AppState>>) -> String {
     format!(
         "# HELP merod_build_info Constant 1 gauge labeled with merod version and peer_id.\n\
          # TYPE merod_build_info gauge\n\
-         merod_build_info{{version=\"0.11.0-rc.25\",peer_id=\"{peer_id}\"}} 1\n\
-         # EOF\n"
+         merod_build_info{{version=\"{version}\",peer_id=\"{peer_id}\"}} 1\n\
+         # EOF\n",
+        version = state.config.release
     )
 }
 
@@ -63,6 +65,14 @@ async fn status(status: &'static str) -> Response {
     data(json!({ "status": status }))
 }
 
+/// `GET /identity`, whose keys grow per release (live rc.29/rc.32 bodies:
+/// swift `rc29-node-identity.json`, `rc32-node-identity.json`; core fixture
+/// `identity/node_identity.res.json@efdf8dea`; research `wire-rc83.md`
+/// §6.11): `deviceAgreementKey` (rc.29), `holdsAccountRoot` (rc.32),
+/// `accountNamespaceId` (by rc.38), `deviceCertified` (rc.83);
+/// `revokedFrom` only on a revoked device, never on this one. Keys after
+/// `holdsAccountRoot` in [inferred] order; the account namespace id is a
+/// stand-in value derived from the account [inferred].
 async fn node_identity(State(state): State<Arc<AppState>>) -> ApiResult {
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]
@@ -71,8 +81,17 @@ async fn node_identity(State(state): State<Arc<AppState>>) -> ApiResult {
         device_id: HexId,
         public_key: Id,
         account_root_public_key: HexId,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        device_agreement_key: Option<HexId>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        holds_account_root: Option<bool>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        account_namespace_id: Option<HexId>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        device_certified: Option<bool>,
     }
 
+    let release = state.config.release;
     let identity = state.node().identity.ok_or_else(|| {
         ApiError::not_found(
             "this node holds neither a device nor an account root yet; \
@@ -84,6 +103,20 @@ async fn node_identity(State(state): State<Arc<AppState>>) -> ApiResult {
         device_id: HexId(identity.device_id),
         public_key: identity.public_key,
         account_root_public_key: HexId(identity.account_root_public_key),
+        device_agreement_key: release.admission().then(|| {
+            HexId(Id::digest(&[
+                b"calimero-testnode:agreement",
+                &identity.device_id.0,
+            ]))
+        }),
+        holds_account_root: release.holds_account_root().then_some(true),
+        account_namespace_id: release.account_namespace_id().then(|| {
+            HexId(Id::digest(&[
+                b"calimero-testnode:account-namespace",
+                &identity.account_id.0,
+            ]))
+        }),
+        device_certified: release.rc83().then_some(true),
     }))
 }
 

@@ -18,7 +18,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
@@ -40,10 +40,29 @@ pub fn public_routes() -> AppRouter {
     Router::new()
         .route("/tee/info", get(info))
         .route("/tee/attest", post(attest))
+        // rc.83 [inferred release] (gated in `crate::release::ROUTES`).
+        .route("/tee/release", get(release))
+}
+
+/// `GET /tee/release`: the mero-tee release the node's image comes from,
+/// shaped as core `crates/server/primitives/fixtures/wire/tee/release.res.json`
+/// (index id 71174503961): the sigstore bundle and `published-mrtds.json`
+/// as text, and the release version. The route is not in the service.rs
+/// read (node-releases.md: "post-rc.83 [?]"); served from rc.83 here, with
+/// the SDK's rc.83 dialect [inferred].
+async fn release() -> ApiResult {
+    Ok(data(serde_json::json!({
+        "bundle": "{\"mediaType\":\"application/vnd.dev.sigstore.bundle.v0.3+json\",\"verificationMaterial\":{},\"messageSignature\":{}}\n",
+        "publishedMrtds": "{\n  \"role\": \"node\",\n  \"tag\": \"mero-tee-v2.3.87\",\n  \"profiles\": {\n    \"locked-read-only\": {\n      \"mrtd\": \"aa\"\n    }\n  }\n}\n",
+        "version": "2.3.87",
+    })))
 }
 
 pub fn protected_routes() -> AppRouter {
-    Router::new().route("/tee/fleet-join", post(fleet_join))
+    Router::new()
+        .route("/tee/fleet-join", post(fleet_join))
+        // rc.83 (gated in `crate::release::ROUTES`).
+        .route("/tee/registration-attest", post(registration_attest))
 }
 
 fn internal(message: &str) -> ApiError {
@@ -77,6 +96,31 @@ async fn info(State(state): State<Arc<AppState>>) -> ApiResult {
 struct AttestRequest {
     nonce: String,
     application_id: Option<Id>,
+}
+
+/// rc.83 adds three flags, each sent only when set (swift/kotlin Rc83
+/// surface tests; research `wire-rc83.md` §2.1) [inferred: from rc.83].
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AttestRequestV83 {
+    nonce: String,
+    application_id: Option<Id>,
+    #[serde(default)]
+    bind_node_key: Option<bool>,
+    #[serde(default)]
+    bind_transport_key: Option<bool>,
+    #[serde(default)]
+    include_collateral: Option<bool>,
+}
+
+impl Validate for AttestRequestV83 {
+    fn validate(&self, config: &Config) -> Vec<ValidationError> {
+        AttestRequest {
+            nonce: self.nonce.clone(),
+            application_id: None,
+        }
+        .validate(config)
+    }
 }
 
 impl Validate for AttestRequest {
@@ -130,10 +174,21 @@ fn mock_quote(report_data: &[u8; 64]) -> serde_json::Value {
     })
 }
 
-async fn attest(
-    State(state): State<Arc<AppState>>,
-    ValidatedJson(req): ValidatedJson<AttestRequest>,
-) -> ApiResult {
+async fn attest(State(state): State<Arc<AppState>>, req: Request) -> ApiResult {
+    let req = if state.config.release.rc83() {
+        ValidatedJson::<AttestRequestV83>::from_request(req, &state)
+            .await?
+            .0
+    } else {
+        let ValidatedJson(req) = ValidatedJson::<AttestRequest>::from_request(req, &state).await?;
+        AttestRequestV83 {
+            nonce: req.nonce,
+            application_id: req.application_id,
+            bind_node_key: None,
+            bind_transport_key: None,
+            include_collateral: None,
+        }
+    };
     let mut nonce = [0u8; 32];
     hex::decode_to_slice(&req.nonce, &mut nonce)
         .map_err(|_| ApiError::bad_request("Invalid nonce format (must be hex string)"))?;
@@ -156,11 +211,90 @@ async fn attest(
     if let Some(hash) = app_hash {
         report_data[32..].copy_from_slice(&hash.0);
     }
+    // rc.83 bindings: the second half of the report data commits to the
+    // bound key (node-releases.md §3.2: SHA256(domain ‖ app hash or zeros ‖
+    // transport key) for the transport key; the node-key domain is
+    // [inferred]). The stand-in's transport key is stable per node.
+    let identity = state.node().ensure_identity();
+    let app = app_hash.unwrap_or(Id::ZERO);
+    let mut extra = String::new();
+    if req.bind_node_key == Some(true) {
+        let bound = Id::digest(&[
+            b"calimero.tee-attest.node-key.v1",
+            &app.0,
+            &identity.public_key.0,
+        ]);
+        report_data[32..].copy_from_slice(&bound.0);
+        extra.push_str(&format!(
+            r#","boundPublicKey":"{}""#,
+            identity.public_key.to_hex()
+        ));
+    }
+    if req.bind_transport_key == Some(true) {
+        let transport = Id::digest(&[b"calimero-testnode:transport-key", &identity.device_id.0]);
+        let bound = Id::digest(&[
+            b"calimero.tee-attest.transport-key.v1",
+            &app.0,
+            &transport.0,
+        ]);
+        report_data[32..].copy_from_slice(&bound.0);
+        extra.push_str(&format!(
+            r#","transportPublicKey":"{}""#,
+            transport.to_hex()
+        ));
+    }
+    if req.include_collateral == Some(true) {
+        // A mock quote has no PCS collateral; the stand-in's is empty JSON
+        // documents [inferred shape, after swift's Rc83 test body].
+        extra.push_str(r#","collateral":{"tcbInfo":"{}","qeIdentity":"{}"}"#);
+    }
+    let quote_b64 = mock_quote_b64(&report_data);
+    // `{"quoteB64", "quote", …}` in that order (`json!` would sort the keys).
+    Ok(crate::error::json_text(format!(
+        r#"{{"data":{{"quoteB64":"{quote_b64}","quote":{}{extra}}}}}"#,
+        ordered_quote(&mock_quote(&report_data))
+    )))
+}
+
+fn mock_quote_b64(report_data: &[u8; 64]) -> String {
     let mut quote_bytes = MOCK_QUOTE_HEADER.to_vec();
-    quote_bytes.extend_from_slice(&report_data);
+    quote_bytes.extend_from_slice(report_data);
     quote_bytes.resize(256, 0);
-    let quote_b64 = base64::engine::general_purpose::STANDARD.encode(&quote_bytes);
-    // `{"quoteB64", "quote"}` in that order (`json!` would sort the keys).
+    base64::engine::general_purpose::STANDARD.encode(&quote_bytes)
+}
+
+#[derive(Deserialize)]
+struct RegistrationAttestRequest {
+    nonce: String,
+}
+
+impl Validate for RegistrationAttestRequest {
+    fn validate(&self, config: &Config) -> Vec<ValidationError> {
+        AttestRequest {
+            nonce: self.nonce.clone(),
+            application_id: None,
+        }
+        .validate(config)
+    }
+}
+
+/// `POST /tee/registration-attest {nonce}` (rc.83, protected; kotlin/swift
+/// Rc83 surface tests): a quote for registering this node. The answer is
+/// not pinned by any source; the stand-in answers as `attest` without an
+/// application [inferred].
+async fn registration_attest(
+    State(state): State<Arc<AppState>>,
+    ValidatedJson(req): ValidatedJson<RegistrationAttestRequest>,
+) -> ApiResult {
+    let mut nonce = [0u8; 32];
+    hex::decode_to_slice(&req.nonce, &mut nonce)
+        .map_err(|_| ApiError::bad_request("Invalid nonce format (must be hex string)"))?;
+    if !state.config.tee_mock {
+        return Err(internal("Failed to generate TDX quote: CannotFindTsmDir"));
+    }
+    let mut report_data = [0u8; 64];
+    report_data[..32].copy_from_slice(&nonce);
+    let quote_b64 = mock_quote_b64(&report_data);
     Ok(crate::error::json_text(format!(
         r#"{{"data":{{"quoteB64":"{quote_b64}","quote":{}}}}}"#,
         ordered_quote(&mock_quote(&report_data))

@@ -39,6 +39,7 @@ impl Reply {
 pub struct Node {
     pub base: String,
     pub client: reqwest::Client,
+    pub release: calimero_testnode::Release,
 }
 
 impl Node {
@@ -47,15 +48,89 @@ impl Node {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let release = config.release;
         drop(tokio::spawn(calimero_testnode::serve(listener, config)));
         Self {
             base: format!("http://{addr}"),
             client: reqwest::Client::builder().no_proxy().build().unwrap(),
+            release,
         }
     }
 
     pub async fn default() -> Self {
         Self::start(Config::default()).await
+    }
+
+    /// A node answering as `0.11.0-rc.{rc}`.
+    pub async fn at(rc: u16) -> Self {
+        Self::start(Config::default().release(calimero_testnode::Release::rc(rc).unwrap())).await
+    }
+
+    pub async fn put(&self, path: &str, body: &str) -> Reply {
+        self.send(Method::PUT, path, Some(body)).await
+    }
+
+    /// Installs the kv-store stand-in as this release allows (a raw wasm up
+    /// to rc.31, a bundle written by the node from rc.32); returns its id.
+    pub async fn install(&self) -> String {
+        let reply = if self.release.bundles_only() {
+            let bundle = self
+                .post(
+                    "/_testnode/bundles",
+                    r#"{"package":"com.example.kvstore","version":"1.0.0"}"#,
+                )
+                .await
+                .json();
+            let path = bundle["path"].as_str().unwrap().to_owned();
+            self.post(
+                "/admin-api/install-dev-application",
+                &json!({ "path": path }).to_string(),
+            )
+            .await
+        } else {
+            let file = temp_file(b"\0asm\x01\0\0\0 kv-store stand-in calimero_abi_v1");
+            self.post(
+                "/admin-api/install-dev-application",
+                &json!({"path": file, "metadata": [], "package": "com.example.kvstore", "version": "1.0.0"})
+                    .to_string(),
+            )
+            .await
+        };
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.json()["data"]["applicationId"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// An application, a namespace and a context in it, as this release
+    /// allows; returns (application, namespace, context, member key).
+    pub async fn setup_release(&self) -> (String, String, String, String) {
+        let app = self.install().await;
+        let ns = self
+            .post(
+                "/admin-api/namespaces",
+                &json!({"applicationId": app, "name": "kv-ns"}).to_string(),
+            )
+            .await
+            .json()["data"]["namespaceId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let created = self
+            .post(
+                "/admin-api/contexts",
+                &json!({"applicationId": app, "groupId": ns, "initializationParams": []})
+                    .to_string(),
+            )
+            .await
+            .json();
+        let ctx = created["data"]["contextId"].as_str().unwrap().to_owned();
+        let member = created["data"]["memberPublicKey"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (app, ns, ctx, member)
     }
 
     pub async fn send(&self, method: Method, path: &str, body: Option<&str>) -> Reply {
@@ -83,6 +158,31 @@ impl Node {
             headers,
             body,
         })
+    }
+
+    /// A request with `Authorization: Bearer token`.
+    pub async fn authed(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<&str>,
+    ) -> Reply {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header(reqwest::header::AUTHORIZATION, format!("Bearer {token}"));
+        if let Some(body) = body {
+            req = req
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.to_owned());
+        }
+        let res = req.send().await.unwrap();
+        Reply {
+            status: res.status(),
+            headers: res.headers().clone(),
+            body: res.text().await.unwrap(),
+        }
     }
 
     pub async fn get(&self, path: &str) -> Reply {

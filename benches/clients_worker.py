@@ -1,0 +1,189 @@
+"""One client in its own process, timed call by call for benches/clients.py.
+
+    python benches/clients_worker.py CLIENT
+
+CLIENT is ``ours``, ``ours-async``, ``official`` (the official 0.6.31 wheel,
+run by its own virtualenv's interpreter), ``httpx-json`` or
+``httpx-orjson``. Reads JSON lines on stdin: first the set-up (``url``,
+``big_url``, ``big_app``, ``context_id``, ``blob_id``, ``value_bytes``), then
+``{"route": R, "calls": N}``, answered by ``{"wall": s, "cpu": s}`` per
+call. CPU is ``time.process_time()``: every thread of this process (the
+client's runtime threads included). The first call of a route is not timed
+separately: the driver sends a warm-up batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from typing import Any, Callable
+
+ROUTES = ("small", "list", "rpc_small", "rpc_large", "big", "blob")
+
+
+def ours_calls(setup: dict[str, Any]) -> dict[str, Callable[[], Any]]:
+    import calimero
+
+    client = calimero.create_client(calimero.create_connection(setup["url"]))
+    big = calimero.create_client(calimero.create_connection(setup["big_url"]))
+    ctx, value = setup["context_id"], "v" * setup["value_bytes"]
+    return {
+        "small": client.get_peers_count,
+        "list": client.list_contexts,
+        "rpc_small": lambda: client.execute_function(ctx, "get", {"key": "k"}),
+        "rpc_large": lambda: client.execute_function(ctx, "set", {"key": "big", "value": value}),
+        "big": big_call(big, setup),
+        "blob": lambda: client.download_blob(setup["blob_id"]),
+    }
+
+
+def big_call(client: Any, setup: dict[str, Any]) -> Callable[[], Any]:
+    """`big`: `list_contexts`, or the contexts of `big_app` (the whole list
+    of a test node, which pages `list_contexts`)."""
+    app = setup.get("big_app")
+    if app is None:
+        return client.list_contexts
+    return lambda: client.get_contexts_for_application(app)
+
+
+def ours_async_calls(setup: dict[str, Any]) -> dict[str, Callable[[int], Any]]:
+    import calimero
+
+    client = calimero.create_async_client(calimero.create_connection(setup["url"]))
+    big = calimero.create_async_client(calimero.create_connection(setup["big_url"]))
+    ctx, value = setup["context_id"], "v" * setup["value_bytes"]
+    calls = {
+        "small": client.get_peers_count,
+        "list": client.list_contexts,
+        "rpc_small": lambda: client.execute_function(ctx, "get", {"key": "k"}),
+        "rpc_large": lambda: client.execute_function(ctx, "set", {"key": "big", "value": value}),
+        "big": big_call(big, setup),
+        "blob": lambda: client.download_blob(setup["blob_id"]),
+    }
+    loop = asyncio.new_event_loop()
+
+    def batch(call: Callable[[], Any]) -> Callable[[int], Any]:
+        async def run(n: int) -> None:
+            for _ in range(n):
+                await call()
+
+        return lambda n: loop.run_until_complete(run(n))
+
+    return {name: batch(call) for name, call in calls.items()}
+
+
+def official_calls(setup: dict[str, Any]) -> dict[str, Callable[[], Any]]:
+    import calimero_client_py as official
+
+    client = official.create_client(official.create_connection(setup["url"]))
+    big = official.create_client(official.create_connection(setup["big_url"]))
+    ctx, value = setup["context_id"], "v" * setup["value_bytes"]
+    # It takes `args` as JSON text only: dumping it is part of its call.
+    # It has no get_contexts_for_application: `big` only where list_contexts
+    # gives the whole list.
+    calls = {
+        "small": client.get_peers_count,
+        "list": client.list_contexts,
+        "rpc_small": lambda: client.execute_function(ctx, "get", json.dumps({"key": "k"})),
+        "rpc_large": lambda: client.execute_function(
+            ctx, "set", json.dumps({"key": "big", "value": value})
+        ),
+        "big": big.list_contexts,
+        "blob": lambda: client.download_blob(setup["blob_id"]),
+    }
+    if setup.get("big_app") is not None:
+        del calls["big"]
+    return calls
+
+
+def httpx_calls(setup: dict[str, Any], fast: bool) -> dict[str, Callable[[], Any]]:
+    import httpx
+
+    if fast:
+        import orjson
+
+        loads, dumps = orjson.loads, orjson.dumps
+    else:
+        loads, dumps = json.loads, lambda v: json.dumps(v).encode()
+    hx = httpx.Client()
+    url, big_url, ctx = setup["url"], setup["big_url"], setup["context_id"]
+    app = setup.get("big_app")
+    big_path = f"/admin-api/contexts/for-application/{app}" if app else "/admin-api/contexts"
+    value = "v" * setup["value_bytes"]
+    headers = {"content-type": "application/json"}
+    ids = iter(range(1, 1 << 62))
+
+    def get(u: str) -> Any:
+        r = hx.get(u)
+        r.raise_for_status()
+        return loads(r.content)
+
+    def rpc(method: str, args: Any) -> Any:
+        body = {
+            "jsonrpc": "2.0",
+            "id": next(ids),
+            "method": "execute",
+            "params": {"contextId": ctx, "method": method, "argsJson": args},
+        }
+        r = hx.post(url + "/jsonrpc", content=dumps(body), headers=headers)
+        r.raise_for_status()
+        answer = loads(r.content)
+        if answer.get("error") is not None:
+            raise RuntimeError(answer["error"])
+        return answer
+
+    def blob() -> bytes:
+        r = hx.get(f"{url}/admin-api/blobs/{setup['blob_id']}")
+        r.raise_for_status()
+        return r.content
+
+    return {
+        "small": lambda: get(url + "/admin-api/peers"),
+        "list": lambda: get(url + "/admin-api/contexts"),
+        "rpc_small": lambda: rpc("get", {"key": "k"}),
+        "rpc_large": lambda: rpc("set", {"key": "big", "value": value}),
+        "big": lambda: get(big_url + big_path),
+        "blob": blob,
+    }
+
+
+def main() -> int:
+    kind = sys.argv[1]
+    setup = json.loads(sys.stdin.readline())
+    batched = kind == "ours-async"
+    if kind == "ours":
+        calls: dict[str, Any] = ours_calls(setup)
+    elif kind == "ours-async":
+        calls = ours_async_calls(setup)
+    elif kind == "official":
+        calls = official_calls(setup)
+    elif kind in ("httpx-json", "httpx-orjson"):
+        calls = httpx_calls(setup, kind == "httpx-orjson")
+    else:
+        raise SystemExit(f"unknown client {kind}")
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        if cmd["route"] not in calls:
+            print(json.dumps({"skip": True}), flush=True)
+            continue
+        call, n = calls[cmd["route"]], cmd["calls"]
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            if batched:
+                call(n)
+            else:
+                for _ in range(n):
+                    call()
+        except Exception as e:
+            print(json.dumps({"error": f"{type(e).__name__}: {e}"[:300]}), flush=True)
+            continue
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        print(json.dumps({"wall": wall / n, "cpu": cpu / n}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

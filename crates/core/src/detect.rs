@@ -95,7 +95,20 @@ impl Connection {
 
     /// Narrows what is known of the release.
     pub fn learn(&self, span: Span, why: impl Into<String>) -> bool {
-        self.release_state().learn(span, why)
+        let why = why.into();
+        let learnt = {
+            let mut state = self.release_state();
+            state.learn(span, why.clone()).then_some(state.span)
+        };
+        // Logged once the lock is released: a log backend may wait for a
+        // lock of its own, and pyo3-log waits for the GIL, which a Python
+        // thread can hold while it waits for this lock (`check`). Logging
+        // under the lock deadlocked an AsyncClient whose calls were
+        // prepared while the release probe of the first one learnt.
+        if let Some(span) = learnt {
+            log::debug!(target: "calimero::release", "node release {}: {why}", span.describe());
+        }
+        learnt.is_some()
     }
 
     /// Checks a call (no I/O): each candidate's arguments are validated

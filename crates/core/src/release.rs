@@ -232,7 +232,7 @@ impl Knowledge {
     }
 
     /// Narrows the span with `span`, learnt from `why`. Returns whether
-    /// anything changed. A pinned release is never changed; evidence that
+    /// anything changed (the caller logs it, once no lock is held). A pinned release is never changed; evidence that
     /// contradicts what is known replaces it (the node was upgraded or
     /// downgraded behind the connection).
     pub fn learn(&mut self, span: Span, why: impl Into<String>) -> bool {
@@ -245,7 +245,6 @@ impl Knowledge {
         }
         self.span = next;
         let why = why.into();
-        log::debug!(target: "calimero::release", "node release {}: {why}", next.describe());
         if self.evidence.len() < 16 {
             self.evidence.push(why);
         }

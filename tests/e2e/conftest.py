@@ -84,6 +84,15 @@ class ExternalNode:
 Node = Any  # RealNode | ExternalNode
 
 
+@pytest.fixture(autouse=True)
+def _a_node_to_run_against() -> None:
+    """Without a binary and without a node named by URL, every test here
+    is skipped with the reason (also the few that need no node)."""
+    urls = ("CALIMERO_E2E_NODE_URL", "CALIMERO_E2E_AUTH_NODE_URL", "CALIMERO_E2E_PEER_URLS")
+    if MEROD is None and not any(os.environ.get(name) for name in urls):
+        pytest.skip(NO_MEROD)
+
+
 def _merod() -> Path:
     if MEROD is None:
         pytest.skip(NO_MEROD)

@@ -136,4 +136,3 @@ def test_group_membership(admin: calimero.Client, kv_app: str, transport: str) -
             assert event["data"]["memberAccount"] == account
     finally:
         admin.delete_namespace(ns)
-

@@ -17,7 +17,6 @@ import pytest
 import calimero
 from testnode import TestNode
 
-
 #: The node releases the scenario suites run against: the oldest and the
 #: newest the SDK speaks (the test node plays either, --node-version).
 RELEASES = ("0.11.0-rc.25", "0.11.0-rc.83")
@@ -35,10 +34,10 @@ def testnodes() -> Iterator[dict[str, TestNode]]:
 @pytest.fixture(scope="session")
 def testnode_session(testnodes: dict[str, TestNode]) -> TestNode:
     """The shared rc.25 test node."""
-    return _shared_node(testnodes, RELEASES[0])
+    return shared_node(testnodes, RELEASES[0])
 
 
-def _shared_node(testnodes: dict[str, TestNode], release: str) -> TestNode:
+def shared_node(testnodes: dict[str, TestNode], release: str) -> TestNode:
     node = testnodes.get(release)
     if node is None:
         node = testnodes[release] = TestNode("--allow-private-urls", node_version=release)
@@ -57,10 +56,8 @@ AUTH_USER = "admin"
 AUTH_PASSWORD = "test-node-password"
 
 
-@pytest.fixture(scope="session")
-def auth_node_session() -> Iterator[TestNode]:
-    """A second test node, in embedded auth mode (``--auth``)."""
-    node = TestNode(
+def _auth_testnode(release: str) -> TestNode:
+    return TestNode(
         "--auth",
         "--auth-user",
         AUTH_USER,
@@ -70,9 +67,31 @@ def auth_node_session() -> Iterator[TestNode]:
         "60",
         "--leeway",
         "5",
+        node_version=release,
     )
-    yield node
-    node.stop()
+
+
+@pytest.fixture(scope="session")
+def auth_testnodes() -> Iterator[dict[str, TestNode]]:
+    """The shared embedded-auth test nodes, one per release, started when
+    first needed."""
+    nodes: dict[str, TestNode] = {}
+    yield nodes
+    for node in nodes.values():
+        node.stop()
+
+
+def shared_auth_node(auth_testnodes: dict[str, TestNode], release: str) -> TestNode:
+    node = auth_testnodes.get(release)
+    if node is None:
+        node = auth_testnodes[release] = _auth_testnode(release)
+    return node
+
+
+@pytest.fixture(scope="session")
+def auth_node_session(auth_testnodes: dict[str, TestNode]) -> TestNode:
+    """A second test node, in embedded auth mode (``--auth``), rc.25."""
+    return shared_auth_node(auth_testnodes, RELEASES[0])
 
 
 @pytest.fixture
@@ -182,7 +201,7 @@ def secret_watch(
 def node(testnodes: dict[str, TestNode], node_release: str) -> TestNode:
     """The shared test node of the test's release, wiped clean for each
     test."""
-    node = _shared_node(testnodes, node_release)
+    node = shared_node(testnodes, node_release)
     node.reset()
     return node
 
@@ -325,7 +344,7 @@ B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 def rc(node: TestNode) -> int:
     """The release number the node plays (25 for 0.11.0-rc.25)."""
-    return int(node.release()["rc"])
+    return int(node.release_info()["rc"])
 
 
 def is_wire_id(value: str, node: TestNode) -> bool:
@@ -345,11 +364,13 @@ def make_wasm(directory: Path, name: str = "app.wasm", abi: bool = True) -> Path
     return path
 
 
-def install_app(client: Any, node: TestNode, tmp_path: Path, package: str = "com.example.kv") -> str:
+def install_app(
+    client: Any, node: TestNode, tmp_path: Path, package: str = "com.example.kv"
+) -> str:
     """Installs an application the node's release takes from a dev install:
     a `.wasm` (unique content) up to rc.31, a signed `.mpk` bundle from
     rc.32 (the test node writes it). Returns its id."""
-    if node.release()["rc"] >= 32:
+    if node.release_info()["rc"] >= 32:
         path = node.bundle(package, "1.0.0")["path"]
         return client.install_dev_application(path)["data"]["applicationId"]
     path = make_wasm(tmp_path, f"{package}.wasm")

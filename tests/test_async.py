@@ -148,7 +148,7 @@ def test_the_event_loop_is_not_blocked_while_a_call_waits(
 
         async def release_once_held() -> None:
             await asyncio.to_thread(node.wait_for_requests, "/admin-api/health", in_flight=True)
-            await asyncio.to_thread(node.release)
+            await asyncio.to_thread(node.release_held)
             released.set()
 
         helper = asyncio.ensure_future(release_once_held())

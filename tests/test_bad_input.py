@@ -198,8 +198,8 @@ CREDENTIAL = (
 )
 SECRET = "4987ccd0fb7ef36bf7f61e8f99fd150d33e6adac47649f23bfd7109c2e36a3ba"
 _NONCE_ARGS = [
-    Arg("context_id", "base58_or_hex_id", True, HEX),
-    Arg("device_key", "base58_or_hex_id", False, None),
+    Arg("context_id", "id", True, HEX),
+    Arg("device_key", "id", False, None),
     Arg("author_proof", "author_proof", False, CREDENTIAL),
 ]
 _IDS_ARGS = [
@@ -305,10 +305,10 @@ SPECS: dict[str, list[Arg]] = {
         Arg("valid_for", "count", False, None),
     ],
     "sign_warrant": [
-        Arg("context_id", "base58_or_hex_id", True, HEX),
+        Arg("context_id", "id", True, HEX),
         Arg("executor", "hex_id", True, HEX),
-        Arg("executor_key", "base58_or_hex_id", True, HEX),
-        Arg("release_bytecode_id", "base58_or_hex_id", True, HEX),
+        Arg("executor_key", "id", True, HEX),
+        Arg("release_bytecode_id", "id", True, HEX),
         Arg("release_version", "release_version", True, "1.0.0"),
         Arg("method", "name", True, "set"),
         Arg("args", "json_text", True, {"k": "v"}),
@@ -318,7 +318,7 @@ SPECS: dict[str, list[Arg]] = {
         Arg("valid_for", "count", False, None),
     ],
     "sign_login_statement": [
-        Arg("node_key", "base58_or_hex_id", True, HEX),
+        Arg("node_key", "id", True, HEX),
         Arg("session_key", "hex_id", True, HEX),
         Arg("device_secret", "secret", True, SECRET),
         Arg("audience", "name", False, None),
@@ -330,7 +330,7 @@ SPECS: dict[str, list[Arg]] = {
     "DeviceCredential.verify": [],
     "DeviceCredential.to_dict": [],
     "ConnectionInfo.login_account_proof": [
-        Arg("node_key", "base58_or_hex_id", True, HEX),
+        Arg("node_key", "id", True, HEX),
         Arg("audience", "name", False, None),
         Arg("valid_for", "count", False, None),
     ],

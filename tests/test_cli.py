@@ -178,7 +178,9 @@ def world83(
         "invitation_json": {
             **base["invitation_json"],
             "admit_join": json.dumps(client.create_namespace_invitation(ns)["data"]["invitation"]),
-            "join_namespace": json.dumps(client.create_namespace_invitation(ns)["data"]["invitation"]),
+            "join_namespace": json.dumps(
+                client.create_namespace_invitation(ns)["data"]["invitation"]
+            ),
             "join_group": json.dumps(client.create_group_invitation(group)["data"]["invitation"]),
         },
         "scope": {"set_device_scope": "all", "link_device": "00"},
@@ -198,6 +200,7 @@ def world83(
         "seq": "1",
         "sent_at_ms": "1",
         "signature": "00",
+        "device_key": pair["signPublicKey"],
     }
 
 
@@ -272,7 +275,8 @@ def argv(endpoint: dict[str, Any], w: dict[str, Any]) -> list[str]:
     out += EXTRA.get(endpoint["name"], [])
     # A context is in the namespace, not in the world's subgroup.
     names = {a["name"] for a in endpoint["args"]}
-    if {"group_id", "context_id"} <= names:
+    if {"group_id", "context_id"} <= names or "tee_authoring" in endpoint["name"]:
+        # (A TEE authoring policy is set on a namespace, not a subgroup.)
         w = {**w, "group_id": w["namespace_id"]}
     for arg in endpoint["args"]:
         if not arg["required"] or arg["kind"] in ("progress",):
@@ -280,7 +284,7 @@ def argv(endpoint: dict[str, Any], w: dict[str, Any]) -> list[str]:
         name = arg["name"]
         if arg["kind"] == "local_path":
             value: Any = w["local_path"]
-        elif name == "nonce" and endpoint["name"] != "tee_attest":
+        elif name == "nonce" and "attest" not in endpoint["name"]:
             value = w["nonce_proof"]
         else:
             value = w[name]
@@ -288,6 +292,8 @@ def argv(endpoint: dict[str, Any], w: dict[str, Any]) -> list[str]:
             value = value[endpoint["name"]]
         if arg["kind"] == "bool":
             out.append(("--" if value else "--no-") + name.replace("_", "-"))
+        elif arg["kind"] == "str_list":
+            out += ["--" + name.replace("_", "-"), str(value)]
         else:
             out.append(str(value))
     return out

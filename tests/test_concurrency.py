@@ -31,7 +31,7 @@ def test_two_threads_overlap_in_time(client: calimero.Client, node: TestNode) ->
     for t in threads:
         t.start()
     node.wait_for_requests("/admin-api/health", 2, in_flight=True)
-    node.release()
+    node.release_held()
     for t in threads:
         t.join()
     assert results == [{"data": {"status": "alive"}}] * 2
@@ -47,7 +47,7 @@ def test_python_threads_run_while_a_call_waits(client: calimero.Client, node: Te
     def release_it() -> None:
         node.wait_for_requests("/admin-api/health", in_flight=True)
         releasing.set()  # before the release: the call cannot return sooner
-        node.release()
+        node.release_held()
 
     helper = threading.Thread(target=release_it)
     helper.start()

@@ -120,9 +120,7 @@ def test_for_application_and_executors(
     assert entry["executors"]
 
 
-def test_sync_resync_join_leave(
-    client: calimero.Client, context_id: str, node: TestNode
-) -> None:
+def test_sync_resync_join_leave(client: calimero.Client, context_id: str, node: TestNode) -> None:
     assert client.sync_all_contexts() == {"data": None}
     assert client.sync_context(context_id) == {"data": None}
     # the node refuses a resync that would drop DAG heads unless forced (a

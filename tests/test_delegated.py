@@ -16,7 +16,13 @@ from typing import Any
 import pytest
 
 import calimero
-from conftest import AUTH_PASSWORD, AUTH_USER, AsyncDriven, SecretWatch, make_wasm
+from conftest import (
+    AUTH_PASSWORD,
+    AUTH_USER,
+    AsyncDriven,
+    SecretWatch,
+    shared_auth_node,
+)
 from testnode import TestNode
 
 CAN_AUTHOR_ON_BEHALF = 512
@@ -44,7 +50,10 @@ class Relay:
                 node.url, username=AUTH_USER, password=AUTH_PASSWORD, interactive=False
             )
         )
-        app = self.admin.install_dev_application(str(make_wasm(tmp_path)), version="1.2.0")
+        # An rc.83 node (the intents routes are rc.29+, warrants v2 rc.83):
+        # a signed bundle is what its dev install takes.
+        bundle = node.bundle("com.example.kv", "1.2.0")
+        app = self.admin.install_dev_application(bundle["path"])
         self.app_id = app["data"]["applicationId"]
         self.namespace = self.admin.create_namespace(self.app_id)["data"]["namespaceId"]
         self.context = self.admin.create_context(self.app_id, self.namespace)["data"]["contextId"]
@@ -69,9 +78,22 @@ class Relay:
         )
 
 
+#: Delegated access is spoken as merod 0.11.0-rc.83 speaks it.
+RELAY_RELEASE = "0.11.0-rc.83"
+
+
 @pytest.fixture
-def relay(auth_node: TestNode, tmp_path: Path, home: Path) -> Relay:
-    return Relay(auth_node, tmp_path)
+def relay(
+    auth_testnodes: dict[str, TestNode],
+    tmp_path: Path,
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Relay:
+    for name in ("CALIMERO_USERNAME", "CALIMERO_PASSWORD", "CALIMERO_ACCESS_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    node = shared_auth_node(auth_testnodes, RELAY_RELEASE)
+    node.reset()
+    return Relay(node, tmp_path)
 
 
 def raw(node: TestNode, method: str, path: str, proof: str, body: bytes = b"") -> int:
@@ -300,7 +322,13 @@ def test_the_warrant_nonce_routes_where_served(
     relay.node.auth(warrantNonceRoutes=True)
     relay.grant_authorship()
     minted = relay.credential()
-    client = make_client(relay.signed(minted), mode, event_loop_thread)
+    # The routes are newer than rc.83: a connection to an rc.83 node uses
+    # its local counter without asking; one pinned to a later release asks.
+    unpinned = make_client(relay.signed(minted), mode, event_loop_thread)
+    relay.node.clear_requests()
+    assert unpinned.next_warrant_nonce(relay.context) > 10**15  # microseconds
+    assert not [r for r in relay.node.requests() if "warrant-nonce" in r["path"]]
+    client = make_client(relay.signed(minted, node_version="0.11.0-rc.84"), mode, event_loop_thread)
     assert client.next_warrant_nonce(relay.context) == 0
     info = client.get_intent_relay(relay.context)["data"]
     signed = calimero.sign_warrant(
@@ -321,7 +349,15 @@ def test_the_warrant_nonce_routes_where_served(
     assert client.next_warrant_nonce(relay.context) == 42
     own = client.get_own_warrant_nonce(relay.context, minted["credential"])["data"]
     assert (own["seen"], own["nextNonce"]) == (True, 42)
-    admin = calimero.create_client(relay.admin.connection)
+    admin = calimero.create_client(
+        calimero.create_connection(
+            relay.node.url,
+            username=AUTH_USER,
+            password=AUTH_PASSWORD,
+            interactive=False,
+            node_version="0.11.0-rc.84",
+        )
+    )
     assert admin.next_warrant_nonce(relay.context, minted["devicePublicKey"]) == 42
     assert (
         admin.get_warrant_nonce(relay.context, minted["devicePublicKey"])["data"]["highWaterNonce"]

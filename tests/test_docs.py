@@ -46,7 +46,7 @@ from typing import Any
 
 import pytest
 
-from conftest import AUTH_PASSWORD, make_wasm
+from conftest import AUTH_PASSWORD, RELEASES, make_wasm, shared_auth_node, shared_node
 from testnode import TestNode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -205,13 +205,30 @@ def run_samples(
 # ------------------------------------------------------------------ the pages
 
 
+#: A page whose samples need a later node release says so:
+#: ``<!-- samples run against merod 0.11.0-rc.83 -->``.
+RELEASE_MARK = re.compile(r"<!-- samples run against merod (0\.11\.0-rc\.\d+) -->")
+
+
+def page_release(page: Path) -> str:
+    found = RELEASE_MARK.search(page.read_text())
+    return found.group(1) if found else RELEASES[0]
+
+
 @pytest.fixture
 def prelude(
-    node: TestNode,
-    auth_node: TestNode,
+    request: pytest.FixtureRequest,
+    testnodes: dict[str, TestNode],
+    auth_testnodes: dict[str, TestNode],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[dict[str, Any]]:
+    page = request.node.callspec.params["page"]
+    release = page_release(page)
+    node = shared_node(testnodes, release)
+    node.reset()
+    auth_node = shared_auth_node(auth_testnodes, release)
+    auth_node.reset()
     home = tmp_path / "home"
     work = tmp_path / "work"
     apps = tmp_path / "apps"
@@ -232,7 +249,13 @@ def prelude(
         "NODE_URL": node.url,
         "AUTH_NODE_URL": auth_node.url,
         "ADMIN_PASSWORD": AUTH_PASSWORD,
-        "APP_PATH": str(make_wasm(apps, "kv_store.wasm")),
+        # What a dev install takes on the page's release: a .wasm up to
+        # rc.31, a signed .mpk bundle from rc.32.
+        "APP_PATH": (
+            node.bundle("com.example.kv", "1.0.0")["path"]
+            if int(release.rsplit(".", 1)[1]) >= 32
+            else str(make_wasm(apps, "kv_store.wasm"))
+        ),
     }
     # What a page's samples set in the environment goes with them.
     os.environ.clear()

@@ -375,9 +375,7 @@ def test_logout_retires_the_refresh_token_on_rc83(auth83: TestNode) -> None:
     assert conn.token is None and not cache.exists()
     # The node retired it: refreshing with it is refused.
     with pytest.raises(calimero.ClientError):
-        conn.request(
-            "POST", "/auth/refresh", {"access_token": "x", "refresh_token": refresh}
-        )
+        conn.request("POST", "/auth/refresh", {"access_token": "x", "refresh_token": refresh})
 
 
 def test_tokens_of_an_older_release_are_cleared(auth83: TestNode) -> None:
@@ -398,9 +396,7 @@ def test_tokens_of_an_older_release_are_cleared(auth83: TestNode) -> None:
     assert conn.token is None and not cache.exists()
 
 
-def test_events_without_subscribe_permission_end_at_once(
-    auth83: TestNode, tmp_path: Path
-) -> None:
+def test_events_without_subscribe_permission_end_at_once(auth83: TestNode, tmp_path: Path) -> None:
     """rc.41+ wants `context:subscribe` for event streams: a token without
     it gets 403, which ends the subscription with PermissionDeniedError
     instead of reconnecting."""

@@ -279,7 +279,9 @@ def test_official_client_signatures_are_kept(expected: dict[str, str]) -> None:
     for name, sig in expected.items():
         assert sig in form_signatures(name), (name, form_signatures(name))
         if len(form_signatures(name)) == 1:
-            got = re.sub(r"^\(self(, )?", "(", str(inspect.signature(getattr(calimero.Client, name))))
+            got = re.sub(
+                r"^\(self(, )?", "(", str(inspect.signature(getattr(calimero.Client, name)))
+            )
             assert got == sig, name
 
 

@@ -31,7 +31,11 @@ def test_node_identity_is_404_until_a_namespace_exists(
     assert is_wire_id(identity["publicKey"], node)
     # Keys added by later releases (swift-sdk rc29/rc32 fixtures, core
     # fixtures/wire/identity/node_identity.res.json).
-    for key, since in [("deviceAgreementKey", 29), ("holdsAccountRoot", 32), ("deviceCertified", 83)]:
+    for key, since in [
+        ("deviceAgreementKey", 29),
+        ("holdsAccountRoot", 32),
+        ("deviceCertified", 83),
+    ]:
         assert (key in identity) == (rc(node) >= since), key
 
 

@@ -114,7 +114,7 @@ class TestNode:
         truncate, oversize, hold)."""
         self.control("POST", "faults", {"path": path, "kind": kind, **options})
 
-    def release(self) -> int:
+    def release_held(self) -> int:
         """Lets the requests held by ``hold`` faults go on (and any later
         one, until the faults are cleared); answers how many were held."""
         return int(self.control("POST", "faults/release")["released"])
@@ -174,7 +174,7 @@ class TestNode:
 
     # ----------------------------------------------------------------- releases
 
-    def release(self) -> dict[str, Any]:
+    def release_info(self) -> dict[str, Any]:
         """The release the node answers as: ``{"nodeVersion", "rc",
         "features": {name: bool}, "routes": [{"method", "path", "since",
         "until", "served"}]}`` (the routes that come and go)."""
@@ -183,7 +183,7 @@ class TestNode:
     @property
     def node_version(self) -> str:
         """``"0.11.0-rc.N"``."""
-        return self.release()["nodeVersion"]
+        return self.release_info()["nodeVersion"]
 
     def publish(
         self, package: str, version: str, *, abi: bool = True, signed: bool = True

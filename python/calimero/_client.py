@@ -86,7 +86,7 @@ def _compile(name: str, source: str, owner: str, namespace: dict[str, Any]) -> A
 
 
 def _releases(endpoint: dict[str, Any]) -> str:
-    """"0.11.0-rc.28 and later", or "" for every release."""
+    """ "0.11.0-rc.28 and later", or "" for every release."""
     return endpoint["releases_text"] if endpoint["releases_text"] != "every release" else ""
 
 
@@ -126,8 +126,8 @@ def _make_forms(indices: list[int], owner: str) -> Callable[..., Any]:
     name = endpoints[0]["name"]
     binders = []
     for index, endpoint in zip(indices, endpoints):
-        names = ", ".join(a["name"] for a in endpoint["args"])
-        source = f"def bind({', '.join(_params(endpoint))}):\n    return ({names}{',' if names else ''})\n"
+        names = "".join(f"{a['name']}, " for a in endpoint["args"])
+        source = f"def bind({', '.join(_params(endpoint))}):\n    return ({names})\n"
         binders.append((index, _compile("bind", source, owner, {})))
 
     def calls(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[int, tuple[Any, ...]]]:

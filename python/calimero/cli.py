@@ -193,7 +193,13 @@ def _add_endpoint(sub: Any, endpoint: dict[str, Any], area: str, name: str) -> N
         if kind == "choice":
             helptext = " or ".join(arg["choices"])
         if kind == "str_list":
-            cmd.add_argument(_option(arg["name"]), dest=arg["name"], action="append", help=helptext)
+            cmd.add_argument(
+                _option(arg["name"]),
+                dest=arg["name"],
+                action="append",
+                required=arg["required"],
+                help=helptext,
+            )
         elif kind == "bool":
             cmd.add_argument(
                 _option(arg["name"]),
@@ -237,8 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--node-version",
         default=os.environ.get("CALIMERO_NODE_VERSION"),
-        help="the node's release, e.g. 0.11.0-rc.83 (env CALIMERO_NODE_VERSION; "
-        "default: detected)",
+        help="the node's release, e.g. 0.11.0-rc.83 (env CALIMERO_NODE_VERSION; default: detected)",
     )
     parser.add_argument(
         "--device-credential",

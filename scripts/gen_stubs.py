@@ -103,7 +103,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, Any, Literal, overload
 
 from ._events import Subscription
-from .calimero_client_py import BlobChunks, ConnectionInfo, DeviceCredential
+from .calimero_client_py import BlobChunks, ConnectionInfo, DeviceCredential, TeePolicy
 from .types import (
 {type_imports}
 )
@@ -227,6 +227,10 @@ def create_connection(
     max_response_bytes: int | None = None,
     ca_cert: str | os.PathLike[str] | bytes | None = None,
     node_version: str | None = None,
+    tee: TeePolicy | None = None,
+    sealed: bool = False,
+    transport_public_key: str | bytes | None = None,
+    tee_collateral: Mapping[str, Any] | str | bytes | None = None,
 ) -> ConnectionInfo: ...
 def create_client(connection: ConnectionInfo) -> Client: ...
 def create_async_client(connection: ConnectionInfo) -> AsyncClient: ...

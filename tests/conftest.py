@@ -17,6 +17,9 @@ import pytest
 import calimero
 from testnode import TestNode
 
+# merobox's own tests, vendored, run in merobox's virtualenv by test_merobox.py
+collect_ignore_glob = ["merobox_compat/*"]
+
 #: The node releases the scenario suites run against: the oldest and the
 #: newest the SDK speaks (the test node plays either, --node-version).
 RELEASES = ("0.11.0-rc.25", "0.11.0-rc.83")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import inspect
+import json
 import re
 import subprocess
 import sys
@@ -143,6 +144,20 @@ ACCEPTS: dict[str, set[str]] = {
     "signed_body": {"bytes"} | (STRINGS - {"surrogate"}),
     # signed, never compared: any text up to 256 bytes
     "release_version": {"empty", "malformed_id", "bad_hex", "unicode", "nul"},
+    # ---- TEE ----
+    "tee_policy": set(),
+    # 64 hex characters or 32 bytes
+    "transport_key": set(),
+    # a dict or its JSON text (bytes too); none of the values is DCAP collateral
+    "collateral": set(),
+    # lists of str
+    "measurements": set(),
+    "tcb_statuses": set(),
+    "releases": set(),
+    # any bytes are a quote to verify (and refuse: AttestationError)
+    "quote": {"bytes"},
+    "report_data": set(),
+    "timestamp": {"int"},
 }
 
 
@@ -185,6 +200,18 @@ _CONNECTION_ARGS = [
     Arg("device_credential", "device_credential", False, None),
     Arg("device_secret", "secret", False, None),
     Arg("device_session", "device_session", False, None),
+    Arg("tee", "tee_policy", False, None),
+    Arg("sealed", "flag", False, None),
+    Arg("transport_public_key", "transport_key", False, None),
+    Arg("tee_collateral", "collateral", False, None),
+]
+M48 = ["ab" * 48]
+COLLATERAL = json.loads(
+    (Path(__file__).parent / "data" / "tee" / "tdx_quote_collateral.json").read_text()
+)
+_APPLICATION_ARGS = [
+    Arg("application_id", "base58_id", False, None),
+    Arg("application_hash", "hash", False, None),
 ]
 #: A credential `merod account sign-cert --generate` minted, and the secret
 #: of the key it certifies (calimero-client-py src/warrant.rs tests).
@@ -295,6 +322,26 @@ SPECS: dict[str, list[Arg]] = {
     "JwtToken.is_expired": [],
     "BlobChunks.close": [],
     "AuthMode": [Arg("value", "enum_value", True, "none")],
+    "TeePolicy": [
+        Arg("allowed_mrtd", "measurements", True, M48),
+        Arg("allowed_rtmr0", "measurements", False, None),
+        Arg("allowed_rtmr1", "measurements", False, M48),
+        Arg("allowed_rtmr2", "measurements", False, M48),
+        Arg("allowed_rtmr3", "measurements", False, M48),
+        Arg("allowed_tcb_statuses", "tcb_statuses", False, None),
+        *_APPLICATION_ARGS,
+    ],
+    "TeePolicy.from_releases": [
+        Arg("releases", "releases", True, [{"profiles": {"p": {}}}]),
+        Arg("profile", "name", True, "p"),
+        *_APPLICATION_ARGS,
+    ],
+    "TeePolicy.verify_quote": [
+        Arg("quote", "quote", True, b"quote"),
+        Arg("collateral", "collateral", True, COLLATERAL),
+        Arg("report_data", "report_data", False, None),
+        Arg("now", "timestamp", False, None),
+    ],
     "Capability": [Arg("value", "flag_value", True, 1)],
     # ---- delegated access ----
     "sign_request": [
@@ -455,6 +502,9 @@ class World:
         self.client = calimero.create_client(self.connection)
         self.aclient = calimero.create_async_client(self.connection)
         self.token = calimero.JwtToken("a.b.c")
+        self.policy = calimero.TeePolicy(
+            M48, allowed_rtmr1=M48, allowed_rtmr2=M48, allowed_rtmr3=M48
+        )
         # A live (empty) subscription, for its methods; opening it is I/O,
         # so the test clears the request log after making the World.
         self.subscription = self.client.subscribe() if subscription else None
@@ -471,6 +521,7 @@ class World:
             "ConnectionInfo": self.connection,
             "JwtToken": self.token,
             "Subscription": self.subscription,
+            "TeePolicy": self.policy,
         }.get(head)
         if owner is None:  # no instance to be had without I/O: call it unbound
             found = getattr(getattr(calimero, head), method)

@@ -20,6 +20,12 @@ Before a page's first block the prelude defines:
     a device credential (hex) of a fresh account and the secret of the key
     it certifies, minted by the auth-mode node, which serves delegated
     access for the page.
+``TEE_NODE_URL``
+    the URL of a test node serving the sealed transport of a TEE node
+    (``--transport-secret``, sealing required), without TDX: its
+    attestation is a mock quote, wiped clean for the page;
+``TEE_TRANSPORT_KEY``
+    that node's transport key (hex).
 
 A block that uses ``await`` at its top level runs under ``asyncio.run``;
 each may run ``SAMPLE_TIME_LIMIT`` seconds. A block fenced ```python no-run
@@ -205,6 +211,17 @@ def run_samples(
 # ------------------------------------------------------------------ the pages
 
 
+#: The transport secret of the TEE test node (core's vector secret).
+TEE_SECRET = "22" * 32
+
+
+@pytest.fixture(scope="module")
+def tee_node() -> Iterator[TestNode]:
+    node = TestNode("--tee-mock", "--transport-secret", TEE_SECRET, "--sealed-required")
+    yield node
+    node.stop()
+
+
 #: A page whose samples need a later node release says so:
 #: ``<!-- samples run against merod 0.11.0-rc.83 -->``.
 RELEASE_MARK = re.compile(r"<!-- samples run against merod (0\.11\.0-rc\.\d+) -->")
@@ -220,6 +237,7 @@ def prelude(
     request: pytest.FixtureRequest,
     testnodes: dict[str, TestNode],
     auth_testnodes: dict[str, TestNode],
+    tee_node: TestNode,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[dict[str, Any]]:
@@ -242,6 +260,8 @@ def prelude(
     environ = dict(os.environ)
     auth_node.auth(delegatedAccess=True)
     device = auth_node.control("POST", "credential", {})
+    tee_node.reset()
+    tee_node.control("POST", "sealed", {"forgetSessions": True, "resetStats": True})
     yield {
         "DEVICE_CREDENTIAL": device["credential"],
         "DEVICE_SECRET": device["deviceSecret"],
@@ -256,6 +276,8 @@ def prelude(
             if int(release.rsplit(".", 1)[1]) >= 32
             else str(make_wasm(apps, "kv_store.wasm"))
         ),
+        "TEE_NODE_URL": tee_node.url,
+        "TEE_TRANSPORT_KEY": tee_node.control("GET", "sealed")["transportPublicKey"],
     }
     # What a page's samples set in the environment goes with them.
     os.environ.clear()

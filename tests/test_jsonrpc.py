@@ -36,9 +36,26 @@ def test_state_changes_are_visible_in_the_context(client: calimero.Client, conte
     assert client.get_context(context_id)["data"]["contextStateHash"] != before
 
 
+def test_execute_function_returns_a_jsonrpc_error_in_the_envelope(
+    client: calimero.Client, context_id: str
+) -> None:
+    # as the official client did: the envelope, error included, is the answer
+    reply = client.execute_function(context_id, "no_such_method", {})
+    assert reply["jsonrpc"] == "2.0"
+    assert "result" not in reply
+    assert reply["error"] == {
+        "type": "FunctionCallError",
+        "data": 'method "no_such_method" not found',
+    }
+    reply = client.execute_function(MISSING, "get", '{"key": "k"}')
+    assert reply["error"] == {"type": "ContextNotFound"}
+    reply = client.execute_function(context_id, "get_result", {"key": "nope"})
+    assert reply["error"]["data"].startswith("the method call returned an error: [123, 34")
+
+
 def test_unknown_method_raises_rpc_error(client: calimero.Client, context_id: str) -> None:
     with pytest.raises(calimero.RpcError) as info:
-        client.execute_function(context_id, "no_such_method", {})
+        client.call(context_id, "no_such_method", {})
     err = info.value
     assert err.type == err.error_type == "FunctionCallError"
     assert err.data == 'method "no_such_method" not found'
@@ -145,3 +162,13 @@ def test_http_level_jsonrpc_failures(
     node.fault("/jsonrpc", "status", status=200, body="<html>", times=1)
     with pytest.raises(calimero.MalformedResponseError):
         client.call(context_id, "len")
+    # execute_function returns JSON-RPC errors, but HTTP failures still raise
+    node.fault("/jsonrpc", "status", status=422, body="Failed to deserialize", times=1)
+    with pytest.raises(calimero.BadRequestError):
+        client.execute_function(context_id, "len")
+    node.fault("/jsonrpc", "status", status=200, body="<html>", times=1)
+    with pytest.raises(calimero.MalformedResponseError):
+        client.execute_function(context_id, "len")
+    node.fault("/jsonrpc", "status", status=503, body="down", times=1)
+    with pytest.raises(calimero.ServerError):
+        client.execute_function(context_id, "len")

@@ -11,12 +11,15 @@ What each release changes: docs/node-releases.md.
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import calimero
+import signing
 from conftest import AUTH_PASSWORD, AUTH_USER, install_app, is_wire_id, make_wasm, rc
 from test_validation import wire_id
 from testnode import TestNode
@@ -184,6 +187,9 @@ def test_code_for_0_6_31_runs_against_rc25(node: TestNode, tmp_path: Path) -> No
     assert envelope["result"] is not None
     assert client.execute_function(ctx, "get", '{"key": "a"}')["result"]["output"] == "b"
     assert client.get_context(ctx)["data"]["id"] == ctx
+    blob = client.upload_blob(b"0.6.31")
+    assert blob["blob_id"] == blob["data"]["blob_id"] and blob["size"] == 6  # its flat shape
+    assert client.download_blob(blob["blob_id"]) == b"0.6.31"
     root = client.get_node_identity()["data"]["accountRootPublicKey"]
     offer = client.pair_device_init(ns, root, None)["data"]
     assert requests_to(node, f"/admin-api/namespaces/{ns}/account/pair-init")
@@ -248,6 +254,8 @@ def test_later_routes_are_refused_on_rc25(client: calimero.Client, node: TestNod
         lambda: client.pair_device_init(HEX, [HEX]),
         lambda: client.query("11111111111111111111111111111111", "get"),
         lambda: client.create_namespace_invitation(HEX, admitters=[HEX]),
+        lambda: client.get_context_intent_relay(HEX, author=HEX),
+        lambda: client.get_governance_intent_relay(HEX),
     ):
         with pytest.raises(calimero.UnsupportedByNodeError) as info:
             call()
@@ -343,6 +351,343 @@ def test_a_read_only_node_keeps_the_rpc_error_type(
         client.call(ctx, "set", {"key": "a", "value": "b"})
     assert info.value.type == "ReadOnlyWriteRefused"
     assert info.value.data == {"context_id": ctx}
+
+
+# ------------------------------------- delegated creation, governance, presence
+
+CAN_CREATE_CONTEXT = 1
+MANAGE_MEMBERS = 8
+CAN_AUTHOR_ON_BEHALF = 512
+
+
+def test_the_tests_signer_reproduces_cores_byte_vectors() -> None:
+    """tests/signing.py against core's pinned vectors (`key(7)` is the
+    secret `[7; 32]`), so what the scenarios below sign is what a node
+    reads: creation_wire_fixture.rs, governance_wire_fixture.rs and the
+    presence statement vector."""
+    seven = bytes([7]) * 32
+    heads = {"account_heads": (bytes([0x55]) * 32,), "governance_floor": (bytes([0x66]) * 32,)}
+    creation = signing.creation_warrant(
+        seven,
+        group="11" * 32,
+        seed="12" * 32,
+        author_account="22" * 32,
+        executor="33" * 32,
+        executor_key="77" * 32,
+        application_id="44" * 32,
+        init_args=b'{"name":"general"}',
+        name="general",
+        nonce=42,
+        not_after=1_700_000_000,
+        **heads,
+    )
+    assert len(creation) == 2 * 421
+    assert creation.startswith("11" * 32 + "12" * 32 + "22" * 32 + "ea4a6c63e29c520a")
+    assert creation.endswith(
+        "19103d73752d052f747911b4b36e423221d89d120bf6f4d32122d3c4fd1fb030"
+        "9add40f3f3b80a5e5d6fefa02de5f4d6bb914c85c5c8b10a3a0e3a0e22c08400"
+    )
+    governance = signing.governance_warrant(
+        seven,
+        scope="11" * 32,
+        op=(signing.ROOT, b"\x01\x02\x03"),
+        author_account="22" * 32,
+        executor="33" * 32,
+        executor_key="77" * 32,
+        nonce=42,
+        not_after=1_700_000_000,
+        **heads,
+    )
+    assert len(governance) == 2 * 345
+    assert "d6bc121f9fcf7b85bea94d356d620c14dd8e1ae5fa2317cbcfc2c486cf04dfb3" in governance
+    assert governance.endswith(
+        "03ce6c011f565924099b2c776032a1cfe540d1c4c09fad0b470723f8ee76138d"
+        "1d685a20948edf4dee2901d3f9187e3363a16e3b141b0bc94553f5948becae07"
+    )
+    author = signing.public_key(bytes([0x22]) * 32)
+    assert author.hex() == calimero.public_key_of("22" * 32)
+    typing = b'{"typing":true}'
+    statement = signing.presence_statement("11" * 32, author, 7, 1_700_000_000_000, typing)
+    assert statement.hex() == (
+        "63616c696d65726f2f70726573656e63652f31" + "11" * 32 + author.hex()
+        + "0700000000000000" + "0068e5cf8b010000"
+        + "f25c119b355e48fcfc5c8acd6b7681d0d8dfe33f75ee6408aa162e13b05ca486"
+    )  # fmt: skip
+
+
+class Member:
+    """An account with no node: a device credential the test node mints,
+    and the device's secret, which only the test holds."""
+
+    def __init__(self, node: TestNode) -> None:
+        minted = node.control("POST", "credential", {})
+        self.account: str = minted["account"]
+        self.proof: str = minted["credential"]
+        self.secret = bytes.fromhex(minted["deviceSecret"])
+
+    def seat(self, client: calimero.Client, group: str, capabilities: int) -> None:
+        client.add_group_members(group, [{"identity": self.account, "role": "Member"}])
+        client.set_member_capabilities(group, self.account, capabilities)
+
+
+def forged(warrant: str) -> str:
+    """The warrant with its signature's last byte changed."""
+    return warrant[:-2] + ("01" if warrant[-2:] == "00" else "00")
+
+
+@RC83
+def test_context_intents_create_a_context_for_a_member(
+    client: calimero.Client, node: TestNode, app_id: str, namespace_id: str
+) -> None:
+    me = client.get_node_identity()["data"]
+    route = f"/admin-api/groups/{namespace_id}/context-intents"
+    assert client.get_context_intent_relay(namespace_id) == {
+        "data": {
+            "executorAccount": me["accountId"],
+            "executorKey": me["publicKey"],
+            "groupId": namespace_id,
+            "canCreateOnBehalf": False,
+        }
+    }
+    assert requests_to(node, route)[-1]["query"] is None
+    member = Member(node)
+    asked = client.get_context_intent_relay(namespace_id, author=member.account)["data"]
+    assert asked["authorMayCreate"] is False  # not a member yet
+    assert requests_to(node, route)[-1]["query"] == f"author={member.account}"
+    member.seat(client, namespace_id, CAN_CREATE_CONTEXT)
+    client.set_member_capabilities(namespace_id, me["accountId"], CAN_AUTHOR_ON_BEHALF)
+    relay = client.get_context_intent_relay(namespace_id, author=member.account)["data"]
+    assert relay["canCreateOnBehalf"] is True and relay["authorMayCreate"] is True
+
+    def warrant(author: Member = member, **terms: Any) -> str:
+        base: dict[str, Any] = {
+            "group": namespace_id,
+            "seed": os.urandom(32),
+            "author_account": author.account,
+            "executor": relay["executorAccount"],
+            "executor_key": relay["executorKey"],
+            "application_id": app_id,
+            "init_args": signing.node_json({}),
+            "nonce": 1,
+            "not_after": int(time.time()) + 300,
+        }
+        return signing.creation_warrant(author.secret, **{**base, **terms})
+
+    good = warrant()
+    # Authenticity first: a bad signature is a 400 about the bundle.
+    with pytest.raises(calimero.BadRequestError) as info:
+        client.perform_context_intent(namespace_id, forged(good), member.proof)
+    assert info.value.status == 400
+    assert "creation delegation does not verify: creation warrant has an invalid signature" in str(
+        info.value
+    )
+    with pytest.raises(calimero.BadRequestError) as info:
+        client.perform_context_intent(namespace_id, "0000", member.proof)
+    assert "not a valid context creation warrant (2 bytes): Unexpected length" in str(info.value)
+    # Genuine, but not for this: 403.
+    with pytest.raises(calimero.PermissionDeniedError) as info:
+        client.perform_context_intent(namespace_id, good, member.proof, {"name": "other"})
+    assert info.value.status == 403 and "does not cover the init arguments" in str(info.value)
+    with pytest.raises(calimero.PermissionDeniedError, match="executor key"):
+        client.perform_context_intent(namespace_id, warrant(executor_key=HEX), member.proof)
+    with pytest.raises(calimero.PermissionDeniedError, match="expired at"):
+        client.perform_context_intent(namespace_id, warrant(not_after=1), member.proof)
+    stranger = Member(node)
+    with pytest.raises(calimero.PermissionDeniedError, match="author is not a member"):
+        client.perform_context_intent(namespace_id, warrant(stranger), stranger.proof)
+
+    created = client.perform_context_intent(namespace_id, good, member.proof)["data"]
+    assert body(requests_to(node, route)[-1]) == {
+        "warrant": good,
+        "authorProof": member.proof,
+        "initArgs": {},
+    }
+    assert created["groupId"] == namespace_id
+    assert created["memberPublicKey"] == me["publicKey"]
+    assert client.get_context(created["contextId"])["data"]["applicationId"] == app_id
+    with pytest.raises(calimero.PermissionDeniedError, match="already been spent"):
+        client.perform_context_intent(namespace_id, good, member.proof)
+
+
+@RC83
+def test_governance_intents_publish_a_members_op(
+    client: calimero.Client, node: TestNode, namespace_id: str
+) -> None:
+    me = client.get_node_identity()["data"]
+    assert client.get_governance_intent_relay(namespace_id) == {
+        "data": {
+            "executorAccount": me["accountId"],
+            "executorKey": me["publicKey"],
+            "groupId": namespace_id,
+            "canActOnBehalf": False,
+        }
+    }
+    member = Member(node)
+    member.seat(client, namespace_id, MANAGE_MEMBERS)
+    client.set_member_capabilities(namespace_id, me["accountId"], CAN_AUTHOR_ON_BEHALF)
+    relay = client.get_governance_intent_relay(namespace_id)["data"]
+    assert relay["canActOnBehalf"] is True
+    newcomer = "cd" * 32
+    add = signing.member_added_op(newcomer, "Member")
+
+    def warrant(op: tuple[int, bytes] = add, **terms: Any) -> str:
+        base: dict[str, Any] = {
+            "scope": namespace_id,
+            "op": op,
+            "author_account": member.account,
+            "executor": relay["executorAccount"],
+            "executor_key": relay["executorKey"],
+            "nonce": 1,
+            "not_after": int(time.time()) + 300,
+        }
+        return signing.governance_warrant(member.secret, **{**base, **terms})
+
+    good = warrant()
+    with pytest.raises(calimero.BadRequestError) as info:
+        client.perform_governance_intent(namespace_id, forged(good), member.proof, add[1].hex())
+    assert info.value.status == 400
+    assert "governance delegation does not verify: governance warrant has an invalid" in str(
+        info.value
+    )
+    # The op must be the one signed, byte for byte.
+    other = signing.member_added_op("ef" * 32, "Member")[1].hex()
+    with pytest.raises(calimero.PermissionDeniedError) as info:
+        client.perform_governance_intent(namespace_id, good, member.proof, other)
+    assert info.value.status == 403 and "does not cover the op" in str(info.value)
+    with pytest.raises(calimero.PermissionDeniedError, match="different group"):
+        client.perform_governance_intent(HEX, good, member.proof, add[1].hex())
+
+    published = client.perform_governance_intent(namespace_id, good, member.proof, add[1].hex())
+    assert published == {"data": {"groupId": namespace_id}}
+    sent = requests_to(node, f"/admin-api/groups/{namespace_id}/governance-intents")[-1]
+    assert body(sent) == {"warrant": good, "authorProof": member.proof, "op": add[1].hex()}
+    members = {m["identity"]: m["role"] for m in client.list_group_members(namespace_id)["members"]}
+    assert members[newcomer] == "Member"
+    with pytest.raises(calimero.PermissionDeniedError, match="already been spent"):
+        client.perform_governance_intent(namespace_id, good, member.proof, add[1].hex())
+    # Applied as the member: its own authority decides.
+    promote = signing.member_role_set_op(newcomer, "Admin")
+    with pytest.raises(calimero.PermissionDeniedError, match="setting a role"):
+        client.perform_governance_intent(
+            namespace_id, warrant(promote, nonce=2), member.proof, promote[1].hex()
+        )
+
+
+@RC83
+def test_presence_intents_forward_a_members_signed_state(
+    client: calimero.Client, node: TestNode, namespace_id: str, context_id: str
+) -> None:
+    member = Member(node)
+    now = int(time.time() * 1000)
+    state = b'{"typing":true}'
+    signature = signing.presence_signature(member.secret, context_id, 1, now, state)
+    with pytest.raises(calimero.PermissionDeniedError, match="not a member of this context"):
+        client.perform_presence_intent(context_id, 1, now, signature, member.proof, state.hex())
+    client.add_group_members(namespace_id, [{"identity": member.account, "role": "Member"}])
+    # The statement is rebuilt from what was sent: other state, other bytes.
+    with pytest.raises(calimero.BadRequestError) as info:
+        client.perform_presence_intent(context_id, 1, now, signature, member.proof, "00")
+    assert info.value.status == 400
+    assert "the signature does not verify under the author" in str(info.value)
+
+    assert client.perform_presence_intent(
+        context_id, 1, now, signature, member.proof, state.hex()
+    ) is None  # fmt: skip
+    assert body(requests_to(node, f"/admin-api/contexts/{context_id}/presence-intents")[-1]) == {
+        "state": state.hex(),
+        "seq": 1,
+        "sentAtMs": now,
+        "signature": signature,
+        "authorProof": member.proof,
+    }
+    # A retraction sends `state: null`.
+    retract = signing.presence_signature(member.secret, context_id, 2, now, None)
+    assert client.perform_presence_intent(context_id, 2, now, retract, member.proof) is None
+    assert body(node.requests()[-1])["state"] is None
+    with pytest.raises(calimero.BadRequestError, match="freshness window"):
+        client.perform_presence_intent(context_id, 2, now, retract, member.proof)
+    stale = signing.presence_signature(member.secret, context_id, 3, now - 60_000, None)
+    with pytest.raises(calimero.BadRequestError, match="freshness window"):
+        client.perform_presence_intent(context_id, 3, now - 60_000, stale, member.proof)
+
+
+# ------------------------------------- rc.83 owner, admission, device, TEE
+
+
+@RC83
+def test_admission_and_owner_operations(
+    client: calimero.Client, node: TestNode, app_id: str, namespace_id: str
+) -> None:
+    invitation = client.create_namespace_invitation(namespace_id)["data"]["invitation"]
+    assert client.admit_join(namespace_id, invitation, "00ff") == {"data": {"published": True}}
+    assert body(node.requests()[-1]) == {"invitation": invitation, "signedOp": "00ff"}
+    other = client.create_namespace(app_id)["data"]["namespaceId"]
+    with pytest.raises(calimero.BadRequestError, match="does not match"):
+        client.admit_join(other, invitation, "00ff")
+
+    # The TEE authoring policy, on a namespace this node owns.
+    mrtd = "ab" * 48
+    assert client.set_tee_authoring_policy(namespace_id, [mrtd]) == {}
+    sent = node.requests()[-1]
+    assert sent["method"] == "PUT" and body(sent) == {"allowedMrtd": [mrtd]}
+    assert client.delete_tee_authoring_policy(namespace_id) == {}
+    assert node.requests()[-1]["method"] == "DELETE"
+    sub = client.create_group_in_namespace(namespace_id, "sub")["data"]["groupId"]
+    with pytest.raises(calimero.BadRequestError, match="not on subgroup"):
+        client.set_tee_authoring_policy(sub, [mrtd])
+
+    # The namespace's admin: a member may become it, a stranger may not.
+    client.add_group_members(namespace_id, [{"identity": HEX, "role": "Member"}])
+    assert client.change_namespace_admin(namespace_id, HEX) == {}
+    assert body(node.requests()[-1]) == {"newAdmin": HEX}
+    with pytest.raises(calimero.ConflictError):
+        client.change_namespace_admin(namespace_id, "cd" * 32)
+    counter = client.get_group_info(namespace_id)["data"]["ownerOpCounter"]
+    assert counter == 3  # policy set, policy removed, admin changed
+
+    assert client.owner_delete_group(sub) == {}
+    assert body(node.requests()[-1]) == {}
+    with pytest.raises(calimero.NotFoundError):
+        client.get_group_info(sub)
+
+
+@RC83
+def test_link_device_binds_a_device_of_this_nodes_account(
+    client: calimero.Client, node: TestNode, namespace_id: str
+) -> None:
+    own = node.control("POST", "credential", {"asNodeAccount": True})
+    device = bytes.fromhex(own["credential"])[69:101].hex()
+    linked = client.link_device(namespace_id, own["credential"], "00")
+    assert linked == {
+        "data": {"accountId": own["account"], "deviceId": device, "alreadyBound": False}
+    }
+    assert body(node.requests()[-1]) == {"credential": own["credential"], "scope": "00"}
+    again = client.link_device(namespace_id, own["credential"], "00")["data"]
+    assert again["alreadyBound"] is True
+    foreign = node.control("POST", "credential", {})
+    with pytest.raises(calimero.PermissionDeniedError, match="another account"):
+        client.link_device(namespace_id, foreign["credential"], "00")
+    with pytest.raises(calimero.BadRequestError, match="not a device certificate"):
+        client.link_device(namespace_id, "0201", "00")
+
+
+@RC83
+def test_registration_attest_fails_without_tdx(client: calimero.Client, node: TestNode) -> None:
+    with pytest.raises(calimero.ServerError) as info:
+        client.tee_registration_attest(HEX)
+    assert info.value.status == 500
+    assert body(node.requests()[-1]) == {"nonce": HEX}
+
+
+def test_registration_attest_quotes_on_a_mock_tee() -> None:
+    node = TestNode("--tee-mock", node_version="0.11.0-rc.83")
+    try:
+        client = calimero.create_client(calimero.create_connection(node.url))
+        quote = client.tee_registration_attest(HEX)["data"]
+        assert set(quote) == {"quoteB64", "quote"}
+        assert quote["quote"]["body"]["reportdata"].startswith(HEX)
+    finally:
+        node.stop()
 
 
 # ---------------------------------------------------------------- auth

@@ -23,14 +23,16 @@ from .calimero_client_py import (
     _subscribe,
     endpoints,
 )
-from .errors import NotFoundError, UnsupportedByNodeError
+from .errors import InvalidArgumentError, NotFoundError, UnsupportedByNodeError
 
 # typing is not imported at run time (about 10 ms of `import calimero`):
 # annotations are strings here, read only by type checkers.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
     from typing import Any, Callable, NoReturn
+
+    from .calimero_client_py import TeePolicy
 
 
 __all__ = [
@@ -153,8 +155,10 @@ def _make_forms(indices: list[int], owner: str) -> Callable[..., Any]:
         async def method(self: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
             return await self._connection._invoke_forms_async(calls(args, kwargs))
 
-    # Its signature is (*args, **kwargs); the forms are in the docstring and
-    # in the stub (one @overload each).
+    # Its signature is (*args, **kwargs); the forms are in the docstring, in
+    # the stub (one @overload each) and here, newest first, as functions of
+    # their signatures (for tools that check a call binds).
+    method.__forms__ = tuple(bind for _, bind in binders)  # type: ignore[attr-defined]
     method.__name__ = name
     method.__qualname__ = f"{owner}.{name}"
     method.__module__ = "calimero"
@@ -549,7 +553,9 @@ def _alias_method(scope: str | None) -> tuple[str, str]:
         return "create_context_alias", "context_id"
     if scope == "application":
         return "create_application_alias", "application_id"
-    raise ValueError(f"scope: expected None, 'context' or 'application', got {_shown(scope)}")
+    raise InvalidArgumentError(
+        f"scope: expected None, 'context' or 'application', got {_shown(scope)}"
+    )
 
 
 def _as_value_error(error: Exception, target: str) -> Exception:
@@ -613,9 +619,9 @@ def _no_identity_aliases(method: str, **args: Any) -> NoReturn:
         if not isinstance(value, str):
             raise TypeError(f"{name}: expected str, got {type(value).__name__}")
         if name == "alias" and not _ALIAS.fullmatch(value):
-            raise ValueError(f"{name}: expected 1 to 50 characters of A-Z a-z 0-9 . _ -")
+            raise InvalidArgumentError(f"{name}: expected 1 to 50 characters of A-Z a-z 0-9 . _ -")
         if name != "alias" and not _is_base58_id(value):
-            raise ValueError(f"{name}: expected a base58 string of 32 bytes")
+            raise InvalidArgumentError(f"{name}: expected a base58 string of 32 bytes")
     raise UnsupportedByNodeError(
         f"{method}: merod has no identity-alias routes (/admin-api/alias/*/identity/...) "
         "in any release from 0.11.0-rc.25 to 0.11.0-rc.83; context, application and "
@@ -685,6 +691,10 @@ def create_connection(
     max_response_bytes: int | None = None,
     ca_cert: str | os.PathLike[str] | bytes | None = None,
     node_version: str | None = None,
+    tee: TeePolicy | None = None,
+    sealed: bool = False,
+    transport_public_key: str | bytes | None = None,
+    tee_collateral: Mapping[str, Any] | str | bytes | None = None,
 ) -> ConnectionInfo:
     """A connection to the node at ``api_url``.
 
@@ -733,6 +743,18 @@ def create_connection(
     ValueError. A node not serving delegated access answers
     ``PermissionDeniedError`` (403, ``auth_error="invalid_proof"``); a
     refused proof ``AuthenticationError`` (401).
+
+    TEE nodes: ``sealed=True`` encrypts every request (token refreshes,
+    blob transfers and event streams included) to the node's X25519
+    transport key, so only the attested TD reads it, whatever proxy or TLS
+    terminator sits in front. The key is attested, under ``tee`` (a
+    ``TeePolicy`` its quote must meet, verified against the Intel collateral
+    the node returns, or ``tee_collateral`` when given), or is
+    ``transport_public_key`` (hex or 32 bytes), verified some other way.
+    Nothing is sent until the first call, which attests and opens the
+    session. ``tee`` or ``transport_public_key`` without ``sealed=True``,
+    or ``sealed=True`` without either, raise ValueError; a WebSocket
+    subscription cannot be sealed and raises ValueError (use SSE).
     """
     return ConnectionInfo(
         api_url,
@@ -751,6 +773,10 @@ def create_connection(
         device_credential=device_credential,
         device_secret=device_secret,
         device_session=device_session,
+        tee=tee,
+        sealed=sealed,
+        transport_public_key=transport_public_key,
+        tee_collateral=tee_collateral,
     )
 
 

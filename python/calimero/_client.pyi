@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, Any, Literal, overload
 
 from ._events import Subscription
-from .calimero_client_py import BlobChunks, ConnectionInfo, DeviceCredential
+from .calimero_client_py import BlobChunks, ConnectionInfo, DeviceCredential, TeePolicy
 from .types import (
     ApplicationList,
     ApplicationResponse,
@@ -276,7 +276,7 @@ class Client(_BaseClient):
         self,
         namespace_id: str,
         group_name: str | None = None,
-        visibility: Literal["open", "restricted"] | None = "restricted",
+        visibility: Literal["open", "restricted"] | None = 'restricted',
     ) -> CreateGroupResponse: ...
     def admit_join(self, namespace_id: str, invitation_json: Any, signed_op: str) -> Any: ...
     def change_namespace_admin(
@@ -738,7 +738,7 @@ class AsyncClient(_BaseClient):
         self,
         namespace_id: str,
         group_name: str | None = None,
-        visibility: Literal["open", "restricted"] | None = "restricted",
+        visibility: Literal["open", "restricted"] | None = 'restricted',
     ) -> CreateGroupResponse: ...
     async def admit_join(self, namespace_id: str, invitation_json: Any, signed_op: str) -> Any: ...
     async def change_namespace_admin(
@@ -1024,6 +1024,10 @@ def create_connection(
     max_response_bytes: int | None = None,
     ca_cert: str | os.PathLike[str] | bytes | None = None,
     node_version: str | None = None,
+    tee: TeePolicy | None = None,
+    sealed: bool = False,
+    transport_public_key: str | bytes | None = None,
+    tee_collateral: Mapping[str, Any] | str | bytes | None = None,
 ) -> ConnectionInfo: ...
 def create_client(connection: ConnectionInfo) -> Client: ...
 def create_async_client(connection: ConnectionInfo) -> AsyncClient: ...

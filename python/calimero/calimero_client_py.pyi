@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, final
 
@@ -19,6 +19,7 @@ __all__ = [
     "sign_login_statement",
     "sign_request",
     "sign_warrant",
+    "TeePolicy",
     "_Subscription",
     "_asubscribe",
     "_subscribe",
@@ -113,6 +114,10 @@ class ConnectionInfo:
         device_secret: str | None = None,
         device_session: str | None = None,
         node_version: str | None = None,
+        tee: TeePolicy | None = None,
+        sealed: bool | None = None,
+        transport_public_key: str | bytes | None = None,
+        tee_collateral: Mapping[str, Any] | str | bytes | None = None,
     ) -> ConnectionInfo: ...
     @property
     def api_url(self) -> str: ...
@@ -126,6 +131,10 @@ class ConnectionInfo:
     def max_retries(self) -> int: ...
     @property
     def max_response_bytes(self) -> int: ...
+    @property
+    def sealed(self) -> bool: ...
+    @property
+    def transport_public_key(self) -> str | None: ...
     @property
     def token(self) -> JwtToken | None: ...
     @property
@@ -160,6 +169,53 @@ class ConnectionInfo:
     def _invoke_async(self, index: int, args: tuple[Any, ...]) -> Awaitable[Any]: ...
     def _invoke_forms(self, calls: list[tuple[int, tuple[Any, ...]]]) -> Any: ...
     def _invoke_forms_async(self, calls: list[tuple[int, tuple[Any, ...]]]) -> Awaitable[Any]: ...
+
+@final
+class TeePolicy:
+    def __new__(
+        cls,
+        allowed_mrtd: Sequence[str],
+        *,
+        allowed_rtmr0: Sequence[str] | None = None,
+        allowed_rtmr1: Sequence[str] | None = None,
+        allowed_rtmr2: Sequence[str] | None = None,
+        allowed_rtmr3: Sequence[str] | None = None,
+        allowed_tcb_statuses: Sequence[str] | None = None,
+        application_id: str | None = None,
+        application_hash: str | None = None,
+    ) -> TeePolicy: ...
+    @staticmethod
+    def from_releases(
+        releases: Sequence[Mapping[str, Any] | str | bytes | os.PathLike[str]],
+        profile: str,
+        *,
+        application_id: str | None = None,
+        application_hash: str | None = None,
+    ) -> TeePolicy: ...
+    @property
+    def allowed_mrtd(self) -> list[str]: ...
+    @property
+    def allowed_rtmr0(self) -> list[str] | None: ...
+    @property
+    def allowed_rtmr1(self) -> list[str]: ...
+    @property
+    def allowed_rtmr2(self) -> list[str]: ...
+    @property
+    def allowed_rtmr3(self) -> list[str]: ...
+    @property
+    def allowed_tcb_statuses(self) -> list[str]: ...
+    @property
+    def application_id(self) -> str | None: ...
+    @property
+    def application_hash(self) -> str | None: ...
+    def verify_quote(
+        self,
+        quote: bytes,
+        collateral: Mapping[str, Any] | str | bytes,
+        *,
+        report_data: bytes | None = None,
+        now: int | None = None,
+    ) -> dict[str, Any]: ...
 
 @final
 class BlobChunks:

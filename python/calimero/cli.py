@@ -638,6 +638,16 @@ def _auth_action(ns: argparse.Namespace, connection: Any) -> Any:
     }
 
 
+def _is_failed_envelope(ns: argparse.Namespace, result: Any) -> bool:
+    endpoint = getattr(ns, "endpoint", None)
+    return (
+        endpoint is not None
+        and endpoint["output"] == "rpc_envelope"
+        and isinstance(result, dict)
+        and result.get("error") is not None
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     ns = parser.parse_args(argv)
@@ -684,6 +694,10 @@ def main(argv: list[str] | None = None) -> int:
                     kwargs["progress"] = bar
                 result = method(**kwargs)
         _print(result, ns.json)
+        if _is_failed_envelope(ns, result):
+            # `rpc execute` prints the JSON-RPC envelope as the node sent it;
+            # an error in it is still a failed call for the exit status
+            return 1
     except ClientError as e:
         if ns.debug:
             raise

@@ -5,6 +5,16 @@ Everything the node or the network does to a call raises a subclass of
 :class:`TypeError` for a wrong type) before anything is sent; an internal
 failure raises :class:`RuntimeError`.
 
+:class:`ClientError` is itself a :class:`RuntimeError`: the official client
+0.6.31 raised ``RuntimeError("Client error: ...")`` for every node and
+network failure, and code written for it (merobox among others) catches
+that. Catch ``ClientError`` before ``RuntimeError`` to tell the two apart.
+For the same reason a bad id, URL or JSON text raises
+:class:`InvalidArgumentError`, a ``ValueError`` that is also a
+``RuntimeError`` (the official client noticed some of these only inside the
+call, and raised ``RuntimeError``): the seed's order, ``except ClientError``,
+``except ValueError``, ``except RuntimeError``, sorts it as a bad argument.
+
 Every :class:`ClientError` carries what is known of the failed request:
 ``status`` (int or None), ``message`` (the node's own message, such as
 ``"Context not found"``; ``str(error)`` adds the method, URL and status),
@@ -24,12 +34,14 @@ if TYPE_CHECKING:
     from typing import Any
 
 __all__ = [
+    "AttestationError",
     "AuthRevokedError",
     "AuthenticationError",
     "BadRequestError",
     "ClientError",
     "ConflictError",
     "HttpError",
+    "InvalidArgumentError",
     "MalformedResponseError",
     "NetworkError",
     "NotFoundError",
@@ -37,6 +49,7 @@ __all__ = [
     "RateLimitError",
     "RequestTimeoutError",
     "RpcError",
+    "SealedTransportError",
     "ServerError",
     "UnsupportedByNodeError",
 ]
@@ -61,8 +74,12 @@ def _rebuild(cls: type[ClientError], text: str, fields: dict[str, Any]) -> Clien
     return cls(text, **fields)
 
 
-class ClientError(Exception):
-    """A call failed at the node or on the way to it."""
+class ClientError(builtins.RuntimeError):
+    """A call failed at the node or on the way to it.
+
+    A ``RuntimeError``, as the official client's failures were, so
+    ``except RuntimeError`` written for it still catches every one of them.
+    """
 
     status: int | None
     message: str
@@ -120,6 +137,18 @@ class ClientError(Exception):
         fields = {name: getattr(self, name) for name in _FIELDS}
         fields["message"] = self.message
         return (_rebuild, (type(self), self._text, fields))
+
+
+class InvalidArgumentError(builtins.ValueError, builtins.RuntimeError):
+    """An argument was refused before anything was sent (a malformed id, URL,
+    JSON text, or a value over the node's limit); the message starts with
+    the argument's name.
+
+    A ``ValueError``, and also a ``RuntimeError``: the official client
+    raised ``RuntimeError`` for the arguments it parsed only inside the call
+    (a hex group id, an install hash, JSON text in ``args``), and code
+    written for it catches that.
+    """
 
 
 class NetworkError(ClientError, builtins.ConnectionError):
@@ -190,6 +219,26 @@ class UnsupportedByNodeError(ClientError, builtins.NotImplementedError):
 
     The official client's identity-alias methods call routes that merod
     0.11.0-rc.25 does not serve; here they raise this instead of a 404. It is
-    also a ``NotImplementedError`` (so a ``RuntimeError``, which is what the
-    official client raised).
+    also a ``NotImplementedError``.
+    """
+
+
+class AttestationError(ClientError):
+    """A TEE node's attestation was refused, so nothing was sent to it.
+
+    Its quote did not verify against Intel's collateral, or is a mock quote,
+    or its measurements, TCB status or application are not ones the
+    ``TeePolicy`` accepts, or it does not commit to this connection's nonce
+    and the node's transport key; or the node no longer holds the transport
+    key given with ``transport_public_key`` (it restarted). The message says
+    which.
+    """
+
+
+class SealedTransportError(ClientError):
+    """A sealed exchange with a TEE node failed in a way that makes its
+    answer untrusted: a response frame that did not open (tampered with,
+    reordered or forged on the way), an answer cut short before its end
+    frame, a handshake reply not from the attested node, or a request too
+    large to seal. Nothing unauthenticated is ever returned.
     """

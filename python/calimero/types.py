@@ -242,9 +242,12 @@ class UploadBlobData(TypedDict):
 
 
 class UploadBlobResponse(TypedDict):
-    """``upload_blob()``."""
+    """``upload_blob()``: the node's answer, with ``blob_id`` and ``size``
+    also at the top, where the official client 0.6.31 returned them."""
 
     data: UploadBlobData
+    blob_id: str
+    size: int
 
 
 class BlobSummary(TypedDict):
@@ -370,12 +373,13 @@ class RpcError(TypedDict):
 
 
 class RpcEnvelope(TypedDict):
-    """``execute_function()``: the JSON-RPC answer (an ``error`` member is
-    raised as ``calimero.RpcError``, so a returned envelope has ``result``)."""
+    """``execute_function()``: the JSON-RPC answer as the node sent it, with
+    ``result`` when the call succeeded or ``error`` when it failed (returned,
+    not raised, as the official client did; ``call()`` raises it)."""
 
     jsonrpc: str
     id: Any
-    result: RpcResult
+    result: NotRequired[RpcResult]
     error: NotRequired[RpcError]
 
 

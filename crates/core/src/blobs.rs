@@ -299,10 +299,7 @@ impl Connection {
             }
             transfer.touch();
             let result = idle_guard(&transfer, self.timeout(), method, &shown_url, async {
-                let response = request
-                    .send()
-                    .await
-                    .map_err(|e| transport_error(method, &shown_url, &e))?;
+                let response = self.dispatch(request, method, &shown_url).await?;
                 self.read_reply(response, method, shown_url.clone()).await
             })
             .await;
@@ -437,10 +434,7 @@ impl Connection {
             let (request, ticket) = self.builder(method, url.clone(), true, b"")?;
             transfer.touch();
             let sent = idle_guard(&transfer, idle, method, &shown_url, async {
-                request
-                    .send()
-                    .await
-                    .map_err(|e| transport_error(method, &shown_url, &e))
+                self.dispatch(request, method, &shown_url).await
             })
             .await;
             let response = match sent {

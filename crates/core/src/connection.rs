@@ -48,6 +48,8 @@ pub struct Config {
     pub max_response_bytes: u64,
     /// Extra trusted root certificates (PEM), beside the platform's.
     pub ca_pem: Option<Vec<u8>>,
+    /// Seal every request to a TEE node's transport key ([`crate::sealed`]).
+    pub sealed: Option<crate::sealed::SealedConfig>,
     /// The node's release, when the caller pins it (no detection).
     pub node_version: Option<Release>,
 }
@@ -60,6 +62,7 @@ impl std::fmt::Debug for Config {
             .field("max_retries", &self.max_retries)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("ca_pem", &self.ca_pem.as_ref().map(|p| p.len()))
+            .field("sealed", &self.sealed.is_some())
             .field("node_version", &self.node_version)
             .finish()
     }
@@ -73,6 +76,7 @@ impl Default for Config {
             max_retries: DEFAULT_MAX_RETRIES,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             ca_pem: None,
+            sealed: None,
             node_version: None,
         }
     }
@@ -178,6 +182,8 @@ struct Inner {
     auth: AuthState,
     rpc_id: AtomicU64,
     warned_plain_http: std::sync::atomic::AtomicBool,
+    /// Set when every request is sealed to a TEE node ([`Connection::dispatch`]).
+    sealed: Option<crate::sealed::Channel>,
     /// What is known of the node's release (crate::detect).
     release: Mutex<Knowledge>,
     /// Held while the release probe runs: one probe at a time.
@@ -220,6 +226,7 @@ impl Connection {
                 "expected a positive number of seconds",
             ));
         }
+        let sealed = config.sealed.as_ref().map(crate::sealed::Channel::new);
         let api_url = base.as_str().trim_end_matches('/').to_owned();
         // Tokens passed in, from the environment, or cached for this node
         // name (by merobox, or an earlier run).
@@ -243,6 +250,7 @@ impl Connection {
                 auth,
                 rpc_id: AtomicU64::new(1),
                 warned_plain_http: std::sync::atomic::AtomicBool::new(false),
+                sealed,
                 release: Mutex::new(release),
                 probe: tokio::sync::Mutex::new(()),
             }),
@@ -404,7 +412,9 @@ impl Connection {
         };
         self.learn_from_reply(&reply.body, prepared.name);
         if let Some((rpc_method, app_method)) = prepared.rpc {
-            check_rpc(&reply.body, rpc_method, app_method, &url)?;
+            if prepared.output.raises_rpc_errors() {
+                check_rpc(&reply.body, rpc_method, app_method, &url)?;
+            }
         }
         Ok(Reply {
             select: prepared.output.select(),
@@ -589,7 +599,8 @@ impl Connection {
             .timeout(self.options.timeout)
             .header(CONTENT_TYPE, "application/json")
             .body(json);
-        receive(method, &shown_url, request).await
+        let response = self.dispatch(request, method, &shown_url).await?;
+        read_response(method, &shown_url, response, MAX_ERROR_BODY_BYTES).await
     }
 
     /// Sends a request; `with_token` requests carry the current token and,
@@ -668,12 +679,40 @@ impl Connection {
         shown_url: &str,
         request: reqwest::RequestBuilder,
     ) -> Result<Reply, Error> {
-        let response = request
-            .send()
-            .await
-            .map_err(|e| transport_error(method, shown_url, &e))?;
+        let response = self.dispatch(request, method, shown_url).await?;
         self.read_reply(response, method, shown_url.to_owned())
             .await
+    }
+
+    /// Sends a request: the one place every request of the connection
+    /// leaves from (calls, auth routes, blob transfers, event streams).
+    /// A sealed connection seals it to the TEE node's attested transport
+    /// key and streams the opened answer back ([`crate::sealed`]); any
+    /// other sends it as it is.
+    pub(crate) async fn dispatch(
+        &self,
+        request: reqwest::RequestBuilder,
+        method: &'static str,
+        shown_url: &str,
+    ) -> Result<reqwest::Response, Error> {
+        match &self.inner.sealed {
+            Some(channel) => channel.send(self, request, method, shown_url).await,
+            None => request
+                .send()
+                .await
+                .map_err(|e| transport_error(method, shown_url, &e)),
+        }
+    }
+
+    /// Whether every request is sealed to a TEE node.
+    pub fn is_sealed(&self) -> bool {
+        self.inner.sealed.is_some()
+    }
+
+    /// The transport key requests are sealed to: the one given, or the
+    /// node's once attested (None before, and for a plain connection).
+    pub fn transport_key(&self) -> Option<[u8; 32]> {
+        self.inner.sealed.as_ref()?.transport_key()
     }
 
     /// A request on the pooled client, with the connection's token when
@@ -809,7 +848,8 @@ impl Connection {
     /// nodes in a private network (merobox's Docker networks) are often
     /// reached over plain HTTP on purpose.
     pub(crate) fn warn_if_plain_http(&self, url: &url::Url) {
-        if url.scheme() != "http" || is_loopback(url) {
+        // Sealed, the credentials travel encrypted to the TEE node.
+        if url.scheme() != "http" || is_loopback(url) || self.is_sealed() {
             return;
         }
         if !self.inner.warned_plain_http.swap(true, Ordering::Relaxed) {
@@ -877,22 +917,9 @@ impl Credential {
     }
 }
 
-/// Sends `request` and reads the whole answer; a failure status is an error.
-async fn receive(
-    method: &'static str,
-    shown_url: &str,
-    request: reqwest::RequestBuilder,
-) -> Result<Reply, Error> {
-    let response = request
-        .send()
-        .await
-        .map_err(|e| transport_error(method, shown_url, &e))?;
-    read_response(method, shown_url, response, MAX_ERROR_BODY_BYTES).await
-}
-
 /// Reads the whole answer, at most `cap` bytes of a success and
 /// [`MAX_ERROR_BODY_BYTES`] of a failure; a failure status is an error.
-async fn read_response(
+pub(crate) async fn read_response(
     method: &'static str,
     shown_url: &str,
     mut response: reqwest::Response,
@@ -1054,6 +1081,13 @@ pub(crate) fn transport_error(method: &str, url: &str, e: &reqwest::Error) -> Er
     };
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
+        if let Some(sealed) = s.downcast_ref::<crate::sealed::StreamError>() {
+            return Error::Sealed {
+                method: method.into(),
+                url: url.into(),
+                message: sealed.0.clone(),
+            };
+        }
         message = s.to_string();
         source = s.source();
     }
@@ -1073,7 +1107,13 @@ pub(crate) fn transport_error(method: &str, url: &str, e: &reqwest::Error) -> Er
     }
 }
 
-fn http_failure(status: u16, headers: &HeaderMap, body: &[u8], method: &str, url: &str) -> Error {
+pub(crate) fn http_failure(
+    status: u16,
+    headers: &HeaderMap,
+    body: &[u8],
+    method: &str,
+    url: &str,
+) -> Error {
     let header_list = headers
         .iter()
         .map(|(k, v)| {

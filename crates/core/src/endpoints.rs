@@ -164,8 +164,9 @@ pub enum Body {
 pub enum Output {
     /// The response body as the node sent it.
     Json,
-    /// The whole JSON-RPC envelope `{"jsonrpc","id","result"}`; an `error`
-    /// member raises instead.
+    /// The whole JSON-RPC envelope, `{"jsonrpc","id","result"}` or
+    /// `{"jsonrpc","id","error"}`: an `error` member is returned, not raised
+    /// (the official client's `execute_function`).
     RpcEnvelope,
     /// The JSON-RPC `result`; an `error` member raises instead.
     RpcResult,
@@ -197,6 +198,11 @@ impl Output {
             Output::RpcResult => &["result"],
             Output::RpcOutput => &["result", "output"],
         }
+    }
+
+    /// Whether a JSON-RPC `error` member in the answer raises.
+    pub fn raises_rpc_errors(self) -> bool {
+        self != Output::RpcEnvelope
     }
 }
 
@@ -1387,7 +1393,9 @@ pub static ENDPOINTS: &[Endpoint] = &[
              Public. A node without TDX answers 501 (ServerError). From 0.11.0-rc.83 \
              `bind_node_key` / `bind_transport_key` bind a key into the report data \
              (`boundPublicKey` / `transportPublicKey` in the answer) and `include_collateral` \
-             adds the DCAP collateral.",
+             adds the DCAP collateral. The quote comes back unverified: a sealed connection \
+             (`create_connection(..., tee=TeePolicy(...), sealed=True)`) verifies it, and \
+             `TeePolicy.verify_quote` does on its own.",
         ),
     post("tee", "tee_registration_attest", "/admin-api/tee/registration-attest")
         .json()
@@ -1417,10 +1425,12 @@ pub static ENDPOINTS: &[Endpoint] = &[
         ])
         .doc(
             "Calls `method` of the application in a context. `args` is a JSON string or any \
-             JSON-serialisable value. Returns the JSON-RPC envelope `{\"jsonrpc\", \"id\", \
-             \"result\": {\"output\"}}`; a JSON-RPC error raises RpcError. \
-             `executor_public_key` is accepted for compatibility: the node always executes \
-             as its own identity in the context.",
+             JSON-serialisable value. Returns the JSON-RPC envelope as the node sent it, \
+             errors included, as the official client did: `{\"jsonrpc\", \"id\", \
+             \"result\": {\"output\"}}`, or `{\"jsonrpc\", \"id\", \"error\": {\"type\", \
+             \"data\"}}` (not raised; `call` raises RpcError instead). Raises only when the \
+             call fails at the HTTP level or on the way. `executor_public_key` is accepted \
+             for compatibility: the node always executes as its own identity in the context.",
         ),
     rpc("call", "execute", Output::RpcOutput)
         .args(&[

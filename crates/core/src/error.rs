@@ -45,6 +45,12 @@ pub enum ErrorKind {
     Internal,
     /// Reading or writing a local file failed (an `OSError` in Python).
     LocalIo,
+    /// The node's TEE attestation was refused: its quote did not verify or
+    /// does not meet the policy, or its transport key cannot be trusted.
+    Attestation,
+    /// A sealed exchange failed so that its answer cannot be trusted: a
+    /// frame that did not open, an answer cut short, a malformed envelope.
+    SealedTransport,
     /// The node's release does not serve this call (or this argument);
     /// nothing was sent.
     Unsupported,
@@ -70,6 +76,8 @@ impl ErrorKind {
             ErrorKind::MalformedResponse => "MalformedResponseError",
             ErrorKind::Internal => "RuntimeError",
             ErrorKind::LocalIo => "OSError",
+            ErrorKind::Attestation => "AttestationError",
+            ErrorKind::SealedTransport => "SealedTransportError",
             ErrorKind::Unsupported => "UnsupportedByNodeError",
         }
     }
@@ -155,6 +163,16 @@ pub enum Error {
     /// (nothing was sent, or the node's answer is not the cause).
     #[error("{message}")]
     NotAuthenticated { message: String },
+    /// The node's TEE attestation was refused (nothing was sealed to it).
+    #[error("TEE attestation refused: {message}")]
+    Attestation { message: String },
+    /// A sealed exchange failed in a way that makes its answer untrusted.
+    #[error("{method} {url}: sealed transport: {message}")]
+    Sealed {
+        method: String,
+        url: String,
+        message: String,
+    },
     /// The node's release has no route (or no argument) for the call:
     /// `call` names it, `releases` says which releases have it, `node`
     /// which release the node is taken to be and why.
@@ -195,6 +213,8 @@ impl Error {
             Error::Internal(_) => ErrorKind::Internal,
             Error::LocalIo { .. } => ErrorKind::LocalIo,
             Error::NotAuthenticated { .. } => ErrorKind::Authentication,
+            Error::Attestation { .. } => ErrorKind::Attestation,
+            Error::Sealed { .. } => ErrorKind::SealedTransport,
             Error::Unsupported { .. } => ErrorKind::Unsupported,
         }
     }

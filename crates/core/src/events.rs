@@ -602,6 +602,13 @@ impl Connection {
         ids: Ids,
         options: SubscribeOptions,
     ) -> Result<Subscription, Error> {
+        if options.transport == Transport::Ws && self.is_sealed() {
+            return Err(Error::invalid(
+                "transport",
+                "a WebSocket cannot be sealed and this connection seals every request \
+                 (sealed=True): subscribe over 'sse', whose events come sealed",
+            ));
+        }
         let shared = Arc::new(Shared {
             ids: Mutex::new(ids),
             reconnects: AtomicU64::new(0),
@@ -753,11 +760,12 @@ impl Driver {
             request = request.header("Last-Event-ID", id.as_str());
         }
         let timeout = self.conn.timeout();
-        let response = match tokio::time::timeout(timeout, request.send()).await {
-            Ok(Ok(r)) => r,
-            Ok(Err(e)) => return Err((transport_error("GET", &shown, &e), None)),
-            Err(_) => return Err((timed_out("GET", &shown, timeout), None)),
-        };
+        let response =
+            match tokio::time::timeout(timeout, self.conn.dispatch(request, "GET", &shown)).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => return Err((e, None)),
+                Err(_) => return Err((timed_out("GET", &shown, timeout), None)),
+            };
         if !response.status().is_success() {
             let err = match self.conn.read_reply(response, "GET", shown.clone()).await {
                 Err(e) => e,

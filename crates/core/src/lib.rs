@@ -21,6 +21,8 @@ pub mod json;
 pub mod release;
 pub mod request;
 pub mod runtime;
+pub mod sealed;
+pub mod tee;
 
 pub use auth::{AuthOptions, Credentials, Tokens};
 pub use connection::{AuthMode, Config, Connection, Reply};

@@ -60,6 +60,12 @@ async fn a_context_lifecycle_through_the_table() {
         .unwrap();
     assert_eq!(envelope["result"], json!({"output": 1}));
 
+    // execute_function hands a JSON-RPC error back in the envelope; call raises it
+    let envelope = call(&conn, "execute_function", &[s(&ctx_id), s("nope")])
+        .await
+        .unwrap();
+    assert_eq!(envelope["error"]["type"], json!("FunctionCallError"));
+    assert!(envelope.get("result").is_none(), "{envelope}");
     let err = call(&conn, "call", &[s(&ctx_id), s("nope")])
         .await
         .unwrap_err();

@@ -9,6 +9,7 @@ use calimero_client_core::detect::Checked;
 use calimero_client_core::endpoints::{Body, Endpoint, Loc, Output};
 use calimero_client_core::release::Knowledge;
 use calimero_client_core::request::Prepared;
+use calimero_client_core::sealed::{KeySource, SealedConfig};
 use calimero_client_core::{ArgValue, Config, Connection, Release, ENDPOINTS};
 use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -81,6 +82,84 @@ fn read_pem(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     Err(PyTypeError::new_err(
         "ca_cert: expected PEM bytes or the path of a PEM file",
     ))
+}
+
+/// `transport_public_key`: 64 hex characters or 32 bytes.
+fn transport_key(obj: &Bound<'_, PyAny>) -> PyResult<[u8; 32]> {
+    let argument = "transport_public_key";
+    if let Ok(b) = obj.cast::<pyo3::types::PyBytes>() {
+        return b.as_bytes().try_into().map_err(|_| {
+            PyValueError::new_err(format!(
+                "{argument}: expected 32 bytes (an X25519 public key), got {}",
+                b.as_bytes().len()
+            ))
+        });
+    }
+    let text = crate::convert::str_arg(argument, obj).map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{argument}: expected 64 hexadecimal characters or 32 bytes, got {}",
+            crate::convert::type_name(obj)
+        ))
+    })?;
+    calimero_client_core::ids::hex_32(argument, &text)
+        .map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+/// The sealed transport settings of `create_connection`, refusing the
+/// combinations that would protect nothing.
+fn sealed_config(
+    tee: Option<&Bound<'_, PyAny>>,
+    sealed: Option<&Bound<'_, PyAny>>,
+    transport_public_key: Option<&Bound<'_, PyAny>>,
+    tee_collateral: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Option<SealedConfig>> {
+    let sealed = match sealed.filter(|o| !o.is_none()) {
+        None => false,
+        Some(o) => bool_arg("sealed", o)?,
+    };
+    let policy = crate::tee::policy_arg(tee)?;
+    let key = transport_public_key
+        .filter(|o| !o.is_none())
+        .map(transport_key)
+        .transpose()?;
+    let collateral = tee_collateral
+        .filter(|o| !o.is_none())
+        .map(|o| crate::tee::collateral("tee_collateral", o))
+        .transpose()?;
+    if collateral.is_some() && policy.is_none() {
+        return Err(PyValueError::new_err(
+            "tee_collateral: the collateral verifies a quote, and without tee= there is none \
+             to verify; pass tee=TeePolicy(...) too",
+        ));
+    }
+    let source = match (policy, key) {
+        (Some(_), Some(_)) => {
+            return Err(PyValueError::new_err(
+                "transport_public_key: give either tee= (the node attests its transport key \
+                 and the quote is verified) or transport_public_key= (a key verified some \
+                 other way), not both",
+            ))
+        }
+        (Some(policy), None) => Some(KeySource::Attested {
+            policy,
+            collateral: collateral.map(std::sync::Arc::new),
+        }),
+        (None, Some(key)) => Some(KeySource::Given(key)),
+        (None, None) => None,
+    };
+    match (sealed, source) {
+        (true, Some(key)) => Ok(Some(SealedConfig { key })),
+        (false, None) => Ok(None),
+        (true, None) => Err(PyValueError::new_err(
+            "sealed: sealing needs the node's transport key: pass tee=TeePolicy(...) to have \
+             the node attest it, or transport_public_key= with a key verified some other way",
+        )),
+        (false, Some(_)) => Err(PyValueError::new_err(
+            "sealed: tee= or transport_public_key= without sealed=True would protect nothing \
+             (every request would still go in the clear to whatever answers): pass \
+             sealed=True",
+        )),
+    }
 }
 
 /// Decodes a reply body and descends into the keys the endpoint selects.
@@ -271,7 +350,8 @@ impl PyConnectionInfo {
         api_url, node_name=None, *, timeout=None, connect_timeout=None, username=None,
         password=None, access_token=None, refresh_token=None, interactive=true,
         max_retries=None, max_response_bytes=None, ca_cert=None, device_credential=None,
-        device_secret=None, device_session=None, node_version=None
+        device_secret=None, device_session=None, node_version=None, tee=None, sealed=None,
+        transport_public_key=None, tee_collateral=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -291,6 +371,10 @@ impl PyConnectionInfo {
         device_secret: Option<&Bound<'_, PyAny>>,
         device_session: Option<&Bound<'_, PyAny>>,
         node_version: Option<&Bound<'_, PyAny>>,
+        tee: Option<&Bound<'_, PyAny>>,
+        sealed: Option<&Bound<'_, PyAny>>,
+        transport_public_key: Option<&Bound<'_, PyAny>>,
+        tee_collateral: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let api_url = text(
             "api_url",
@@ -328,6 +412,7 @@ impl PyConnectionInfo {
                         .map_err(|e| PyValueError::new_err(e.to_string()))?,
                 ),
             },
+            sealed: sealed_config(tee, sealed, transport_public_key, tee_collateral)?,
         };
         let mut auth = auth::options(
             auth::opt_str("username", username)?,
@@ -400,6 +485,20 @@ impl PyConnectionInfo {
         Ok(PyConnectionInfo {
             conn: self.conn.with_options(timeout, retries(max_retries)?),
         })
+    }
+
+    /// Whether every request is sealed to a TEE node (``sealed=True``).
+    #[getter]
+    fn sealed(&self) -> bool {
+        self.conn.is_sealed()
+    }
+
+    /// The transport key requests are sealed to (hex): the one given, or
+    /// the node's once it attested (None before its first request, and for
+    /// a connection that is not sealed).
+    #[getter]
+    fn transport_public_key(&self) -> Option<String> {
+        self.conn.transport_key().map(hex::encode)
     }
 
     /// The connect timeout, in seconds.

@@ -22,7 +22,8 @@ fn errors_module(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
 /// The Python exception for a core error.
 pub fn to_pyerr(py: Python<'_>, err: Error) -> PyErr {
     match err.kind() {
-        ErrorKind::InvalidArgument => PyValueError::new_err(err.to_string()),
+        // a ValueError that is also a RuntimeError (calimero.errors)
+        ErrorKind::InvalidArgument => invalid_argument(py, err.to_string()),
         ErrorKind::Internal => PyRuntimeError::new_err(err.to_string()),
         // OSError(errno, strerror, filename) picks the subclass by errno
         // (FileNotFoundError, PermissionError, ...).
@@ -35,6 +36,18 @@ pub fn to_pyerr(py: Python<'_>, err: Error) -> PyErr {
             other => PyOSError::new_err(other.to_string()),
         },
         kind => build(py, kind, &err).unwrap_or_else(|e| e),
+    }
+}
+
+/// `calimero.errors.InvalidArgumentError(message)`, or a plain ValueError
+/// should the module be unavailable.
+pub fn invalid_argument(py: Python<'_>, message: String) -> PyErr {
+    match errors_module(py).and_then(|m| m.getattr("InvalidArgumentError")) {
+        Ok(class) => match class.call1((message.as_str(),)) {
+            Ok(instance) => PyErr::from_value(instance),
+            Err(e) => e,
+        },
+        Err(_) => PyValueError::new_err(message),
     }
 }
 
@@ -56,7 +69,9 @@ fn build(py: Python<'_>, kind: ErrorKind, err: &Error) -> PyResult<PyErr> {
             kw.set_item("retry_after", h.retry_after)?;
             kw.set_item("message", &h.message)?;
         }
-        Error::Network { method, url, .. } | Error::Timeout { method, url, .. } => {
+        Error::Network { method, url, .. }
+        | Error::Timeout { method, url, .. }
+        | Error::Sealed { method, url, .. } => {
             kw.set_item("method", method)?;
             kw.set_item("url", url)?;
         }
@@ -84,7 +99,8 @@ fn build(py: Python<'_>, kind: ErrorKind, err: &Error) -> PyResult<PyErr> {
         Error::InvalidArgument { .. }
         | Error::Internal(_)
         | Error::LocalIo { .. }
-        | Error::NotAuthenticated { .. } => {}
+        | Error::NotAuthenticated { .. }
+        | Error::Attestation { .. } => {}
         Error::Unsupported { call, .. } => {
             kw.set_item(
                 "message",

@@ -12,6 +12,7 @@ mod convert;
 mod delegated;
 mod errors;
 mod events;
+mod tee;
 mod transfer;
 
 use calimero_client_core::endpoints::{Body, Kind, Loc, Output};
@@ -163,6 +164,7 @@ fn calimero_client_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("VERSION", calimero_client_core::VERSION)?;
     m.add_class::<connection::PyConnectionInfo>()?;
     m.add_class::<transfer::BlobChunks>()?;
+    m.add_class::<tee::PyTeePolicy>()?;
     m.add_class::<events::PySubscription>()?;
     m.add_class::<delegated::PyDeviceCredential>()?;
     m.add_function(wrap_pyfunction!(delegated::sign_request, m)?)?;

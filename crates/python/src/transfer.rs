@@ -15,7 +15,7 @@ use calimero_client_core::endpoints::Output;
 
 use crate::connection::resolve;
 use calimero_client_core::runtime::runtime;
-use calimero_client_core::{Connection, Error};
+use calimero_client_core::{Connection, Error, Reply};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
@@ -153,7 +153,27 @@ pub fn upload(
     let conn = conn.clone();
     let fut = async move { conn.upload(prepared, source, Some(size), transfer).await };
     let reply = wait_with(py, fut, |py| report.report(py))?;
-    reply_to_py(py, &reply)
+    upload_answer(py, &reply)
+}
+
+/// An upload's answer: the node's `{"data": {"blob_id", "size"}}` as it
+/// sent it, with `blob_id` and `size` also at the top, where the official
+/// client 0.6.31 returned them (it unwrapped `data`), so code written for
+/// it (`upload_blob(...)["blob_id"]`) runs unchanged.
+fn upload_answer(py: Python<'_>, reply: &Reply) -> PyResult<Py<PyAny>> {
+    let answer = reply_to_py(py, reply)?;
+    if let Ok(top) = answer.bind(py).cast::<PyDict>() {
+        if let Some(data) = top.get_item("data")? {
+            if let Ok(data) = data.cast::<PyDict>() {
+                for key in ["blob_id", "size"] {
+                    if let (Some(value), false) = (data.get_item(key)?, top.contains(key)?) {
+                        top.set_item(key, value)?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(answer)
 }
 
 /// Aborts a spawned transfer when the call ends early (Ctrl-C, an error).
@@ -237,7 +257,7 @@ fn upload_reader(
         },
         |py| report.report(py),
     )?;
-    reply_to_py(py, &reply)
+    upload_answer(py, &reply)
 }
 
 /// The download endpoints: into one `bytes`, into a file, or as chunks.

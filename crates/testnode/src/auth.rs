@@ -293,6 +293,12 @@ impl Auth {
         wall.saturating_add(timing.clock_offset.saturating_mul(1000))
     }
 
+    /// The node's clock, Unix milliseconds.
+    pub fn now_millis(&self) -> u64 {
+        let timing = self.timing();
+        u64::try_from(self.now_ms(&timing)).unwrap_or(0)
+    }
+
     /// The node's clock, Unix seconds.
     pub fn now(&self) -> u64 {
         let timing = self.timing();
@@ -683,11 +689,22 @@ fn refusal(err: &TokenError) -> Response {
 }
 
 /// Whether `path` is a delegated-execution route, public under
-/// `--delegated-access` (core: `delegated_execution_routes`).
+/// `--delegated-access` (core service.rs `delegated_execution_routes`:
+/// `/contexts/{id}/intents`, `/groups/{id}/context-intents`,
+/// `/groups/{id}/governance-intents`; `/contexts/{id}/presence-intents` is
+/// "public, like the other intents routes" per core `presence_intent.rs`,
+/// index id 71110246431 [inferred: not in the router read]).
 fn is_intents_route(path: &str) -> bool {
-    path.strip_prefix("/admin-api/contexts/")
-        .and_then(|rest| rest.strip_suffix("/intents"))
-        .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+    let one_segment = |id: &str| !id.is_empty() && !id.contains('/');
+    let under = |prefix: &str, suffix: &str| {
+        path.strip_prefix(prefix)
+            .and_then(|rest| rest.strip_suffix(suffix))
+            .is_some_and(one_segment)
+    };
+    under("/admin-api/contexts/", "/intents")
+        || under("/admin-api/contexts/", "/presence-intents")
+        || under("/admin-api/groups/", "/context-intents")
+        || under("/admin-api/groups/", "/governance-intents")
 }
 
 /// No token of any kind: the one other way a caller can say who it is, a

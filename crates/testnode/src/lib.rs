@@ -37,11 +37,13 @@ mod kv;
 mod middleware;
 pub mod release;
 mod routes;
+mod sealed;
 mod state;
 
 pub use auth::AuthConfig;
 pub use middleware::ConnectionHandle;
 pub use release::Release;
+pub use sealed::{parse_secret as parse_transport_secret, public_key as transport_public_key};
 
 /// How the node behaves beyond the real one's defaults.
 #[derive(Clone, Debug)]
@@ -64,6 +66,13 @@ pub struct Config {
     /// front of protected routes. `None`: every route is open, as in the
     /// node's default `proxy` mode.
     pub auth: Option<AuthConfig>,
+    /// The sealed transport of a TEE node (`--transport-secret`): its X25519
+    /// transport secret. `None`: no `/sealed/v2` routes.
+    pub transport_secret: Option<[u8; 32]>,
+    /// Refuse unsealed requests but for the probes, the attestation and the
+    /// control API (`--sealed-required`, the node's `[server.sealed]
+    /// required`).
+    pub sealed_required: bool,
     /// The merod release to answer as (rc.25 by default).
     pub release: Release,
     /// Packages the node's own registry has published from the start
@@ -81,6 +90,8 @@ impl Default for Config {
             max_blob_bytes: routes::blobs::MAX_BLOB_UPLOAD_BYTES,
             tee_mock: false,
             auth: None,
+            transport_secret: None,
+            sealed_required: false,
             release: Release::default(),
             published: Vec::new(),
         }
@@ -109,6 +120,15 @@ impl Config {
     #[must_use]
     pub fn tee_mock(mut self, mock: bool) -> Self {
         self.tee_mock = mock;
+        self
+    }
+
+    /// Serves the sealed transport with this X25519 transport secret;
+    /// `required` refuses unsealed requests.
+    #[must_use]
+    pub fn sealed(mut self, transport_secret: [u8; 32], required: bool) -> Self {
+        self.transport_secret = Some(transport_secret);
+        self.sealed_required = required;
         self
     }
 

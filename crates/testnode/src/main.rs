@@ -1,6 +1,7 @@
 //! `calimero-testnode [--host 127.0.0.1] [--port 0] [--node-version 0.11.0-rc.N]
 //!  [--publish PACKAGE@VERSION]... [--allow-private-urls]
 //!  [--max-blob-bytes N] [--tee-mock] [--verbose] [--no-stdin-watch]
+//!  [--transport-secret HEX [--sealed-required]]
 //!  [--auth [--auth-user U] [--auth-password P]
 //!  [--access-ttl S] [--refresh-ttl S] [--leeway S]]`
 //!
@@ -11,6 +12,11 @@
 //! `--auth` runs in embedded auth mode (admin account `admin` /
 //! `admin-password` unless given; token lifetimes and the expiry leeway in
 //! seconds, defaulting to the node's 3600, 30 days and 60).
+//!
+//! `--transport-secret` (64 hex) serves the sealed transport of a TEE node
+//! (`/sealed/v2/handshake`, `/sealed/v2`) with that X25519 transport secret;
+//! `--sealed-required` then refuses unsealed requests (but for the probes,
+//! the attestation and the control API).
 //!
 //! Binds, prints `listening on http://HOST:PORT` on stdout, then serves until
 //! SIGTERM/SIGINT or until stdin reaches EOF (so a test process that dies
@@ -26,6 +32,7 @@ const USAGE: &str = "usage: calimero-testnode [--host HOST] [--port PORT] \
                      [--node-version 0.11.0-rc.N] [--publish PACKAGE@VERSION]... \
                      [--allow-private-urls] \
                      [--max-blob-bytes N] [--tee-mock] [--verbose] [--no-stdin-watch] \
+                     [--transport-secret HEX [--sealed-required]] \
                      [--auth] [--auth-user USER] \
                      [--auth-password PASSWORD] [--access-ttl SECS] [--refresh-ttl SECS] \
                      [--leeway SECS] [--delegated-access]";
@@ -45,6 +52,8 @@ fn parse_args() -> Result<Args, String> {
         watch_stdin: true,
     };
     let mut auth: Option<AuthConfig> = None;
+    let mut transport_secret: Option<[u8; 32]> = None;
+    let mut sealed_required = false;
     let mut auth_settings = AuthConfig::default();
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -87,6 +96,14 @@ fn parse_args() -> Result<Args, String> {
                 args.config = args.config.max_blob_bytes(max);
             }
             "--tee-mock" => args.config = args.config.tee_mock(true),
+            "--transport-secret" => {
+                let raw = value("--transport-secret")?;
+                transport_secret = Some(
+                    calimero_testnode::parse_transport_secret(&raw)
+                        .map_err(|e| format!("--transport-secret: {e}"))?,
+                );
+            }
+            "--sealed-required" => sealed_required = true,
             "--verbose" | "-v" => args.config = args.config.verbose(true),
             "--no-stdin-watch" => args.watch_stdin = false,
             "--auth" => auth = Some(AuthConfig::default()),
@@ -103,6 +120,13 @@ fn parse_args() -> Result<Args, String> {
             "--help" | "-h" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument: {other}\n{USAGE}")),
         }
+    }
+    match transport_secret {
+        Some(secret) => args.config = args.config.sealed(secret, sealed_required),
+        None if sealed_required => {
+            return Err("--sealed-required needs --transport-secret".to_owned())
+        }
+        None => {}
     }
     if auth.is_some() {
         if auth_settings.username.is_empty() || auth_settings.password.is_empty() {

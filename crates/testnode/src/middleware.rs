@@ -44,6 +44,8 @@ pub struct LogEntry {
     body: Mutex<Vec<u8>>,
     started_ms: f64,
     finished_ms: Mutex<Option<f64>>,
+    /// Opened from a sealed envelope.
+    sealed: bool,
 }
 
 /// How much of a request body the log keeps.
@@ -61,6 +63,8 @@ struct LogEntryJson<'a> {
     body: Option<String>,
     started_ms: f64,
     finished_ms: Option<f64>,
+    /// Whether it arrived sealed (opened from a `/sealed/v2` envelope).
+    sealed: bool,
 }
 
 impl LogEntry {
@@ -85,6 +89,10 @@ impl LogEntry {
             body: Mutex::new(Vec::new()),
             started_ms: now_ms(),
             finished_ms: Mutex::new(None),
+            sealed: req
+                .extensions()
+                .get::<crate::sealed::SealedInner>()
+                .is_some(),
         }
     }
 
@@ -108,6 +116,7 @@ impl LogEntry {
             },
             started_ms: self.started_ms,
             finished_ms: *lock(&self.finished_ms),
+            sealed: self.sealed,
         }
     }
 }

@@ -384,6 +384,35 @@ pub const ROUTES: &[RouteSpan] = &[
         0,
     ),
     span("POST", "/admin-api/tee/registration-attest", 83, 0),
+    // Delegated creation and governance (service.rs
+    // `delegated_execution_routes`), presence (core `presence_intent.rs`,
+    // index id 71110246431; swift/kotlin Rc83 surface tests) [inferred:
+    // from rc.83, the release the SDKs first name them for].
+    span("GET", "/admin-api/groups/{group_id}/context-intents", 83, 0),
+    span(
+        "POST",
+        "/admin-api/groups/{group_id}/context-intents",
+        83,
+        0,
+    ),
+    span(
+        "GET",
+        "/admin-api/groups/{group_id}/governance-intents",
+        83,
+        0,
+    ),
+    span(
+        "POST",
+        "/admin-api/groups/{group_id}/governance-intents",
+        83,
+        0,
+    ),
+    span(
+        "POST",
+        "/admin-api/contexts/{context_id}/presence-intents",
+        83,
+        0,
+    ),
     // Release [inferred]: a core fixture, not in the service.rs read.
     span("GET", "/admin-api/tee/release", 83, 0),
     span("POST", "/auth/logout", 83, 0),

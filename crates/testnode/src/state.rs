@@ -23,6 +23,8 @@ pub struct AppState {
     pub auth: Option<crate::auth::Auth>,
     /// Live events (`/sse`, `/ws`).
     pub events: crate::events::EventHub,
+    /// The sealed transport (`--transport-secret`).
+    pub sealed: Option<crate::sealed::SealedNode>,
     /// The node's own registry (rc.31+ installs by coordinates): bundle
     /// archives by (package, version).
     registry: Mutex<BTreeMap<(String, String), Bytes>>,
@@ -31,6 +33,9 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: Config) -> Self {
         let log = RequestLog::new(config.max_logged_requests);
+        let sealed = config
+            .transport_secret
+            .map(|secret| crate::sealed::SealedNode::new(secret, config.sealed_required));
         let auth = config
             .auth
             .clone()
@@ -42,6 +47,7 @@ impl AppState {
             log,
             auth,
             events: crate::events::EventHub::default(),
+            sealed,
             registry: Mutex::new(BTreeMap::new()),
         };
         state.seed_registry();
@@ -158,8 +164,12 @@ pub struct Node {
     pub application_aliases: BTreeMap<AliasName, Id>,
     /// Device aliases (rc.32+), values are 64-hex device ids.
     pub device_aliases: BTreeMap<AliasName, Id>,
-    /// Warrant nonces spent, per (context, author device key).
+    /// Warrant nonces spent, per (context, author device key); creation
+    /// warrants spend in the new context's ledger, governance warrants in
+    /// a per-group one (core `creation_gate.rs`, `delegation_gate.rs`).
     pub warrant_nonces: BTreeMap<(Id, [u8; 32]), std::collections::BTreeSet<u64>>,
+    /// The highest presence `seq` relayed, per (context, author device key).
+    pub presence_seq: BTreeMap<(Id, [u8; 32]), u64>,
 }
 
 /// A device of this node's account, other than the node's own.
@@ -194,6 +204,7 @@ impl Default for Node {
             application_aliases: BTreeMap::new(),
             device_aliases: BTreeMap::new(),
             warrant_nonces: BTreeMap::new(),
+            presence_seq: BTreeMap::new(),
         }
     }
 }
@@ -762,21 +773,34 @@ impl Node {
     /// Admin of the group or of any ancestor (admins inherit downwards).
     /// core: crates/governance-store/src/permission_checker.rs (`is_admin`).
     pub fn is_admin(&self, group: &Id) -> bool {
-        let Some(account) = self.account() else {
-            return false;
-        };
+        self.account()
+            .is_some_and(|account| self.account_is_admin(group, &account))
+    }
+
+    /// [`Self::is_admin`] for any account.
+    pub fn account_is_admin(&self, group: &Id, account: &Id) -> bool {
+        self.rows_up(group, account)
+            .iter()
+            .any(|r| r.role == Role::Admin)
+    }
+
+    /// `account`'s rows in the group and its ancestors, nearest first.
+    pub fn rows_up(&self, group: &Id, account: &Id) -> Vec<&MemberRow> {
+        let mut out = Vec::new();
         let mut current = self.groups.get(group);
         for _ in 0..=self.groups.len() {
-            let Some(g) = current else { return false };
-            if g.members
-                .get(&account)
-                .is_some_and(|r| r.role == Role::Admin)
-            {
-                return true;
-            }
+            let Some(g) = current else { break };
+            out.extend(g.members.get(account));
             current = g.parent.and_then(|p| self.groups.get(&p));
         }
-        false
+        out
+    }
+
+    /// `account`'s row in the group, else in its nearest ancestor
+    /// (membership reaches down the tree) [inferred: core
+    /// `MembershipRepository::effective_role`].
+    pub fn effective_row(&self, group: &Id, account: &Id) -> Option<&MemberRow> {
+        self.rows_up(group, account).into_iter().next()
     }
 
     /// Admin, or a member holding `cap`.

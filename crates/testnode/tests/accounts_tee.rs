@@ -270,3 +270,52 @@ async fn tee_mock_answers_the_success_shapes() {
             &format!(r#"{{"account":"{account}","admitted":true,"auto_follow_enabled":true,"contexts_joined":["{ctx_hex}"],"group_id":"{ns}","namespace_id":"{ns}","public_key":"{member}","status":"joined"}}"#),
         );
 }
+
+/// `bindTransportKey`: the transport key of a node serving the sealed
+/// transport is named and bound into the report data (core
+/// `attest_transport_binding`: SHA-256 over the domain, the app hash or
+/// zeros, and the key), whatever release the node answers as. Sealing
+/// required: the attestation and the probes are still served in the clear,
+/// nothing else is.
+#[tokio::test]
+async fn attest_binds_the_transport_key() {
+    use sha2::Digest as _;
+
+    let secret = [0x22; 32];
+    let key = calimero_testnode::transport_public_key(&secret);
+    let node = Node::start(Config::default().tee_mock(true).sealed(secret, true)).await;
+    let nonce = "ab".repeat(32);
+    let reply = node
+        .post(
+            "/admin-api/tee/attest",
+            &json!({"nonce": nonce, "bindTransportKey": true, "includeCollateral": true})
+                .to_string(),
+        )
+        .await;
+    assert_eq!(reply.status.as_u16(), 200, "{}", reply.body);
+    let data = &reply.json()["data"];
+    assert_eq!(data["transportPublicKey"], hex::encode(key).as_str());
+    let mut binding = sha2::Sha256::new();
+    binding.update(b"calimero.tee-attest.transport-key.v1");
+    binding.update([0u8; 32]);
+    binding.update(key);
+    assert_eq!(
+        data["quote"]["body"]["reportdata"],
+        format!("{nonce}{}", hex::encode(binding.finalize())).as_str()
+    );
+    assert_eq!(node.get("/admin-api/health").await.status.as_u16(), 200);
+    let refused = node.get("/admin-api/contexts").await;
+    assert_eq!(refused.status.as_u16(), 403);
+    assert_eq!(refused.json()["error"]["code"], "sealed_required");
+
+    // Without the sealed transport, an rc.25 node ignores the flag.
+    let plain = Node::start(Config::default().tee_mock(true)).await;
+    let reply = plain
+        .post(
+            "/admin-api/tee/attest",
+            &json!({"nonce": nonce, "bindTransportKey": true}).to_string(),
+        )
+        .await;
+    assert_eq!(reply.status.as_u16(), 200, "{}", reply.body);
+    assert!(reply.json()["data"].get("transportPublicKey").is_none());
+}

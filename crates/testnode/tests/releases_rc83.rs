@@ -625,3 +625,166 @@ async fn tee_admission_policy_is_a_union_at_rc83() {
         })
     );
 }
+
+/// rc.83's other delegated routes (core service.rs
+/// `delegated_execution_routes`, `presence_intent.rs`): absent before
+/// rc.83; the GETs answer from the node's state; the POSTs refuse what does
+/// not decode with the handlers' own texts (a bad shape is axum's 422).
+/// Signed warrants and statements are the Python scenarios'
+/// (tests/test_node_releases.py), whose signer is neither the client nor
+/// this crate.
+#[tokio::test]
+async fn delegated_creation_governance_and_presence_at_rc83() {
+    let old = Node::at(82).await;
+    let (_, ns, ctx, _) = old.setup_release().await;
+    for route in ["context-intents", "governance-intents"] {
+        old.get(&format!("/admin-api/groups/{ns}/{route}"))
+            .await
+            .assert(404, "");
+    }
+    old.post(&format!("/admin-api/contexts/{ctx}/presence-intents"), "{}")
+        .await
+        .assert(404, "");
+
+    let node = Node::at(83).await;
+    let (_, ns, ctx, _) = node.setup_release().await;
+    let me = node.get("/admin-api/identity").await.json()["data"].clone();
+    let author = "ab".repeat(32);
+    let creation = node
+        .get(&format!(
+            "/admin-api/groups/{ns}/context-intents?author={author}"
+        ))
+        .await
+        .json();
+    assert_eq!(
+        keys(&creation["data"]),
+        [
+            "executorAccount",
+            "executorKey",
+            "groupId",
+            "canCreateOnBehalf",
+            "authorMayCreate"
+        ]
+    );
+    assert_eq!(creation["data"]["executorAccount"], me["accountId"]);
+    assert_eq!(creation["data"]["executorKey"], me["publicKey"]);
+    assert_eq!(creation["data"]["canCreateOnBehalf"], false);
+    assert_eq!(creation["data"]["authorMayCreate"], false);
+    let plain = node
+        .get(&format!("/admin-api/groups/{ns}/context-intents"))
+        .await
+        .json();
+    assert!(plain["data"].get("authorMayCreate").is_none());
+    // The node's own CAN_AUTHOR_ON_BEHALF grant is its standing.
+    let account = me["accountId"].as_str().unwrap();
+    node.put(
+        &format!("/admin-api/groups/{ns}/members/{account}/capabilities"),
+        r#"{"capabilities":512}"#,
+    )
+    .await;
+    let governance = node
+        .get(&format!("/admin-api/groups/{ns}/governance-intents"))
+        .await
+        .json();
+    assert_eq!(
+        keys(&governance["data"]),
+        [
+            "executorAccount",
+            "executorKey",
+            "groupId",
+            "canActOnBehalf"
+        ]
+    );
+    assert_eq!(governance["data"]["canActOnBehalf"], true);
+
+    node.get("/admin-api/groups/zz/context-intents")
+        .await
+        .assert(400, r#"{"error":"group id 'zz' is not hex"}"#);
+    node.get(&format!("/admin-api/groups/{ns}/context-intents?author=00"))
+        .await
+        .assert(400, r#"{"error":"author '00' is not 32 bytes"}"#);
+    node.get(&format!(
+        "/admin-api/groups/{}/governance-intents",
+        "cd".repeat(32)
+    ))
+    .await
+    .assert(404, r#"{"error":"this node knows no such group"}"#);
+
+    let creation = format!("/admin-api/groups/{ns}/context-intents");
+    node.post(
+        &creation,
+        r#"{"warrant":"zz","authorProof":"00","initArgs":{}}"#,
+    )
+    .await
+    .assert(
+        400,
+        r#"{"error":"warrant is not hex: Invalid character 'z' at position 0"}"#,
+    );
+    node.post(
+        &creation,
+        r#"{"warrant":"0000","authorProof":"00","initArgs":{}}"#,
+    )
+    .await
+    .assert(
+        400,
+        r#"{"error":"warrant is not a valid context creation warrant (2 bytes): Unexpected length of input"}"#,
+    );
+    let shape = node
+        .post(
+            &creation,
+            r#"{"warrant":"00","authorProof":"00","initArgs":{},"seed":"00"}"#,
+        )
+        .await;
+    assert_eq!(shape.status, 422, "{}", shape.body);
+    assert!(
+        shape.body.contains("unknown field `seed`"),
+        "{}",
+        shape.body
+    );
+    node.post(
+        &format!("/admin-api/groups/{ns}/governance-intents"),
+        r#"{"warrant":"00","authorProof":"00","op":"00"}"#,
+    )
+    .await
+    .assert(
+        400,
+        r#"{"error":"warrant is not a valid governance warrant: Unexpected length of input"}"#,
+    );
+
+    let presence = format!("/admin-api/contexts/{ctx}/presence-intents");
+    node.post(
+        &presence,
+        r#"{"state":null,"seq":1,"sentAtMs":1,"signature":"00","authorProof":"00"}"#,
+    )
+    .await
+    .assert(
+        400,
+        r#"{"error":"authorProof is not a credential: Unexpected length of input"}"#,
+    );
+    node.post(
+        "/admin-api/contexts/zz/presence-intents",
+        r#"{"state":null,"seq":1,"sentAtMs":1,"signature":"00","authorProof":"00"}"#,
+    )
+    .await
+    .assert(
+        400,
+        r#"{"error":"context id 'zz' is not valid: expected 64 hex characters (32 bytes)"}"#,
+    );
+}
+
+/// The delegated routes sit behind the guard unless the node serves
+/// delegated access (`--delegated-access`), then they are public.
+#[tokio::test]
+async fn delegated_routes_are_public_only_with_delegated_access() {
+    let node = auth_node(83).await;
+    let group = format!("/admin-api/groups/{}/governance-intents", "cd".repeat(32));
+    let presence = format!("/admin-api/contexts/{}/presence-intents", "cd".repeat(32));
+    node.get(&group).await.assert(401, "");
+    node.post(&presence, "{}").await.assert(401, "");
+    node.post("/_testnode/auth", r#"{"delegatedAccess":true}"#)
+        .await;
+    node.get(&group)
+        .await
+        .assert(404, r#"{"error":"this node knows no such group"}"#);
+    assert_eq!(node.post(&presence, "{}").await.status, 422);
+}

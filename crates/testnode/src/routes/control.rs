@@ -31,11 +31,31 @@ pub fn routes() -> AppRouter {
         .route("/faults/release", post(release_faults))
         .route("/groups", post(foreign_group))
         .route("/events/drop", post(drop_streams))
+        .route("/sealed", get(sealed_status).post(sealed_control))
         .route("/release", get(release))
         .route("/registry", get(registry).post(publish))
         .route("/bundles", post(write_bundle))
         .route("/events", get(event_log))
         .route("/credential", post(mint_credential))
+}
+
+/// `GET /_testnode/sealed`: `{"enabled", "transportPublicKey", "required",
+/// "sessions", "handshakes", "requests", "refusals": {code: n},
+/// "lastFrames"}` (`{"enabled": false}` without `--transport-secret`).
+async fn sealed_status(State(state): State<Arc<AppState>>) -> Response {
+    json(crate::sealed::status(&state))
+}
+
+/// `POST /_testnode/sealed`: steers the sealed transport (see
+/// `crate::sealed::ControlSpec`): `forgetSessions`, `busy` (+ `retryAfter`),
+/// `tamperFrame`, `cutShort`, `transportSecret`, `lifetimeSecs`,
+/// `resetStats`. Answers the status; a bad body is `400 {"error"}`.
+async fn sealed_control(State(state): State<Arc<AppState>>, body: Bytes) -> ApiResult {
+    let spec: crate::sealed::ControlSpec =
+        serde_json::from_slice(if body.is_empty() { b"{}" } else { &body })
+            .map_err(|err| ApiError::bad_request(format!("invalid sealed control: {err}")))?;
+    crate::sealed::control(&state, spec).map_err(ApiError::bad_request)?;
+    Ok(json(crate::sealed::status(&state)))
 }
 
 /// `GET /_testnode/release`: the release the node answers as, and what it

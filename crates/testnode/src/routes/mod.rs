@@ -31,6 +31,7 @@ pub mod jsonrpc;
 pub mod namespaces;
 pub mod owner;
 pub mod packages;
+pub mod relay;
 pub mod system;
 pub mod tee;
 
@@ -49,6 +50,7 @@ pub fn protected() -> AppRouter {
         .merge(groups::routes())
         .merge(accounts::routes())
         .merge(intents::routes())
+        .merge(relay::routes())
         .merge(tee::protected_routes())
 }
 
@@ -97,7 +99,7 @@ pub fn build(state: Arc<AppState>) -> Router {
             Arc::clone(&state),
             log_requests,
         ));
-    Router::new()
+    let service = Router::new()
         .nest(CONTROL_PREFIX, control::routes())
         .nest(&format!("{CONTROL_PREFIX}/auth"), auth::control_routes())
         .merge(node)
@@ -107,5 +109,16 @@ pub fn build(state: Arc<AppState>) -> Router {
             Arc::clone(&state),
             crate::release::enter,
         ))
-        .with_state(state)
+        .with_state(Arc::clone(&state));
+    if state.sealed.is_none() {
+        return service;
+    }
+    // The sealed transport wraps the whole router, not a route: an opened
+    // request goes back to the router to be routed afresh.
+    Router::new()
+        .fallback_service(service)
+        .layer(middleware::from_fn_with_state(
+            state,
+            crate::sealed::intercept,
+        ))
 }

@@ -10,6 +10,9 @@
 //! admits the node at once when the group's TEE admission policy accepts
 //! mock quotes (`status: "joined"`), otherwise answers `announced` without
 //! the node's 30 s admission wait.
+//! With `--transport-secret`, `bindTransportKey` binds the sealed
+//! transport's key (`crate::sealed`), and the rc.83 flags are taken
+//! whatever the release.
 //! core: crates/server/src/admin/handlers/tee.rs, tee/{info,attest,
 //! fleet_join}.rs, crates/tee-attestation/src/generate.rs
 //! (`generate_mock_attestation`, `create_mock_quote`, `build_report_data`),
@@ -175,7 +178,9 @@ fn mock_quote(report_data: &[u8; 64]) -> serde_json::Value {
 }
 
 async fn attest(State(state): State<Arc<AppState>>, req: Request) -> ApiResult {
-    let req = if state.config.release.rc83() {
+    // A node serving the sealed transport is a late one whatever release it
+    // was told to answer as: it takes the rc.83 flags.
+    let req = if state.config.release.rc83() || state.sealed.is_some() {
         ValidatedJson::<AttestRequestV83>::from_request(req, &state)
             .await?
             .0
@@ -231,10 +236,18 @@ async fn attest(State(state): State<Arc<AppState>>, req: Request) -> ApiResult {
         ));
     }
     if req.bind_transport_key == Some(true) {
-        let transport = Id::digest(&[b"calimero-testnode:transport-key", &identity.device_id.0]);
+        // The sealed transport's key (`--transport-secret`), else a stable
+        // stand-in. It wraps what bytes 32..64 held (core
+        // `attest_report_data_suffix`: the key binding, else the app hash,
+        // else zeros).
+        let transport = match &state.sealed {
+            Some(sealed) => Id(sealed.public_key()),
+            None => Id::digest(&[b"calimero-testnode:transport-key", &identity.device_id.0]),
+        };
+        let inner: [u8; 32] = report_data[32..].try_into().unwrap_or([0; 32]);
         let bound = Id::digest(&[
             b"calimero.tee-attest.transport-key.v1",
-            &app.0,
+            &inner,
             &transport.0,
         ]);
         report_data[32..].copy_from_slice(&bound.0);

@@ -1,6 +1,7 @@
 """Starting real merod nodes for tests/e2e (the counterpart of testnode.py).
 
-The binary is ``$CALIMERO_MEROD_BIN``, else ``../shared/node/merod`` from the
+The binary is ``$CALIMERO_MEROD_BIN`` (or ``$CALIMERO_MEROD``, as
+tests/merobox_compat names it), else ``../shared/node/merod`` from the
 project root (for a git worktree, also from the main checkout's root). Its
 directory holds the apps the tests install: ``kv_store.wasm`` and
 ``blobs.wasm`` (core's apps built at the node's tag).
@@ -60,12 +61,13 @@ def _project_roots() -> list[Path]:
 
 def merod_binary() -> tuple[Path | None, str]:
     """(the merod binary, "") or (None, why there is none)."""
-    env = os.environ.get("CALIMERO_MEROD_BIN")
-    if env:
-        path = Path(env)
-        if path.is_file() and os.access(path, os.X_OK):
-            return path, ""
-        return None, f"CALIMERO_MEROD_BIN={env} is not an executable file"
+    for name in ("CALIMERO_MEROD_BIN", "CALIMERO_MEROD"):  # the second: tests/merobox_compat's
+        env = os.environ.get(name)
+        if env:
+            path = Path(env)
+            if path.is_file() and os.access(path, os.X_OK):
+                return path, ""
+            return None, f"{name}={env} is not an executable file"
     tried = []
     for root in _project_roots():
         path = root.parent / "shared" / "node" / "merod"

@@ -18,6 +18,9 @@ def test_the_binary_named_by_the_environment(
     merod = tmp_path / "merod"
     merod.write_text("#!/bin/sh\n")
     merod.chmod(0o755)
+    monkeypatch.delenv("CALIMERO_MEROD_BIN", raising=False)
+    monkeypatch.setenv("CALIMERO_MEROD", str(merod))
+    assert realnode.merod_binary() == (merod, "")
     monkeypatch.setenv("CALIMERO_MEROD_BIN", str(merod))
     assert realnode.merod_binary() == (merod, "")
     monkeypatch.setenv("CALIMERO_MEROD_BIN", str(tmp_path / "absent"))
@@ -34,6 +37,7 @@ def test_the_shared_binary_beside_the_project_or_its_main_checkout(
     """``../shared/node/merod`` from the project root; in a git worktree,
     from the main checkout's root too."""
     monkeypatch.delenv("CALIMERO_MEROD_BIN", raising=False)
+    monkeypatch.delenv("CALIMERO_MEROD", raising=False)
     main = tmp_path / "work" / "main"
     (main / ".git" / "worktrees" / "e2e").mkdir(parents=True)
     tree = tmp_path / "work" / "wt" / "e2e"
@@ -63,6 +67,7 @@ def test_free_ports_are_free_for_tcp_and_udp() -> None:
 
 def test_without_a_binary_every_e2e_test_skips_with_the_reason(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALIMERO_E2E_")}
+    env.pop("CALIMERO_MEROD", None)
     env["CALIMERO_MEROD_BIN"] = str(tmp_path / "no-merod")
     root = Path(__file__).resolve().parent.parent
     done = subprocess.run(

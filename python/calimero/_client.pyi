@@ -276,7 +276,7 @@ class Client(_BaseClient):
         self,
         namespace_id: str,
         group_name: str | None = None,
-        visibility: Literal["open", "restricted"] | None = 'restricted',
+        visibility: Literal["open", "restricted"] | None = "restricted",
     ) -> CreateGroupResponse: ...
     def admit_join(self, namespace_id: str, invitation_json: Any, signed_op: str) -> Any: ...
     def change_namespace_admin(
@@ -738,7 +738,7 @@ class AsyncClient(_BaseClient):
         self,
         namespace_id: str,
         group_name: str | None = None,
-        visibility: Literal["open", "restricted"] | None = 'restricted',
+        visibility: Literal["open", "restricted"] | None = "restricted",
     ) -> CreateGroupResponse: ...
     async def admit_join(self, namespace_id: str, invitation_json: Any, signed_op: str) -> Any: ...
     async def change_namespace_admin(

@@ -261,6 +261,7 @@ def method(endpoint: dict[str, Any], owner: str, overload: bool = False) -> str:
             params.append(f"{arg['name']}: {kind}")
         else:
             default = calimero._client._py_default(arg)
+            # A string default in double quotes, as ruff format writes it.
             shown = json.dumps(default) if isinstance(default, str) else repr(default)
             params.append(f"{arg['name']}: {kind} | None = {shown}")
     text = signature(endpoint["name"], params, return_type(endpoint, owner), owner)

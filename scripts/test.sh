@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The test command: Rust lints and tests, the wheel built and installed into
-# .venv, Python lints, and pytest against the bundled test node.
+# .venv, Python lints, pytest against the bundled test node, and tests/e2e
+# against real merod nodes it starts (../shared/node/merod from the project
+# root, or $CALIMERO_MEROD_BIN; skipped with the reason when there is none).
+# Arguments go to pytest, and then make it one run (e.g. tests/e2e -x).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
@@ -29,5 +32,14 @@ python scripts/gen_stubs.py --check
 python -m mypy.stubtest calimero --allowlist stubtest-allowlist.txt
 python -m mypy --strict examples/
 
-step "Python: pytest"
-python -m pytest -q "$@"
+if [ $# -gt 0 ]; then
+  step "Python: pytest $*"
+  python -m pytest -q -rs "$@"
+  exit
+fi
+
+step "Python: pytest (the test node)"
+python -m pytest -q --ignore=tests/e2e
+
+step "Python: pytest tests/e2e (real merod 0.11.0-rc.25 nodes, started here)"
+python -m pytest -q -rs tests/e2e

@@ -4,7 +4,6 @@ import asyncio
 import inspect
 import json
 import logging
-import os
 import pickle
 import secrets
 import socket
@@ -395,12 +394,3 @@ def namespace_id(client: calimero.Client, app_id: str) -> str:
 @pytest.fixture
 def context_id(client: calimero.Client, app_id: str, namespace_id: str) -> str:
     return client.create_context(app_id, namespace_id)["data"]["contextId"]
-
-
-def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
-    if os.environ.get("CALIMERO_E2E_NODE_URL"):
-        return
-    skip = pytest.mark.skip(reason="set CALIMERO_E2E_NODE_URL to run against a real node")
-    for item in items:
-        if "e2e" in item.keywords:
-            item.add_marker(skip)

@@ -210,8 +210,8 @@ COLLATERAL = json.loads(
     (Path(__file__).parent / "data" / "tee" / "tdx_quote_collateral.json").read_text()
 )
 _APPLICATION_ARGS = [
-    Arg("application_id", "base58_id", False, None),
-    Arg("application_hash", "hash", False, None),
+    Arg("application_id", "id", False, None),
+    Arg("application_hash", "id", False, None),
 ]
 #: A credential `merod account sign-cert --generate` minted, and the secret
 #: of the key it certifies (calimero-client-py src/warrant.rs tests).

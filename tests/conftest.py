@@ -6,6 +6,7 @@ import json
 import logging
 import pickle
 import secrets
+import signal
 import socket
 import threading
 from collections.abc import Iterator
@@ -394,3 +395,17 @@ def namespace_id(client: calimero.Client, app_id: str) -> str:
 @pytest.fixture
 def context_id(client: calimero.Client, app_id: str, namespace_id: str) -> str:
     return client.create_context(app_id, namespace_id)["data"]["contextId"]
+
+
+@pytest.fixture
+def sigint_handler() -> Iterator[None]:
+    """Python's own SIGINT handler for the test. A process started with
+    SIGINT ignored (a background job of a non-interactive shell, as a CI
+    runner may start it) keeps it ignored, and Ctrl-C never becomes a
+    KeyboardInterrupt: the tests of what an interrupt does install the
+    handler a terminal's Python has."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

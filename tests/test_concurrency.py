@@ -59,6 +59,7 @@ def test_python_threads_run_while_a_call_waits(client: calimero.Client, node: Te
 
 
 @pytest.mark.skipif(os.name != "posix", reason="signals")
+@pytest.mark.usefixtures("sigint_handler")
 def test_keyboard_interrupt_ends_a_held_call(client: calimero.Client, node: TestNode) -> None:
     node.fault("/admin-api/health", "hold", times=1)
     sent: list[float] = []

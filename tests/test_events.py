@@ -324,6 +324,7 @@ def test_close_ends_the_iterator(client: calimero.Client, context_id: str, trans
 
 
 @pytest.mark.skipif(os.name != "posix", reason="signals")
+@pytest.mark.usefixtures("sigint_handler")
 def test_ctrl_c_interrupts_a_waiting_iterator(client: calimero.Client, context_id: str) -> None:
     with client.subscribe(context_id) as sub:
         # Should Ctrl-C not work, the fallback closes it: StopIteration, a failure.

@@ -585,6 +585,9 @@ def _resolve(alias: str, lookup: Any) -> dict[str, Any]:
 
 
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+#: A 32-byte id as rc.27 and later write it (either case taken, as the
+#: table's id arguments take it).
+_HEX_ID = re.compile(r"[0-9a-fA-F]{64}")
 
 
 def _is_base58_id(text: str) -> bool:
@@ -620,8 +623,10 @@ def _no_identity_aliases(method: str, **args: Any) -> NoReturn:
             raise TypeError(f"{name}: expected str, got {type(value).__name__}")
         if name == "alias" and not _ALIAS.fullmatch(value):
             raise InvalidArgumentError(f"{name}: expected 1 to 50 characters of A-Z a-z 0-9 . _ -")
-        if name != "alias" and not _is_base58_id(value):
-            raise InvalidArgumentError(f"{name}: expected a base58 string of 32 bytes")
+        if name != "alias" and not (_is_base58_id(value) or _HEX_ID.fullmatch(value)):
+            raise InvalidArgumentError(
+                f"{name}: expected a base58 string of 32 bytes or 64 hexadecimal characters"
+            )
     raise UnsupportedByNodeError(
         f"{method}: merod has no identity-alias routes (/admin-api/alias/*/identity/...) "
         "in any release from 0.11.0-rc.25 to 0.11.0-rc.83; context, application and "

@@ -115,7 +115,7 @@ class NodeIdentity(TypedDict):
     holdsAccountRoot: NotRequired[bool]  # rc.32 and later
     accountNamespaceId: NotRequired[str]
     revokedFrom: NotRequired[dict[str, str]]  # rc.41 and later, when revoked
-    deviceCertified: NotRequired[bool]  # rc.83
+    deviceCertified: NotRequired[bool]  # by rc.41
 
 
 class NodeIdentityResponse(TypedDict):

@@ -203,6 +203,14 @@ impl Release {
         self.since(41)
     }
 
+    /// `deviceCertified` on `GET /identity`: absent from the live rc.32
+    /// answers (swift `rc32-node-identity.json`), present in core's
+    /// `identity/node_identity.res.json` as swift `Rc41SurfaceTests.swift`
+    /// quotes it verbatim [inferred: from rc.41, the earliest evidence].
+    pub const fn device_certified(self) -> bool {
+        self.since(41)
+    }
+
     // ------------------------------------------------------------- rc.44
 
     /// Refusals answer with their own status and message (403/404/409/...)
@@ -219,7 +227,7 @@ impl Release {
     /// owner ops, `/contexts/{id}/query`, `link-device`, `seal`, TEE attest
     /// flags, `POST /groups` without `groupId`, JWT `key_id`, `/auth/logout`,
     /// `GET /certificate` gone, JSON-RPC `ReadOnlyWriteRefused`,
-    /// `deviceCertified`, namespace `founding`/`heldOps`, group
+    /// namespace `founding`/`heldOps`, group
     /// `namespaceId`/`ownerOpCounter`, role `RelayTee`.
     pub const fn rc83(self) -> bool {
         self.since(83)

@@ -323,9 +323,9 @@ async fn account_devices_at_rc83() {
     );
 }
 
-/// `GET /identity` grows a key at rc.29, rc.32, rc.38 and rc.83 (swift
+/// `GET /identity` grows a key at rc.29, rc.32, rc.38 and rc.41 (swift
 /// `rc29-node-identity.json`, `rc32-node-identity.json`; core fixture
-/// `identity/node_identity.res.json`).
+/// `identity/node_identity.res.json`, quoted by swift `Rc41SurfaceTests`).
 #[tokio::test]
 async fn the_node_identity_grows_per_release() {
     let base = ["accountId", "deviceId", "publicKey", "accountRootPublicKey"];
@@ -340,6 +340,15 @@ async fn the_node_identity_grows_per_release() {
                 "deviceAgreementKey",
                 "holdsAccountRoot",
                 "accountNamespaceId",
+            ][..],
+        ),
+        (
+            41,
+            &[
+                "deviceAgreementKey",
+                "holdsAccountRoot",
+                "accountNamespaceId",
+                "deviceCertified",
             ][..],
         ),
         (

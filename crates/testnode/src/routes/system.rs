@@ -69,7 +69,8 @@ async fn status(status: &'static str) -> Response {
 /// swift `rc29-node-identity.json`, `rc32-node-identity.json`; core fixture
 /// `identity/node_identity.res.json@efdf8dea`; research `wire-rc83.md`
 /// §6.11): `deviceAgreementKey` (rc.29), `holdsAccountRoot` (rc.32),
-/// `accountNamespaceId` (by rc.38), `deviceCertified` (rc.83);
+/// `accountNamespaceId` (by rc.38), `deviceCertified` (by rc.41: swift
+/// `Rc41SurfaceTests.swift` quotes core's fixture with it);
 /// `revokedFrom` only on a revoked device, never on this one. Keys after
 /// `holdsAccountRoot` in [inferred] order; the account namespace id is a
 /// stand-in value derived from the account [inferred].
@@ -116,7 +117,7 @@ async fn node_identity(State(state): State<Arc<AppState>>) -> ApiResult {
                 &identity.account_id.0,
             ]))
         }),
-        device_certified: release.rc83().then_some(true),
+        device_certified: release.device_certified().then_some(true),
     }))
 }
 

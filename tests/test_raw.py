@@ -90,6 +90,53 @@ def test_answers_pass_through_verbatim(conn: calimero.ConnectionInfo, node: Test
     }
 
 
+def test_keys_kept_between_answers_decode_as_json_does(
+    conn: calimero.ConnectionInfo, node: TestNode
+) -> None:
+    """Object keys are kept, interned, from one answer to the next (one
+    table for the process): answers with more keys than the table has
+    slots, keys past its length limit, escaped and non-ASCII keys, decoded
+    again and again from four threads at once, are each what `json.loads`
+    makes of the same text, and their short keys are interned strings."""
+    import json
+    import sys
+    import threading
+
+    keys = [f"k{i}" for i in range(1500)]
+    keys += ["x" * 64, "y" * 65, 'quo"te', "tab\tkey", "é-clé", "\U0001f600", ""]
+    item = {k: i for i, k in enumerate(keys)}
+    # ensure_ascii: the non-ASCII keys arrive escaped (\\u00e9, a surrogate pair).
+    body = json.dumps({"data": [item, {"k1": [item], "k2": "v"}, item]})
+    want = json.loads(body)
+    calls, threads = 8, 4
+    node.fault("/admin-api/health", "status", status=200, body=body, times=calls * threads)
+    seen: list[object] = []
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            for _ in range(calls):
+                seen.append(conn.get("/admin-api/health"))
+        except BaseException as e:
+            failures.append(e)
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert not failures, failures
+    assert len(seen) == calls * threads
+    for got in seen:
+        assert got == want
+    last = seen[-1]
+    assert isinstance(last, dict)
+    for key in last["data"][0]:
+        if len(key) <= 64:
+            assert sys.intern(key) is key, key
+    assert list(last["data"][0]) == list(want["data"][0])
+
+
 def test_hostile_nesting_is_an_error_not_a_crash(client: calimero.Client, node: TestNode) -> None:
     node.fault("/admin-api/health", "status", status=200, body="[" * 100_000, times=1)
     with pytest.raises(calimero.MalformedResponseError):

@@ -35,9 +35,15 @@ pub fn base58_32(argument: &str, value: &str) -> Result<[u8; 32], Error> {
             format!("{expected}, got {} characters", value.len()),
         ));
     }
+    if let Some(out) = recent::get(value) {
+        return Ok(out);
+    }
     let mut out = [0u8; 32];
     match bs58::decode(value).onto(&mut out) {
-        Ok(32) => Ok(out),
+        Ok(32) => {
+            recent::put(value, &out);
+            Ok(out)
+        }
         Ok(n) => Err(Error::invalid(
             argument,
             format!("{expected}, got {} ({n} bytes)", shown(value)),
@@ -50,6 +56,57 @@ pub fn base58_32(argument: &str, value: &str) -> Result<[u8; 32], Error> {
             argument,
             format!("{expected}, got {} ({e})", shown(value)),
         )),
+    }
+}
+
+/// The base58 ids this thread decoded last. A program sends the same
+/// few ids again and again (its context, its executor key), and bs58's
+/// decode is quadratic in the text: about 5,600 instructions for a 32-byte
+/// id, a tenth of a whole JSON-RPC call's client-side work (callgrind,
+/// benches/RESULTS.md). Only valid ids are kept, so an error is always
+/// the decoder's own.
+mod recent {
+    use std::cell::RefCell;
+
+    /// A 32-byte id is 32 to 44 base58 characters.
+    const MAX_TEXT: usize = 44;
+    const SLOTS: usize = 8;
+
+    type Slot = Option<([u8; MAX_TEXT], u8, [u8; 32])>;
+
+    thread_local! {
+        /// Direct-mapped by the text's first and last characters.
+        static RECENT: RefCell<[Slot; SLOTS]> = const { RefCell::new([None; SLOTS]) };
+    }
+
+    fn slot(text: &[u8]) -> usize {
+        (usize::from(text[0]) ^ (usize::from(text[text.len() - 1]) * 7)) % SLOTS
+    }
+
+    pub(super) fn get(text: &str) -> Option<[u8; 32]> {
+        let text = text.as_bytes();
+        if text.is_empty() || text.len() > MAX_TEXT {
+            return None;
+        }
+        RECENT
+            .try_with(|recent| match &recent.borrow()[slot(text)] {
+                Some((kept, len, bytes)) if &kept[..usize::from(*len)] == text => Some(*bytes),
+                _ => None,
+            })
+            .ok()
+            .flatten()
+    }
+
+    pub(super) fn put(text: &str, bytes: &[u8; 32]) {
+        let text = text.as_bytes();
+        if text.is_empty() || text.len() > MAX_TEXT {
+            return;
+        }
+        let mut kept = [0u8; MAX_TEXT];
+        kept[..text.len()].copy_from_slice(text);
+        let _ = RECENT.try_with(|recent| {
+            recent.borrow_mut()[slot(text)] = Some((kept, text.len() as u8, *bytes));
+        });
     }
 }
 
@@ -241,6 +298,34 @@ mod tests {
             assert!(
                 msg.starts_with("context_id: expected a base58 string of 32 bytes"),
                 "{msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn remembered_ids_decode_as_the_decoder_does() {
+        // Ids that share a slot (same first and last character) and ids in
+        // every slot, decoded twice: the second answer is the remembered
+        // one and must be the decoder's, for each id in turn.
+        let mut ids: Vec<String> = (0u8..40)
+            .map(|i| bs58::encode([i.wrapping_mul(37); 32]).into_string())
+            .collect();
+        ids.push(CTX.to_owned());
+        ids.push("EMtpXdHZQLiqyPVVAzJWbnishYR1gPTvKKtWD3e2V6zo".replace("pX", "Xp"));
+        for round in 0..2 {
+            for id in &ids {
+                let mut want = [0u8; 32];
+                let ok = bs58::decode(id).onto(&mut want) == Ok(32);
+                match base58_32("context_id", id) {
+                    Ok(got) => assert!(ok && got == want, "{id} (round {round})"),
+                    Err(_) => assert!(!ok, "{id} (round {round})"),
+                }
+            }
+        }
+        // A bad id is never remembered: it fails every time.
+        for _ in 0..2 {
+            assert!(
+                base58_32("context_id", "EMtpXdHZQLiqyPVVAzJWbnishYR1gPTvKKtWD3e2V6z0").is_err()
             );
         }
     }

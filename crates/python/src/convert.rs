@@ -25,7 +25,7 @@ pub fn json_to_py<'py>(
     body: &[u8],
 ) -> Result<Bound<'py, PyAny>, serde_json::Error> {
     let _paused = (body.len() >= GC_PAUSE_BYTES).then(|| GcPause::new(py));
-    let keys = KeyCache::default();
+    let keys = KeyCache::take();
     json::decode(PyBuilder(py, &keys), body)
 }
 
@@ -60,13 +60,19 @@ impl Drop for GcPause<'_> {
     }
 }
 
-/// Object keys made so far in one decode, interned: a key that repeats
-/// (the same few field names in every item of a list) is one `str` with
-/// its hash already computed, not a new string per item. Direct-mapped by
-/// a hash of the key's bytes; keys longer than `MAX_CACHED_KEY` are not
-/// kept.
-#[derive(Default)]
-struct KeyCache(RefCell<Vec<Option<CachedKey>>>);
+/// Object keys decoded so far, interned, kept from one decode to the
+/// next: a key that repeats (the same few field names in every item of a
+/// list, and in every answer: `jsonrpc`, `result`, `output`, `data`) is
+/// one `str` with its hash already computed, not a new string each time.
+/// Direct-mapped by a hash of the key's bytes; keys longer than
+/// `MAX_CACHED_KEY` are not kept. One table for the process, taken for a
+/// whole decode (the GIL is held throughout); a decode that finds it taken
+/// (another thread's, resumed while this one's collector ran Python code)
+/// makes its keys without it. Before it was kept, a fresh table per decode
+/// cost a small answer about 8,000 instructions (allocating, clearing and
+/// dropping 512 slots, interning each key anew: callgrind,
+/// benches/RESULTS.md).
+struct KeyCache(RefCell<Option<std::sync::MutexGuard<'static, Vec<Option<CachedKey>>>>>);
 
 /// A key's text and its interned `str`.
 type CachedKey = (Box<str>, Py<PyString>);
@@ -74,23 +80,41 @@ type CachedKey = (Box<str>, Py<PyString>);
 const KEY_SLOTS: usize = 512;
 const MAX_CACHED_KEY: usize = 64;
 
+/// The table (never dropped: its strings live as long as the process).
+static KEYS: std::sync::Mutex<Vec<Option<CachedKey>>> = std::sync::Mutex::new(Vec::new());
+
 impl KeyCache {
+    fn take() -> Self {
+        let guard = match KEYS.try_lock() {
+            Ok(guard) => Some(guard),
+            // A panic inside a decode left the table as it was: usable.
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        };
+        KeyCache(RefCell::new(guard.map(|mut slots| {
+            if slots.is_empty() {
+                slots.resize_with(KEY_SLOTS, || None);
+            }
+            slots
+        })))
+    }
+
     fn get<'py>(&self, py: Python<'py>, key: &str) -> Bound<'py, PyAny> {
         if key.len() > MAX_CACHED_KEY {
             return PyString::new(py, key).into_any();
         }
+        let Ok(mut table) = self.0.try_borrow_mut() else {
+            return PyString::new(py, key).into_any();
+        };
+        let Some(slots) = table.as_mut() else {
+            return PyString::new(py, key).into_any();
+        };
         // FNV-1a over the bytes.
         let mut h: u32 = 0x811c_9dc5;
         for b in key.bytes() {
             h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
         }
         let slot = (h as usize) % KEY_SLOTS;
-        let Ok(mut slots) = self.0.try_borrow_mut() else {
-            return PyString::new(py, key).into_any();
-        };
-        if slots.is_empty() {
-            slots.resize_with(KEY_SLOTS, || None);
-        }
         if let Some((text, obj)) = &slots[slot] {
             if **text == *key {
                 return obj.bind(py).clone().into_any();

@@ -18,7 +18,9 @@ Route classes: ``small`` (``GET /admin-api/peers``), ``list``
 (``list_contexts``, a few contexts), ``rpc_small`` (``execute_function``
 kv ``get``), ``rpc_large`` (``execute_function`` kv ``set`` of a 100 KB
 value), ``big`` (``list_contexts`` of ~30 000 contexts, ~12 MB), ``blob``
-(a 4 MiB download into ``bytes``).
+(a 4 MiB download into ``bytes``, ours checking its SHA-256 as it does by
+default) and ``blob_unchecked`` (the same with ``verify=False``: the work
+every other client does, none of which checks the content).
 
 Targets: the release test node; a canned local responder (benches/canned.py,
 the test node's answers replayed at once: the client's cost alone); and a
@@ -75,7 +77,7 @@ OFFICIAL_WHEEL_DIR = shared_dir() / "reference" / "official"
 OFFICIAL_VENV = ROOT / ".bench-venvs" / "official"
 MEROD_DIR = shared_dir() / "node"
 TESTNODE = ROOT / "target" / "release" / "calimero-testnode"
-ROUTES = ("small", "list", "rpc_small", "rpc_large", "big", "blob")
+ROUTES = ("small", "list", "rpc_small", "rpc_large", "big", "blob", "blob_unchecked")
 CLIENTS = ("ours", "ours-async", "official", "httpx-json", "httpx-orjson")
 VALUE_BYTES = 100_000
 BLOB_BYTES = 4 << 20
@@ -275,7 +277,15 @@ class Canned:
 
 
 def calls_per_batch(route: str, target: str, quick: bool) -> int:
-    n = {"small": 200, "list": 200, "rpc_small": 200, "rpc_large": 50, "big": 2, "blob": 20}[route]
+    n = {
+        "small": 200,
+        "list": 200,
+        "rpc_small": 200,
+        "rpc_large": 50,
+        "big": 2,
+        "blob": 20,
+        "blob_unchecked": 20,
+    }[route]
     if target == "merod" and route in ("rpc_small", "rpc_large"):
         n //= 2
     return max(1, n // 4) if quick else n

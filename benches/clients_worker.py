@@ -20,7 +20,7 @@ import sys
 import time
 from typing import Any, Callable
 
-ROUTES = ("small", "list", "rpc_small", "rpc_large", "big", "blob")
+ROUTES = ("small", "list", "rpc_small", "rpc_large", "big", "blob", "blob_unchecked")
 
 
 def ours_calls(setup: dict[str, Any]) -> dict[str, Callable[[], Any]]:
@@ -36,6 +36,8 @@ def ours_calls(setup: dict[str, Any]) -> dict[str, Callable[[], Any]]:
         "rpc_large": lambda: client.execute_function(ctx, "set", {"key": "big", "value": value}),
         "big": big_call(big, setup),
         "blob": lambda: client.download_blob(setup["blob_id"]),
+        # The official client's work: no SHA-256 check of the content.
+        "blob_unchecked": lambda: client.download_blob(setup["blob_id"], verify=False),
     }
 
 
@@ -61,6 +63,7 @@ def ours_async_calls(setup: dict[str, Any]) -> dict[str, Callable[[int], Any]]:
         "rpc_large": lambda: client.execute_function(ctx, "set", {"key": "big", "value": value}),
         "big": big_call(big, setup),
         "blob": lambda: client.download_blob(setup["blob_id"]),
+        "blob_unchecked": lambda: client.download_blob(setup["blob_id"], verify=False),
     }
     loop = asyncio.new_event_loop()
 
@@ -93,6 +96,7 @@ def official_calls(setup: dict[str, Any]) -> dict[str, Callable[[], Any]]:
         "big": big.list_contexts,
         "blob": lambda: client.download_blob(setup["blob_id"]),
     }
+    calls["blob_unchecked"] = calls["blob"]  # it never checks the content
     if setup.get("big_app") is not None:
         del calls["big"]
     return calls
@@ -146,6 +150,7 @@ def httpx_calls(setup: dict[str, Any], fast: bool) -> dict[str, Callable[[], Any
         "rpc_large": lambda: rpc("set", {"key": "big", "value": value}),
         "big": lambda: get(big_url + big_path),
         "blob": blob,
+        "blob_unchecked": blob,
     }
 
 

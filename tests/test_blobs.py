@@ -268,6 +268,41 @@ def test_a_corrupted_download_is_detected(client: calimero.Client, node: TestNod
         list(client.iter_blob(blob_id))
 
 
+def test_verify_false_skips_the_hash_check_and_nothing_else(
+    client: calimero.Client, node: TestNode, tmp_path: Path
+) -> None:
+    """`verify=False` takes the content as the node sent it, for the three
+    downloads; a body cut short still fails; a non-bool is refused before
+    anything is sent."""
+    small = BLOB[:100_000]
+    blob_id = upload(client, small)
+    path = f"/admin-api/blobs/{blob_id}"
+    wrong = b"x" * len(small)
+    node.fault(
+        path,
+        "status",
+        status=200,
+        body=wrong.decode(),
+        headers={"x-blob-hash": hashlib.sha256(small).hexdigest()},
+        times=3,
+    )
+    assert client.download_blob(blob_id, verify=False) == wrong
+    assert b"".join(client.iter_blob(blob_id, verify=False)) == wrong
+    target = tmp_path / "blob.bin"
+    assert client.download_blob_to_path(blob_id, target, verify=False)["size"] == len(wrong)
+    assert target.read_bytes() == wrong
+    # Checked by default, and with verify=True: the node's own bytes pass.
+    assert client.download_blob(blob_id) == small
+    assert client.download_blob(blob_id, verify=True) == small
+    node.fault(path, "truncate", afterBytes=1000, times=1)
+    with pytest.raises(calimero.ClientError):
+        client.download_blob(blob_id, verify=False)
+    before = len(sent(node, "GET"))
+    with pytest.raises(TypeError, match="^verify: expected bool"):
+        client.download_blob(blob_id, verify="no")  # type: ignore[arg-type]
+    assert len(sent(node, "GET")) == before
+
+
 def test_bad_sources_name_the_argument(client: calimero.Client, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         client.upload_blob(str(tmp_path / "missing.bin"))

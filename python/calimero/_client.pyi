@@ -202,7 +202,13 @@ class Client(_BaseClient):
         hash: str | None = None,
         progress: Callable[[int, int | None], object] | None = None,
     ) -> UploadBlobResponse: ...
-    def download_blob(self, blob_id: str, context_id: str | None = None) -> bytes: ...
+    def download_blob(
+        self,
+        blob_id: str,
+        context_id: str | None = None,
+        *,
+        verify: bool | None = True,
+    ) -> bytes: ...
     def download_blob_to_path(
         self,
         blob_id: str,
@@ -210,6 +216,7 @@ class Client(_BaseClient):
         context_id: str | None = None,
         *,
         progress: Callable[[int, int | None], object] | None = None,
+        verify: bool | None = True,
     ) -> dict[str, Any]: ...
     def iter_blob(
         self,
@@ -217,6 +224,7 @@ class Client(_BaseClient):
         context_id: str | None = None,
         *,
         chunk_size: int | None = 1048576,
+        verify: bool | None = True,
     ) -> BlobChunks: ...
     def get_blob_info(self, blob_id: str) -> BlobInfoResponse: ...
     def list_blobs(self) -> BlobList: ...
@@ -664,7 +672,13 @@ class AsyncClient(_BaseClient):
         hash: str | None = None,
         progress: Callable[[int, int | None], object] | None = None,
     ) -> UploadBlobResponse: ...
-    async def download_blob(self, blob_id: str, context_id: str | None = None) -> bytes: ...
+    async def download_blob(
+        self,
+        blob_id: str,
+        context_id: str | None = None,
+        *,
+        verify: bool | None = True,
+    ) -> bytes: ...
     async def download_blob_to_path(
         self,
         blob_id: str,
@@ -672,6 +686,7 @@ class AsyncClient(_BaseClient):
         context_id: str | None = None,
         *,
         progress: Callable[[int, int | None], object] | None = None,
+        verify: bool | None = True,
     ) -> dict[str, Any]: ...
     async def iter_blob(
         self,
@@ -679,6 +694,7 @@ class AsyncClient(_BaseClient):
         context_id: str | None = None,
         *,
         chunk_size: int | None = 1048576,
+        verify: bool | None = True,
     ) -> AsyncBlobChunks: ...
     async def get_blob_info(self, blob_id: str) -> BlobInfoResponse: ...
     async def list_blobs(self) -> BlobList: ...

@@ -386,6 +386,9 @@ const BLOB_ID: Arg = req("blob_id", Id, Path);
 const BLOB_CONTEXT: Arg = opt("context_id", Id, Query("context_id"));
 const ALIAS: Arg = req("alias", Alias, Path);
 const PROGRESS: Arg = opt("progress", Progress, Local).kw();
+/// Whether a download checks the content against the node's SHA-256
+/// (`X-Blob-Hash`): on unless the caller turns it off.
+const VERIFY: Arg = opt("verify", Bool, Local).or("true").kw();
 /// A hex nonce of 16 to 64 bytes (core: crates/server/primitives/src/admin/mod.rs,
 /// `IssueOwnershipProofApiRequest::validate`).
 const NONCE: Arg = req("nonce", Hex { min: 32, max: 128 }, Body("nonce"));
@@ -660,18 +663,19 @@ pub static ENDPOINTS: &[Endpoint] = &[
         ),
     get("blobs", "download_blob", "/admin-api/blobs/{blob_id}")
         .output(Output::Bytes)
-        .args(&[BLOB_ID, BLOB_CONTEXT])
+        .args(&[BLOB_ID, BLOB_CONTEXT, VERIFY])
         .doc(
-            "Downloads a blob into one `bytes`, checked against the node's SHA-256. With \
-             `context_id` the node may fetch it from peers of that context. For large blobs \
-             use `download_blob_to_path` or `iter_blob`.",
+            "Downloads a blob into one `bytes`, checked against the node's SHA-256 \
+             (`verify=False` skips that check, not the length's). With `context_id` the node \
+             may fetch it from peers of that context. For large blobs use \
+             `download_blob_to_path` or `iter_blob`.",
         ),
     get("blobs", "download_blob_to_path", "/admin-api/blobs/{blob_id}")
         .output(Output::File)
-        .args(&[BLOB_ID, req("path", LocalPath, Local), BLOB_CONTEXT, PROGRESS])
+        .args(&[BLOB_ID, req("path", LocalPath, Local), BLOB_CONTEXT, PROGRESS, VERIFY])
         .doc(
             "Downloads a blob into the file `path` in constant memory, checked against the \
-             node's SHA-256. The file appears whole or not at all: the data goes to a \
+             node's SHA-256 (unless `verify=False`). The file appears whole or not at all: the data goes to a \
              temporary file beside it, renamed once complete. `progress(done, total)` is \
              called as bytes arrive. Returns `{\"blob_id\", \"size\", \"path\"}`.",
         ),
@@ -681,12 +685,13 @@ pub static ENDPOINTS: &[Endpoint] = &[
             BLOB_ID,
             BLOB_CONTEXT,
             opt("chunk_size", UInt, Local).or("1048576").kw(),
+            VERIFY,
         ])
         .doc(
             "Downloads a blob as an iterator of `bytes` chunks of about `chunk_size` bytes, \
              in constant memory. The iterator has `size`, `mime_type` and `hash`, and \
              `close()`; it is also a context manager. The SHA-256 is checked when the last \
-             chunk has arrived.",
+             chunk has arrived (unless `verify=False`).",
         ),
     head("blobs", "get_blob_info", "/admin-api/blobs/{blob_id}")
         .output(Output::BlobInfo)

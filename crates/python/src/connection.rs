@@ -665,6 +665,16 @@ impl PyConnectionInfo {
             }
             _ => None,
         };
+        let verify = match take("verify") {
+            Some(o) if !o.is_none() => {
+                let spec = endpoint.args.iter().find(|a| a.name == "verify");
+                !matches!(
+                    spec.map(|s| to_arg(s, &o)).transpose()?.flatten(),
+                    Some(ArgValue::Bool(false))
+                )
+            }
+            _ => true,
+        };
         transfer::download(
             py,
             &self.conn,
@@ -673,6 +683,7 @@ impl PyConnectionInfo {
             take("path"),
             take("progress"),
             chunk_size,
+            verify,
         )
     }
 

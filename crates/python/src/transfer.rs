@@ -277,6 +277,7 @@ pub fn download(
     path: Option<Bound<'_, PyAny>>,
     progress: Option<Bound<'_, PyAny>>,
     chunk_size: Option<u64>,
+    verify: bool,
 ) -> PyResult<Py<PyAny>> {
     // Everything about the arguments is checked before the request goes.
     let target = match (output, &path) {
@@ -321,6 +322,11 @@ pub fn download(
         } else {
             wait(py, fut)?
         }
+    };
+    let started = if verify {
+        started
+    } else {
+        started.unverified()
     };
     match output {
         Output::File => {

@@ -13,6 +13,11 @@ CPU time (``time.process_time()``: all its threads) is its own:
   (``.bench-venvs/official``, made on first use; never the project's);
 - ``httpx-json`` and ``httpx-orjson``: httpx with ``json`` or ``orjson``
   (benches/requirements.txt), what a user would write by hand.
+- ``floor`` (``small``, ``list`` and ``rpc_small`` only): one keep-alive
+  socket, the request bytes built once, the answer read by its
+  ``Content-Length`` and not decoded: about what any client must spend
+  (the system calls, the kernel's loopback work, the wake-up after the
+  node's wait). ``floor/official`` shows how low a ratio can go.
 
 Route classes: ``small`` (``GET /admin-api/peers``), ``list``
 (``list_contexts``, a few contexts), ``rpc_small`` (``execute_function``
@@ -78,7 +83,7 @@ OFFICIAL_VENV = ROOT / ".bench-venvs" / "official"
 MEROD_DIR = shared_dir() / "node"
 TESTNODE = ROOT / "target" / "release" / "calimero-testnode"
 ROUTES = ("small", "list", "rpc_small", "rpc_large", "big", "blob", "blob_unchecked")
-CLIENTS = ("ours", "ours-async", "official", "httpx-json", "httpx-orjson")
+CLIENTS = ("ours", "ours-async", "official", "httpx-json", "httpx-orjson", "floor")
 VALUE_BYTES = 100_000
 BLOB_BYTES = 4 << 20
 
@@ -345,8 +350,8 @@ def table(target: str, data: dict[str, dict[str, list[tuple[float, float]]]]) ->
         "min to max; CPU ratios of `ours` round by round",
         "",
         "| route | " + " | ".join(CLIENTS) + " | ours/official | ours/httpx-json "
-        "| ours/httpx-orjson | async/official |",
-        "|---|" + "---|" * (len(CLIENTS) + 4),
+        "| ours/httpx-orjson | async/official | floor/official |",
+        "|---|" + "---|" * (len(CLIENTS) + 5),
     ]
     for route, by_client in data.items():
         cells = []
@@ -367,6 +372,7 @@ def table(target: str, data: dict[str, dict[str, list[tuple[float, float]]]]) ->
             ratio(ours, by_client.get("httpx-json")),
             ratio(ours, by_client.get("httpx-orjson")),
             ratio(by_client.get("ours-async", []), by_client.get("official")),
+            ratio(by_client.get("floor", []), by_client.get("official")),
         ]
         lines.append(f"| {route} | " + " | ".join(cells) + " |")
     extra = [k for k in ("orjson.loads", "json.loads") if k in data.get("big", {})]

@@ -154,6 +154,59 @@ def httpx_calls(setup: dict[str, Any], fast: bool) -> dict[str, Callable[[], Any
     }
 
 
+def floor_calls(setup: dict[str, Any]) -> dict[str, Callable[[], Any]]:
+    """`floor`: what any client must spend, near enough: one keep-alive
+    socket, each request's bytes built once beforehand, the answer read by
+    its `Content-Length` and never decoded. Small routes only (where the
+    node's answer is one short read)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(setup["url"])
+    host, port = where.hostname or "127.0.0.1", where.port or 80
+    sock = socket.create_connection((host, port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def request(method: str, path: str, body: bytes = b"") -> bytes:
+        head = f"{method} {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        if body:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        return (head + "\r\n").encode() + body
+
+    def call(raw: bytes) -> Callable[[], bytes]:
+        def run() -> bytes:
+            sock.sendall(raw)
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError("the node closed the connection")
+                buf += chunk
+            head, rest = buf.split(b"\r\n\r\n", 1)
+            status = head.split(b" ", 2)[1]
+            if status != b"200":
+                raise RuntimeError(f"HTTP {status.decode()}")
+            lines = head.lower().split(b"\r\n")
+            length = next(int(v.split(b":")[1]) for v in lines if v.startswith(b"content-length"))
+            while len(rest) < length:
+                rest += sock.recv(65536)
+            return rest
+
+        return run
+
+    rpc = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "execute",
+        "params": {"contextId": setup["context_id"], "method": "get", "argsJson": {"key": "k"}},
+    }
+    return {
+        "small": call(request("GET", "/admin-api/peers")),
+        "list": call(request("GET", "/admin-api/contexts")),
+        "rpc_small": call(request("POST", "/jsonrpc", json.dumps(rpc).encode())),
+    }
+
+
 def main() -> int:
     kind = sys.argv[1]
     setup = json.loads(sys.stdin.readline())
@@ -166,6 +219,8 @@ def main() -> int:
         calls = official_calls(setup)
     elif kind in ("httpx-json", "httpx-orjson"):
         calls = httpx_calls(setup, kind == "httpx-orjson")
+    elif kind == "floor":
+        calls = floor_calls(setup)
     else:
         raise SystemExit(f"unknown client {kind}")
     print(json.dumps({"ready": True}), flush=True)

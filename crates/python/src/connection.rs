@@ -675,16 +675,13 @@ impl PyConnectionInfo {
             }
             _ => true,
         };
-        transfer::download(
-            py,
-            &self.conn,
-            checked,
-            endpoint.output,
-            take("path"),
-            take("progress"),
+        let args = transfer::DownloadArgs {
+            path: take("path"),
+            progress: take("progress"),
             chunk_size,
             verify,
-        )
+        };
+        transfer::download(py, &self.conn, checked, endpoint.output, args)
     }
 
     /// Calls a method with several table entries (its route or signature

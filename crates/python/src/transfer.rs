@@ -268,17 +268,31 @@ fn upload_reader(
     upload_answer(py, &reply)
 }
 
+/// A download's own arguments (the endpoint table's `Local` ones).
+pub struct DownloadArgs<'py> {
+    /// `download_blob_to_path`'s file.
+    pub path: Option<Bound<'py, PyAny>>,
+    pub progress: Option<Bound<'py, PyAny>>,
+    /// `iter_blob`'s chunk size.
+    pub chunk_size: Option<u64>,
+    /// Whether the content is checked against `X-Blob-Hash`.
+    pub verify: bool,
+}
+
 /// The download endpoints: into one `bytes`, into a file, or as chunks.
 pub fn download(
     py: Python<'_>,
     conn: &Connection,
     checked: Checked,
     output: Output,
-    path: Option<Bound<'_, PyAny>>,
-    progress: Option<Bound<'_, PyAny>>,
-    chunk_size: Option<u64>,
-    verify: bool,
+    args: DownloadArgs<'_>,
 ) -> PyResult<Py<PyAny>> {
+    let DownloadArgs {
+        path,
+        progress,
+        chunk_size,
+        verify,
+    } = args;
     // Everything about the arguments is checked before the request goes.
     let target = match (output, &path) {
         (Output::File, Some(p)) if !p.is_none() => match as_path("path", p)? {

@@ -339,7 +339,7 @@ def fmt(seconds: float, route: str) -> str:
 
 
 def ratio(a: list[tuple[float, float]], b: list[tuple[float, float]] | None) -> str:
-    if not b:
+    if not a or not b:
         return ""
     return f"{statistics.median(x[1] / y[1] for x, y in zip(a, b)):.2f}x"
 

@@ -353,6 +353,14 @@ def main() -> int:
         subprocess.run([sys.executable, "-c", code], check=True)
         return time.perf_counter() - t
 
+    # What an installed package costs: its bytecode cached (pip compiles it
+    # at install; an editable or PYTHONDONTWRITEBYTECODE checkout would
+    # compile every module at every start), written by one warm-up import.
+    subprocess.run(
+        [sys.executable, "-c", "import calimero"],
+        check=True,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+    )
     bare = [start("pass") for _ in range(rounds * 2)]
     imp = [start("import calimero") for _ in range(rounds * 2)]
     added = Row("import calimero", "ms", [(i - statistics.median(bare)) * 1000 for i in imp])

@@ -312,3 +312,44 @@ def test_every_exception_class_is_exported_by_name() -> None:
     assert set(calimero.errors.__all__) <= set(calimero.__all__)
     for name in calimero.errors.__all__:
         assert getattr(calimero, name) is getattr(calimero.errors, name)
+
+
+def test_generated_methods_are_made_on_first_use() -> None:
+    """The table's methods are made when first looked up (not at import):
+    before that the class holds a placeholder; any first lookup (from the
+    class, an instance, or many threads at once) gives the real function,
+    which then replaces the placeholder for good."""
+    import subprocess
+    import sys
+
+    code = """
+import inspect, threading
+import calimero
+C, A = calimero.Client, calimero.AsyncClient
+for cls, name in ((C, "get_peers_count"), (C, "execute_function"), (A, "list_contexts")):
+    assert not inspect.isfunction(cls.__dict__[name]), name
+sig = inspect.signature(C.execute_function)
+assert list(sig.parameters)[:3] == ["self", "context_id", "method"], sig
+assert inspect.isfunction(C.__dict__["execute_function"])
+assert C.execute_function is C.__dict__["execute_function"]
+assert inspect.iscoroutinefunction(A.list_contexts)
+# Many threads at the first lookup of one method: each gets a function of
+# the same signature; one of them stays in the class.
+got, start = [], threading.Barrier(8)
+def look():
+    start.wait()
+    got.append(C.create_context)
+threads = [threading.Thread(target=look) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+assert len(got) == 8 and all(inspect.isfunction(f) for f in got)
+assert len({str(inspect.signature(f)) for f in got}) == 1
+assert inspect.isfunction(C.__dict__["create_context"])
+client = calimero.create_client(calimero.create_connection("http://127.0.0.1:9"))
+bound = client.get_peers_count
+assert bound.__self__ is client and bound.__func__ is C.__dict__["get_peers_count"]
+print("ok")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"

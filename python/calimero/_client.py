@@ -659,6 +659,35 @@ def _identity_alias_method(name: str, params: str, owner: str) -> Callable[..., 
     return method
 
 
+class _Generated:
+    """A method generated from the endpoint table, made on first use:
+    making all ~280 of them (``compile`` of each signature) was a quarter
+    of ``import calimero``. The first lookup, from an instance or from the
+    class (``inspect.signature``, ``help``), puts the method in the class in
+    its place; from then on it is a plain function."""
+
+    __slots__ = ("_make", "_name")
+
+    def __init__(self, name: str, make: Callable[[], Callable[..., Any]]) -> None:
+        self._name = name
+        self._make = make
+
+    def __get__(self, obj: object, cls: type | None = None) -> Any:
+        owner = cls if cls is not None else type(obj)
+        method = self._make()
+        for klass in owner.__mro__:
+            if klass.__dict__.get(self._name) is self:
+                setattr(klass, self._name, method)
+                break
+        return method if obj is None else method.__get__(obj, owner)
+
+
+def _maker(indices: list[int], owner: str) -> Callable[[], Callable[..., Any]]:
+    if len(indices) == 1:
+        return lambda: _make_method(indices[0], ENDPOINTS[indices[0]], owner)
+    return lambda: _make_forms(indices, owner)
+
+
 #: Table indices of each method name, newest entry first.
 _FORMS: dict[str, list[int]] = {}
 for _index, _endpoint in enumerate(ENDPOINTS):
@@ -667,15 +696,11 @@ for _index, _endpoint in enumerate(ENDPOINTS):
 for _cls in (Client, AsyncClient):
     _cls.__module__ = "calimero"
     for _name, _indices in _FORMS.items():
-        if len(_indices) == 1:
-            _method = _make_method(_indices[0], ENDPOINTS[_indices[0]], _cls.__name__)
-        else:
-            _method = _make_forms(_indices, _cls.__name__)
-        setattr(_cls, _name, _method)
+        setattr(_cls, _name, _Generated(_name, _maker(_indices, _cls.__name__)))
     for _name, _params_text in _IDENTITY_ALIAS_METHODS.items():
         setattr(_cls, _name, _identity_alias_method(_name, _params_text, _cls.__name__))
 AsyncBlobChunks.__module__ = "calimero"
-del _cls, _index, _endpoint, _name, _params_text, _indices, _method
+del _cls, _index, _endpoint, _name, _params_text, _indices
 
 
 def create_connection(

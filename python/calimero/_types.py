@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import enum
-import hmac
 import json
 import time
 
@@ -98,6 +97,8 @@ class JwtToken:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, JwtToken):
             return NotImplemented
+        import hmac  # here, not at import: it loads OpenSSL's _hashlib (2-3 ms)
+
         same_access = hmac.compare_digest(self._access_token.encode(), other._access_token.encode())
         return same_access and (self._refresh_token == other._refresh_token)
 

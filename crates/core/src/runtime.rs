@@ -25,7 +25,7 @@ pub fn runtime() -> Result<&'static Runtime, Error> {
             return Ok(rt);
         }
     }
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8));
+    let workers = shared_workers(std::thread::available_parallelism().map_or(2, |n| n.get()));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .thread_name("calimero-rt")
@@ -35,6 +35,18 @@ pub fn runtime() -> Result<&'static Runtime, Error> {
     let rt: &'static Runtime = Box::leak(Box::new(rt));
     *slot = Some((pid, rt));
     Ok(rt)
+}
+
+/// How many worker threads the shared runtime has on a machine of `cpus`
+/// cores: half of them, from 1 to 4. What runs there is I/O: awaited calls
+/// (whose answers become Python objects on the event loop's one thread),
+/// streams and subscriptions; blocking calls run on their own thread's
+/// runtime. Each further worker is another thread to wake: on 2 cores, one
+/// worker takes an awaited GET from 155-172 to 115-123 us of CPU
+/// (benches/RESULTS.md, third round), as tokio wakes an idle worker to
+/// look for work whenever a task is queued.
+fn shared_workers(cpus: usize) -> usize {
+    (cpus / 2).clamp(1, 4)
 }
 
 /// rustls needs one process-wide crypto provider; ours is `ring`. Installing
@@ -173,4 +185,14 @@ pub(crate) fn drop_local_client<T: Any + Send + Sync>(owner: &Arc<T>) {
             clients.1.retain(|c| c.key != key);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn half_the_cores_from_one_to_four_workers() {
+        for (cpus, workers) in [(1, 1), (2, 1), (3, 1), (4, 2), (8, 4), (64, 4)] {
+            assert_eq!(super::shared_workers(cpus), workers, "{cpus} cores");
+        }
+    }
 }

@@ -314,42 +314,49 @@ def test_every_exception_class_is_exported_by_name() -> None:
         assert getattr(calimero, name) is getattr(calimero.errors, name)
 
 
-def test_generated_methods_are_made_on_first_use() -> None:
-    """The table's methods are made when first looked up (not at import):
-    before that the class holds a placeholder; any first lookup (from the
-    class, an instance, or many threads at once) gives the real function,
-    which then replaces the placeholder for good."""
-    import subprocess
-    import sys
+def test_generated_methods_carry_their_own_index_names_and_defaults() -> None:
+    """Methods are made from one compiled template per shape, with each
+    endpoint's index, names and defaults put in: every single-form method,
+    called on a stand-in, hands its own table index and its arguments (in
+    the table's order, defaults filled in) to the connection, and its
+    signature is the table's."""
+    import asyncio
 
-    code = """
-import inspect, threading
-import calimero
-C, A = calimero.Client, calimero.AsyncClient
-for cls, name in ((C, "get_peers_count"), (C, "execute_function"), (A, "list_contexts")):
-    assert not inspect.isfunction(cls.__dict__[name]), name
-sig = inspect.signature(C.execute_function)
-assert list(sig.parameters)[:3] == ["self", "context_id", "method"], sig
-assert inspect.isfunction(C.__dict__["execute_function"])
-assert C.execute_function is C.__dict__["execute_function"]
-assert inspect.iscoroutinefunction(A.list_contexts)
-# Many threads at the first lookup of one method: each gets a function of
-# the same signature; one of them stays in the class.
-got, start = [], threading.Barrier(8)
-def look():
-    start.wait()
-    got.append(C.create_context)
-threads = [threading.Thread(target=look) for _ in range(8)]
-for t in threads: t.start()
-for t in threads: t.join()
-assert len(got) == 8 and all(inspect.isfunction(f) for f in got)
-assert len({str(inspect.signature(f)) for f in got}) == 1
-assert inspect.isfunction(C.__dict__["create_context"])
-client = calimero.create_client(calimero.create_connection("http://127.0.0.1:9"))
-bound = client.get_peers_count
-assert bound.__self__ is client and bound.__func__ is C.__dict__["get_peers_count"]
-print("ok")
-"""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "ok"
+    from calimero._client import _is_transfer, _py_default
+
+    class Recorder:
+        def _invoke(self, index: int, args: tuple) -> tuple:
+            return ("sync", index, args)
+
+        async def _invoke_async(self, index: int, args: tuple) -> tuple:
+            return ("async", index, args)
+
+        async def _transfer(self, index: int, args: tuple) -> tuple:
+            return ("transfer", index, args)
+
+    names = [e["name"] for e in calimero.ENDPOINTS]
+    checked = 0
+    for index, endpoint in enumerate(calimero.ENDPOINTS):
+        if names.count(endpoint["name"]) != 1:
+            continue  # several forms: tests/test_node_releases.py
+        args = endpoint["args"]
+        given = {a["name"]: f"v{i}" for i, a in enumerate(args) if a["required"]}
+        expected = tuple(given.get(a["name"], _py_default(a)) for a in args)
+        sync = getattr(calimero.Client, endpoint["name"])
+        assert sync(Recorder(), **given) == ("sync", index, expected), endpoint["name"]
+        awaited = getattr(calimero.AsyncClient, endpoint["name"])
+        assert inspect.iscoroutinefunction(awaited)
+        kind = "transfer" if _is_transfer(endpoint) else "async"
+        got = asyncio.run(awaited(Recorder(), **given))
+        assert got == (kind, index, expected), endpoint["name"]
+        for method, owner in ((sync, "Client"), (awaited, "AsyncClient")):
+            params = list(inspect.signature(method).parameters.values())[1:]
+            assert [p.name for p in params] == [a["name"] for a in args]
+            for p, a in zip(params, args):
+                want = inspect.Parameter.empty if a["required"] else _py_default(a)
+                assert p.default == want, (endpoint["name"], a["name"])
+                keyword_only = p.kind is inspect.Parameter.KEYWORD_ONLY
+                assert keyword_only == a["keyword_only"], (endpoint["name"], a["name"])
+            assert method.__qualname__ == f"{owner}.{endpoint['name']}"
+        checked += 1
+    assert checked > 100

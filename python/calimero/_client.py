@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
+import types
 import warnings
 
 from ._events import Subscription
@@ -99,21 +101,74 @@ def _doc(endpoint: dict[str, Any]) -> str:
     return f"{endpoint['doc']}\n\nNode route: ``{route}``.{served}"
 
 
+#: The table index in a template's code, replaced by each method's own.
+_INDEX = 2_000_000_011
+
+#: Compiled templates, by (how the call is made, positional and keyword-only
+#: argument counts), and the namespace their functions run in.
+_TEMPLATES: dict[tuple[str, int, int], types.CodeType] = {}
+_TEMPLATE_GLOBALS: dict[str, Any] = {}
+
+
+def _template(kind: str, positional: int, keyword_only: int) -> types.CodeType:
+    """The code of a generated method of this shape (compiled once; its
+    arguments are ``a0``, ``a1``, ... and its table index ``_INDEX``)."""
+    key = (kind, positional, keyword_only)
+    code = _TEMPLATES.get(key)
+    if code is None:
+        names = [f"a{i}" for i in range(positional + keyword_only)]
+        params = ["self", *names[:positional]]
+        if keyword_only:
+            params += ["*", *names[positional:]]
+        call = "".join(f"{n}, " for n in names)
+        body = {
+            "sync": f"return self._invoke({_INDEX}, ({call}))",
+            "transfer": f"return await self._transfer({_INDEX}, ({call}))",
+            "async": f"return await self._invoke_async({_INDEX}, ({call}))",
+        }[kind]
+        header = "def" if kind == "sync" else "async def"
+        source = f"{header} f({', '.join(params)}):\n    {body}\n"
+        exec(compile(source, "<calimero endpoint>", "exec"), _TEMPLATE_GLOBALS)
+        code = _TEMPLATE_GLOBALS.pop("f").__code__
+        _TEMPLATES[key] = code
+    return code
+
+
 def _make_method(index: int, endpoint: dict[str, Any], owner: str) -> Callable[..., Any]:
-    """``Client`` (``owner="Client"``) or ``AsyncClient`` method of an endpoint."""
-    call = "".join(f"{a['name']}, " for a in endpoint["args"])
-    name = endpoint["name"]
+    """``Client`` (``owner="Client"``) or ``AsyncClient`` method of an endpoint:
+    a function of the endpoint's own signature (Python binds the arguments
+    and raises TypeError as for any function), which hands them to the
+    connection as a tuple in the table's order. Made from a template
+    compiled once per shape, with the endpoint's names, index and defaults
+    put in: compiling one ``def`` per method was a quarter of ``import
+    calimero`` (benches/RESULTS.md, third round)."""
+    name, args = endpoint["name"], endpoint["args"]
+    positional = next((i for i, a in enumerate(args) if a["keyword_only"]), len(args))
     if owner == "Client":
-        body = f"return self._invoke({index}, ({call}))"
-        header = "def"
+        kind = "sync"
     elif _is_transfer(endpoint):
-        body = f"return await self._transfer({index}, ({call}))"
-        header = "async def"
+        kind = "transfer"
     else:
-        body = f"return await self._invoke_async({index}, ({call}))"
-        header = "async def"
-    source = f"{header} {name}({', '.join(_params(endpoint))}):\n    {body}\n"
-    method = _compile(name, source, owner, {})
+        kind = "async"
+    template = _template(kind, positional, len(args) - positional)
+    names = tuple(a["name"] for a in args)
+    changes: dict[str, Any] = {
+        "co_varnames": ("self", *names),
+        "co_name": name,
+        "co_filename": f"<calimero endpoint {name}>",
+        "co_consts": tuple(index if c == _INDEX else c for c in template.co_consts),
+    }
+    if sys.version_info >= (3, 11):
+        changes["co_qualname"] = f"{owner}.{name}"
+    code = template.replace(**changes)
+    method = types.FunctionType(code, _TEMPLATE_GLOBALS, name)
+    defaults = [_py_default(a) for a in args[:positional] if not a["required"]]
+    method.__defaults__ = tuple(defaults) or None
+    method.__kwdefaults__ = {
+        a["name"]: _py_default(a) for a in args[positional:] if not a["required"]
+    } or None
+    method.__qualname__ = f"{owner}.{name}"
+    method.__module__ = "calimero"
     method.__doc__ = _doc(endpoint)
     return method
 
@@ -659,35 +714,6 @@ def _identity_alias_method(name: str, params: str, owner: str) -> Callable[..., 
     return method
 
 
-class _Generated:
-    """A method generated from the endpoint table, made on first use:
-    making all ~280 of them (``compile`` of each signature) was a quarter
-    of ``import calimero``. The first lookup, from an instance or from the
-    class (``inspect.signature``, ``help``), puts the method in the class in
-    its place; from then on it is a plain function."""
-
-    __slots__ = ("_make", "_name")
-
-    def __init__(self, name: str, make: Callable[[], Callable[..., Any]]) -> None:
-        self._name = name
-        self._make = make
-
-    def __get__(self, obj: object, cls: type | None = None) -> Any:
-        owner = cls if cls is not None else type(obj)
-        method = self._make()
-        for klass in owner.__mro__:
-            if klass.__dict__.get(self._name) is self:
-                setattr(klass, self._name, method)
-                break
-        return method if obj is None else method.__get__(obj, owner)
-
-
-def _maker(indices: list[int], owner: str) -> Callable[[], Callable[..., Any]]:
-    if len(indices) == 1:
-        return lambda: _make_method(indices[0], ENDPOINTS[indices[0]], owner)
-    return lambda: _make_forms(indices, owner)
-
-
 #: Table indices of each method name, newest entry first.
 _FORMS: dict[str, list[int]] = {}
 for _index, _endpoint in enumerate(ENDPOINTS):
@@ -696,11 +722,15 @@ for _index, _endpoint in enumerate(ENDPOINTS):
 for _cls in (Client, AsyncClient):
     _cls.__module__ = "calimero"
     for _name, _indices in _FORMS.items():
-        setattr(_cls, _name, _Generated(_name, _maker(_indices, _cls.__name__)))
+        if len(_indices) == 1:
+            _method = _make_method(_indices[0], ENDPOINTS[_indices[0]], _cls.__name__)
+        else:
+            _method = _make_forms(_indices, _cls.__name__)
+        setattr(_cls, _name, _method)
     for _name, _params_text in _IDENTITY_ALIAS_METHODS.items():
         setattr(_cls, _name, _identity_alias_method(_name, _params_text, _cls.__name__))
 AsyncBlobChunks.__module__ = "calimero"
-del _cls, _index, _endpoint, _name, _params_text, _indices
+del _cls, _index, _endpoint, _name, _params_text, _indices, _method
 
 
 def create_connection(

@@ -508,7 +508,7 @@ impl Connection {
         // terminal can help: ask first, before touching the cache file.
         let mut asked = None;
         if !can_refresh && state.credentials().is_none() {
-            match self.ask_credentials() {
+            match self.ask_credentials().await {
                 Some(c) => asked = Some(c),
                 None => return AuthRecovery::Fail(self.explain(refusal, err)),
             }
@@ -558,6 +558,7 @@ impl Connection {
             Some(c) => c,
             None => self
                 .ask_credentials()
+                .await
                 .ok_or_else(|| Error::NotAuthenticated {
                     message: format!(
                         "cannot log in: no credentials; {}",
@@ -699,9 +700,19 @@ impl Connection {
         had
     }
 
-    fn ask_credentials(&self) -> Option<Credentials> {
-        let prompt = self.auth_state().prompt.as_ref()?;
-        prompt.credentials(self.api_url(), self.node_name())
+    /// Asks the prompt (a person at a terminal) on a thread of the
+    /// runtime's blocking pool: the wait holds no runtime worker, so other
+    /// calls, streams and subscriptions go on meanwhile.
+    async fn ask_credentials(&self) -> Option<Credentials> {
+        let prompt = Arc::clone(self.auth_state().prompt.as_ref()?);
+        let (url, name) = (
+            self.api_url().to_owned(),
+            self.node_name().map(str::to_owned),
+        );
+        tokio::task::spawn_blocking(move || prompt.credentials(&url, name.as_deref()))
+            .await
+            .ok()
+            .flatten()
     }
 
     /// A fresh login in place of a refresh or a refused token, with the
@@ -716,7 +727,7 @@ impl Connection {
         let state = self.auth_state();
         let (credentials, asked) = match state.credentials().or(asked) {
             Some(c) => (c, state.credentials().is_none()),
-            None => match self.ask_credentials() {
+            None => match self.ask_credentials().await {
                 Some(c) => (c, true),
                 None => return Err(err),
             },

@@ -68,7 +68,7 @@ impl Drop for GcPause<'_> {
 /// `MAX_CACHED_KEY` are not kept. One table for the process, taken for a
 /// whole decode (the GIL is held throughout); a decode that finds it taken
 /// (another thread's, resumed while this one's collector ran Python code)
-/// makes its keys without it. Before it was kept, a fresh table per decode
+/// interns its keys without it. Before it was kept, a fresh table per decode
 /// cost a small answer about 8,000 instructions (allocating, clearing and
 /// dropping 512 slots, interning each key anew: callgrind,
 /// benches/RESULTS.md).
@@ -107,7 +107,7 @@ impl KeyCache {
             return PyString::new(py, key).into_any();
         };
         let Some(slots) = table.as_mut() else {
-            return PyString::new(py, key).into_any();
+            return PyString::intern(py, key).into_any();
         };
         // FNV-1a over the bytes.
         let mut h: u32 = 0x811c_9dc5;

@@ -4,13 +4,6 @@
 //! Thin by rule: it converts Python values, releases the GIL while the core
 //! works, and maps core errors to exceptions. It knows nothing of HTTP.
 
-/// The Rust side's allocator (Python's objects keep CPython's). A call
-/// makes about 40 small allocations (the request, hyper's and reqwest's
-/// parts, the answer); glibc's malloc and free were a quarter of a
-/// JSON-RPC call's client-side instructions (callgrind, benches/RESULTS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 mod asyncio;
 mod auth;
 mod blocking;

@@ -187,9 +187,14 @@ def floor_calls(setup: dict[str, Any]) -> dict[str, Callable[[], Any]]:
             if status != b"200":
                 raise RuntimeError(f"HTTP {status.decode()}")
             lines = head.lower().split(b"\r\n")
-            length = next(int(v.split(b":")[1]) for v in lines if v.startswith(b"content-length"))
-            while len(rest) < length:
-                rest += sock.recv(65536)
+            sizes = [int(v.split(b":")[1]) for v in lines if v.startswith(b"content-length")]
+            if not sizes:
+                raise RuntimeError("the floor client reads answers by Content-Length only")
+            while len(rest) < sizes[0]:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError("the node closed the connection")
+                rest += chunk
             return rest
 
         return run

@@ -98,10 +98,9 @@ def auth_node_session(auth_testnodes: dict[str, TestNode]) -> TestNode:
     return shared_auth_node(auth_testnodes, RELEASES[0])
 
 
-@pytest.fixture
-def auth_node(auth_node_session: TestNode, monkeypatch: pytest.MonkeyPatch) -> TestNode:
-    """The auth-mode test node, wiped clean (tokens, failures, clock); no
-    ``CALIMERO_*`` credentials in the environment."""
+def clear_credential_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ``CALIMERO_*`` credentials in the environment (the connection
+    would read them)."""
     for name in (
         "CALIMERO_USERNAME",
         "CALIMERO_PASSWORD",
@@ -109,6 +108,13 @@ def auth_node(auth_node_session: TestNode, monkeypatch: pytest.MonkeyPatch) -> T
         "CALIMERO_REFRESH_TOKEN",
     ):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def auth_node(auth_node_session: TestNode, monkeypatch: pytest.MonkeyPatch) -> TestNode:
+    """The auth-mode test node, wiped clean (tokens, failures, clock); no
+    ``CALIMERO_*`` credentials in the environment."""
+    clear_credential_env(monkeypatch)
     auth_node_session.reset()
     return auth_node_session
 

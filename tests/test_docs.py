@@ -227,6 +227,24 @@ def tee_node() -> Iterator[TestNode]:
 RELEASE_MARK = re.compile(r"<!-- samples run against merod (0\.11\.0-rc\.\d+) -->")
 
 
+def sandbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keep: str, *others: str
+) -> dict[str, Path]:
+    """Where a page's samples run: fresh ``home`` and ``work`` directories
+    (and ``others``) under ``tmp_path``, ``HOME`` the first, the current
+    directory the second, and no ``CALIMERO_*`` variable set but ``keep``
+    (the node binary's)."""
+    dirs = {name: tmp_path / name for name in ("home", "work", *others)}
+    for directory in dirs.values():
+        directory.mkdir()
+    monkeypatch.setenv("HOME", str(dirs["home"]))
+    for name in list(os.environ):
+        if name.startswith("CALIMERO_") and name != keep:
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(dirs["work"])
+    return dirs
+
+
 def page_release(page: Path) -> str:
     found = RELEASE_MARK.search(page.read_text())
     return found.group(1) if found else RELEASES[0]
@@ -247,16 +265,7 @@ def prelude(
     node.reset()
     auth_node = shared_auth_node(auth_testnodes, release)
     auth_node.reset()
-    home = tmp_path / "home"
-    work = tmp_path / "work"
-    apps = tmp_path / "apps"
-    for directory in (home, work, apps):
-        directory.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    for name in list(os.environ):
-        if name.startswith("CALIMERO_") and name != "CALIMERO_TESTNODE_BIN":
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(work)
+    apps = sandbox(tmp_path, monkeypatch, "CALIMERO_TESTNODE_BIN", "apps")["apps"]
     environ = dict(os.environ)
     auth_node.auth(delegatedAccess=True)
     device = auth_node.control("POST", "credential", {})

@@ -34,7 +34,7 @@ import pytest
 from realnode import RealNode, app_path, merod_binary
 
 import calimero
-from conftest import AsyncDriven
+from conftest import AsyncDriven, clear_credential_env
 
 MEROD, NO_MEROD = merod_binary()
 
@@ -240,13 +240,7 @@ def kv_context(admin: calimero.Client, kv_app: str, kv_namespace: str) -> Iterat
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh home directory, so token caches land in the test's tmp_path."""
     monkeypatch.setenv("HOME", str(tmp_path))
-    for name in (
-        "CALIMERO_USERNAME",
-        "CALIMERO_PASSWORD",
-        "CALIMERO_ACCESS_TOKEN",
-        "CALIMERO_REFRESH_TOKEN",
-    ):
-        monkeypatch.delenv(name, raising=False)
+    clear_credential_env(monkeypatch)
     return tmp_path
 
 

@@ -22,6 +22,18 @@ import calimero
 from conftest import AsyncDriven
 
 
+def _with_credentials(auth_node: Any, node_name: str) -> calimero.ConnectionInfo:
+    """A connection to the auth node with its credentials, caching tokens
+    under `node_name`, never prompting."""
+    return calimero.create_connection(
+        auth_node.url,
+        node_name,
+        username=auth_node.username,
+        password=auth_node.password,
+        interactive=False,
+    )
+
+
 def _login_needs(node: Any) -> None:
     if not (node.username and node.password):
         pytest.skip("set CALIMERO_E2E_USERNAME and CALIMERO_E2E_PASSWORD for the auth node")
@@ -63,13 +75,7 @@ def test_login_from_credentials_and_the_cache_file(
     cache file of node_name in merobox's format, and a connection that has
     only the node_name uses them."""
     _login_needs(auth_node)
-    conn = calimero.create_connection(
-        auth_node.url,
-        "e2e-auth-node",
-        username=auth_node.username,
-        password=auth_node.password,
-        interactive=False,
-    )
+    conn = _with_credentials(auth_node, "e2e-auth-node")
     assert conn.token is None  # nothing sent yet
     client = make_client(conn)
     assert isinstance(client.list_contexts()["data"]["contexts"], list)
@@ -203,13 +209,7 @@ def test_logout_forgets_the_tokens(auth_node: Any, home: Path) -> None:
     """rc.25 has no logout route: the client forgets its tokens and deletes
     the cache file; without credentials the next call is refused."""
     _login_needs(auth_node)
-    conn = calimero.create_connection(
-        auth_node.url,
-        "e2e-logout-node",
-        username=auth_node.username,
-        password=auth_node.password,
-        interactive=False,
-    )
+    conn = _with_credentials(auth_node, "e2e-logout-node")
     client = calimero.create_client(conn)
     client.list_contexts()
     path = Path(calimero.get_token_cache_path("e2e-logout-node"))

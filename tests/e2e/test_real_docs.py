@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_docs import PAGES, ROOT, extract, page_release, run_samples
+from test_docs import PAGES, ROOT, extract, page_release, run_samples, sandbox
 
 
 @pytest.fixture
@@ -24,15 +24,7 @@ def real_prelude(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[dict[str, Any]]:
-    home = tmp_path / "home"
-    work = tmp_path / "work"
-    for directory in (home, work):
-        directory.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    for name in list(os.environ):
-        if name.startswith("CALIMERO_") and name != "CALIMERO_MEROD_BIN":
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(work)
+    sandbox(tmp_path, monkeypatch, "CALIMERO_MEROD_BIN")
     environ = dict(os.environ)
     node = merod_node_factory("e2e-docs")
     yield {

@@ -655,26 +655,21 @@ impl PyConnectionInfo {
             let data = take("data").unwrap_or_else(|| py.None().into_bound(py));
             return transfer::upload(py, &self.conn, checked, &data, take("progress"));
         }
-        let chunk_size = match take("chunk_size") {
-            Some(o) if !o.is_none() => {
-                let spec = endpoint.args.iter().find(|a| a.name == "chunk_size");
-                match spec.map(|s| to_arg(s, &o)).transpose()?.flatten() {
-                    Some(ArgValue::UInt(n)) => Some(n),
-                    _ => None,
-                }
-            }
+        // A local argument given (not None), checked by its table entry.
+        let converted = |name: &str| -> PyResult<Option<ArgValue>> {
+            let (Some(obj), Some(spec)) = (
+                take(name).filter(|o| !o.is_none()),
+                endpoint.args.iter().find(|a| a.name == name),
+            ) else {
+                return Ok(None);
+            };
+            to_arg(spec, &obj)
+        };
+        let chunk_size = match converted("chunk_size")? {
+            Some(ArgValue::UInt(n)) => Some(n),
             _ => None,
         };
-        let verify = match take("verify") {
-            Some(o) if !o.is_none() => {
-                let spec = endpoint.args.iter().find(|a| a.name == "verify");
-                !matches!(
-                    spec.map(|s| to_arg(s, &o)).transpose()?.flatten(),
-                    Some(ArgValue::Bool(false))
-                )
-            }
-            _ => true,
-        };
+        let verify = !matches!(converted("verify")?, Some(ArgValue::Bool(false)));
         let args = transfer::DownloadArgs {
             path: take("path"),
             progress: take("progress"),

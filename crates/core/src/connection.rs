@@ -22,6 +22,9 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Whole-request timeout used when none is given.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The `User-Agent` of every request.
+pub(crate) const USER_AGENT: &str = concat!("calimero-client-py/", env!("CARGO_PKG_VERSION"));
+
 /// Retries after a failure that is safe to retry, unless told otherwise.
 pub const DEFAULT_MAX_RETRIES: u32 = 2;
 /// The largest answer read into memory (JSON answers; blob downloads have
@@ -318,9 +321,7 @@ impl Connection {
         let mut slot = self.lock_http()?;
         let pid = std::process::id();
         match &slot.1 {
-            None => Err(Error::Internal(
-                "this connection is closed; make a new one with create_connection".into(),
-            )),
+            None => Err(closed()),
             Some(_) if crate::runtime::in_local() => {
                 drop(slot);
                 let signs = self.signs_requests();
@@ -619,19 +620,42 @@ impl Connection {
         let mut auth_retries = 0;
         let mut attempt = 0;
         let mut redirects = 0;
+        // Whether the direct lane may carry the request (crate::lane).
+        let mut direct = true;
         loop {
             let signed = body.as_deref().unwrap_or_default();
-            let (mut request, ticket) = self.builder(method, url.clone(), with_token, signed)?;
-            request = request.timeout(self.options.timeout);
-            if let Some(body) = &body {
-                request = request
-                    .header(CONTENT_TYPE, "application/json")
-                    .body(body.clone());
-            }
-            let err = match self.receive(method, &shown_url, request).await {
+            let (result, ticket, went_direct) = if direct && self.lane_open(&url)? {
+                let credential = self.credential(method, &url, signed, with_token)?;
+                let reply = self
+                    .send_direct(method, &url, credential.header, body.clone(), &shown_url)
+                    .await;
+                (reply, credential.ticket, true)
+            } else {
+                let (mut request, ticket) =
+                    self.builder(method, url.clone(), with_token, signed)?;
+                request = request.timeout(self.options.timeout);
+                if let Some(body) = &body {
+                    request = request
+                        .header(CONTENT_TYPE, "application/json")
+                        .body(body.clone());
+                }
+                (
+                    self.receive(method, &shown_url, request).await,
+                    ticket,
+                    false,
+                )
+            };
+            let err = match result {
                 Ok(reply) => return Ok(reply),
                 Err(err) => err,
             };
+            // The lane follows no redirect: the request goes again through
+            // reqwest, which follows it (a signing connection follows
+            // redirects itself, below).
+            if went_direct && !self.signs_requests() && is_redirect(&err) {
+                direct = false;
+                continue;
+            }
             // Delegated access follows redirects itself, to sign each hop.
             if let Some((next_method, next_url, keep_body)) =
                 self.redirect(&err, method, &url, &mut redirects)?
@@ -682,6 +706,83 @@ impl Connection {
         let response = self.dispatch(request, method, shown_url).await?;
         self.read_reply(response, method, shown_url.to_owned())
             .await
+    }
+
+    /// Whether a request to `url` may go by this thread's direct lane
+    /// ([`crate::lane`]): a blocking call over plain HTTP, not sealed, with
+    /// no proxy in the environment.
+    fn lane_open(&self, url: &url::Url) -> Result<bool, Error> {
+        if url.scheme() != "http" || self.is_sealed() || !crate::runtime::in_local() {
+            return Ok(false);
+        }
+        if self.lock_http()?.1.is_none() {
+            return Err(closed());
+        }
+        let signs = self.signs_requests();
+        crate::runtime::with_lane(
+            &self.inner,
+            || build_http(&self.inner.config, signs),
+            |lane| lane.usable(),
+        )
+    }
+
+    /// Runs `f` on this thread's direct lane to the node (None when this
+    /// thread's pool cannot be reached).
+    fn with_lane<R>(&self, f: impl FnOnce(&mut crate::lane::Pool) -> R) -> Option<R> {
+        let signs = self.signs_requests();
+        crate::runtime::with_lane(&self.inner, || build_http(&self.inner.config, signs), f).ok()
+    }
+
+    /// Sends a request by the direct lane and reads its whole answer,
+    /// within the request timeout; the connection is kept for the next
+    /// call when the answer was read to its end.
+    async fn send_direct(
+        &self,
+        method: &'static str,
+        url: &url::Url,
+        credential: Option<(HeaderName, HeaderValue)>,
+        body: Option<Bytes>,
+        shown_url: &str,
+    ) -> Result<Reply, Error> {
+        let outgoing = crate::lane::Outgoing {
+            method,
+            url,
+            credential,
+            body,
+            connect_timeout: self.inner.config.connect_timeout,
+            shown_url,
+        };
+        let exchange = async {
+            let (response, sender) = outgoing
+                .send(|| self.with_lane(|lane| lane.take()).flatten())
+                .await?;
+            let (head, mut incoming) = response.into_parts();
+            let length = hyper::body::Body::size_hint(&incoming).exact();
+            let cap = self.inner.config.max_response_bytes;
+            let mut whole = Whole::new(method, shown_url, head.status.as_u16(), length, cap)?;
+            loop {
+                match crate::lane::next_chunk(&mut incoming, method, shown_url).await? {
+                    Some(chunk) => {
+                        if !whole.push(chunk)? {
+                            break;
+                        }
+                    }
+                    None => {
+                        // Read to its end: the connection serves the next call.
+                        self.with_lane(|lane| lane.put(sender));
+                        break;
+                    }
+                }
+            }
+            whole.finish(head.headers)
+        };
+        tokio::time::timeout(self.options.timeout, exchange)
+            .await
+            .map_err(|_| Error::Timeout {
+                method: method.into(),
+                url: shown_url.into(),
+                message: "operation timed out".into(),
+            })?
     }
 
     /// Sends a request: the one place every request of the connection
@@ -925,58 +1026,135 @@ pub(crate) async fn read_response(
     mut response: reqwest::Response,
     cap: u64,
 ) -> Result<Reply, Error> {
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let ok = (200..300).contains(&status);
-    let too_large = |size: String| Error::MalformedResponse {
-        method: method.into(),
-        url: shown_url.into(),
-        message: format!(
-            "the answer is {size} bytes, more than the connection's max_response_bytes ({cap})"
-        ),
-        body: String::new(),
-    };
-    if ok {
-        if let Some(len) = response.content_length().filter(|len| *len > cap) {
-            return Err(too_large(len.to_string()));
-        }
-    }
-    let limit = if ok { cap } else { MAX_ERROR_BODY_BYTES };
-    // Most answers arrive in one chunk: kept as it is, without a copy.
-    let mut chunks: Vec<Bytes> = Vec::new();
-    let mut total = 0u64;
+    let mut whole = Whole::new(
+        method,
+        shown_url,
+        response.status().as_u16(),
+        response.content_length(),
+        cap,
+    )?;
     while let Some(chunk) = response
         .chunk()
         .await
         .map_err(|e| transport_error(method, shown_url, &e))?
     {
-        total += chunk.len() as u64;
-        if total > limit {
-            if ok {
-                return Err(too_large(format!("over {total}")));
-            }
-            let keep = chunk.len() - usize::try_from(total - limit).unwrap_or(chunk.len());
-            chunks.push(chunk.slice(..keep));
+        if !whole.push(chunk)? {
             break;
         }
-        chunks.push(chunk);
     }
-    let body = match chunks.len() {
-        0 => Bytes::new(),
-        1 => chunks.pop().unwrap_or_default(),
-        _ => Bytes::from(chunks.concat()),
-    };
-    if !ok {
-        return Err(http_failure(status, &headers, &body, method, shown_url));
+    whole.finish(response.headers().clone())
+}
+
+/// An answer being read whole (by [`read_response`] and the direct lane,
+/// [`Connection::send_direct`]): at most `cap` bytes of a success and
+/// [`MAX_ERROR_BODY_BYTES`] of a failure.
+struct Whole<'a> {
+    method: &'static str,
+    shown_url: &'a str,
+    status: u16,
+    cap: u64,
+    /// Most answers arrive in one chunk: kept as it is, without a copy.
+    chunks: Vec<Bytes>,
+    total: u64,
+}
+
+impl<'a> Whole<'a> {
+    /// Refuses a success whose announced length is over `cap` at once.
+    fn new(
+        method: &'static str,
+        shown_url: &'a str,
+        status: u16,
+        length: Option<u64>,
+        cap: u64,
+    ) -> Result<Self, Error> {
+        let whole = Whole {
+            method,
+            shown_url,
+            status,
+            cap,
+            chunks: Vec::new(),
+            total: 0,
+        };
+        if whole.ok() {
+            if let Some(len) = length.filter(|len| *len > cap) {
+                return Err(whole.too_large(len.to_string()));
+            }
+        }
+        Ok(whole)
     }
-    Ok(Reply {
-        status,
-        headers,
-        body,
-        select: &[],
-        method,
-        url: shown_url.to_owned(),
-    })
+
+    fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    fn too_large(&self, size: String) -> Error {
+        Error::MalformedResponse {
+            method: self.method.into(),
+            url: self.shown_url.into(),
+            message: format!(
+                "the answer is {size} bytes, more than the connection's max_response_bytes ({})",
+                self.cap
+            ),
+            body: String::new(),
+        }
+    }
+
+    /// Adds the next chunk; false once a failure's body has all that is
+    /// kept of it (the rest is not read).
+    fn push(&mut self, chunk: Bytes) -> Result<bool, Error> {
+        let limit = if self.ok() {
+            self.cap
+        } else {
+            MAX_ERROR_BODY_BYTES
+        };
+        self.total += chunk.len() as u64;
+        if self.total > limit {
+            if self.ok() {
+                return Err(self.too_large(format!("over {}", self.total)));
+            }
+            let keep = chunk.len() - usize::try_from(self.total - limit).unwrap_or(chunk.len());
+            self.chunks.push(chunk.slice(..keep));
+            return Ok(false);
+        }
+        self.chunks.push(chunk);
+        Ok(true)
+    }
+
+    /// The answer; a failure status is its error.
+    fn finish(mut self, headers: HeaderMap) -> Result<Reply, Error> {
+        let body = match self.chunks.len() {
+            0 => Bytes::new(),
+            1 => self.chunks.pop().unwrap_or_default(),
+            _ => Bytes::from(self.chunks.concat()),
+        };
+        if !self.ok() {
+            return Err(http_failure(
+                self.status,
+                &headers,
+                &body,
+                self.method,
+                self.shown_url,
+            ));
+        }
+        Ok(Reply {
+            status: self.status,
+            headers,
+            body,
+            select: &[],
+            method: self.method,
+            url: self.shown_url.to_owned(),
+        })
+    }
+}
+
+/// The error of a request on a closed connection.
+fn closed() -> Error {
+    Error::Internal("this connection is closed; make a new one with create_connection".into())
+}
+
+/// Whether `err` is a redirect answer.
+fn is_redirect(err: &Error) -> bool {
+    matches!(err, Error::Http(h) if matches!(h.status, 301 | 302 | 303 | 307 | 308))
 }
 
 /// Whether `url` names this machine (`localhost`, 127.0.0.0/8, `::1`).
@@ -1033,7 +1211,7 @@ fn finish_http(builder: reqwest::ClientBuilder) -> Result<reqwest::Client, Error
 fn http_builder(config: &Config, signs: bool) -> Result<reqwest::ClientBuilder, Error> {
     crate::runtime::install_crypto_provider();
     let mut builder = reqwest::Client::builder()
-        .user_agent(concat!("calimero-client-py/", env!("CARGO_PKG_VERSION")))
+        .user_agent(USER_AGENT)
         .connect_timeout(config.connect_timeout)
         .pool_idle_timeout(Duration::from_secs(60))
         .tcp_nodelay(true);

@@ -18,6 +18,7 @@ pub mod events;
 pub mod fuzzing;
 pub mod ids;
 pub mod json;
+mod lane;
 pub mod release;
 pub mod request;
 pub mod runtime;

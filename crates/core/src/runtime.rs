@@ -83,14 +83,17 @@ thread_local! {
     /// Whether this thread is inside `block_on_local`.
     static IN_LOCAL: Cell<bool> = const { Cell::new(false) };
     /// This thread's HTTP clients: one per connection (keyed by the address
-    /// of its shared state, kept alive by the `Weak`), with the pid.
-    static CLIENTS: RefCell<(u32, Vec<LocalClient>)> = const { RefCell::new((0, Vec::new())) };
+    /// of its shared state, kept alive by the `Weak`), of the process that
+    /// made `LOCAL`.
+    static CLIENTS: RefCell<Vec<LocalClient>> = const { RefCell::new(Vec::new()) };
 }
 
 struct LocalClient {
     key: usize,
     owner: Weak<dyn Any + Send + Sync>,
     http: reqwest::Client,
+    /// This thread's direct lane to the connection ([`crate::lane`]).
+    lane: crate::lane::Pool,
 }
 
 /// Clears the in-local flag when `block_on_local` ends, panics included.
@@ -115,6 +118,8 @@ fn local_runtime() -> Result<Rc<Runtime>, Error> {
             // The parent's: never dropped here (it would deregister the
             // parent's sockets from their shared epoll instance).
             std::mem::forget(parent);
+            // Nor are the parent's pooled sockets ours.
+            CLIENTS.with(|clients| std::mem::forget(clients.take()));
         }
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -152,27 +157,47 @@ pub(crate) fn local_client<T: Any + Send + Sync>(
     owner: &Arc<T>,
     build: impl FnOnce() -> Result<reqwest::Client, Error>,
 ) -> Result<reqwest::Client, Error> {
+    with_local(owner, build, |entry| entry.http.clone())
+}
+
+/// Runs `f` on this thread's direct lane to the connection whose shared
+/// state is `owner` (its entry made as [`local_client`] makes it). `f`
+/// must not reach this thread's entries again.
+pub(crate) fn with_lane<T: Any + Send + Sync, R>(
+    owner: &Arc<T>,
+    build: impl FnOnce() -> Result<reqwest::Client, Error>,
+    f: impl FnOnce(&mut crate::lane::Pool) -> R,
+) -> Result<R, Error> {
+    with_local(owner, build, |entry| f(&mut entry.lane))
+}
+
+fn with_local<T: Any + Send + Sync, R>(
+    owner: &Arc<T>,
+    build: impl FnOnce() -> Result<reqwest::Client, Error>,
+    f: impl FnOnce(&mut LocalClient) -> R,
+) -> Result<R, Error> {
+    // Only inside `block_on_local`, whose `local_runtime` has dropped
+    // (forgotten) the entries of a parent process this thread forked from.
     let key = Arc::as_ptr(owner) as *const () as usize;
-    let pid = std::process::id();
     CLIENTS.with(|clients| {
-        let mut clients = clients.borrow_mut();
-        if clients.0 != pid {
-            // A forked child: the parent's pooled sockets are not ours.
-            std::mem::forget(std::mem::take(&mut clients.1));
-            clients.0 = pid;
+        let mut clients = clients
+            .try_borrow_mut()
+            .map_err(|_| Error::Internal("this thread's HTTP pool is in use".into()))?;
+        if let Some(entry) = clients.iter_mut().find(|c| c.key == key) {
+            return Ok(f(entry));
         }
-        if let Some(c) = clients.1.iter().find(|c| c.key == key) {
-            return Ok(c.http.clone());
-        }
-        clients.1.retain(|c| c.owner.strong_count() > 0);
-        let http = build()?;
+        clients.retain(|c| c.owner.strong_count() > 0);
         let owner: Arc<dyn Any + Send + Sync> = Arc::clone(owner) as _;
-        clients.1.push(LocalClient {
+        clients.push(LocalClient {
             key,
             owner: Arc::downgrade(&owner),
-            http: http.clone(),
+            http: build()?,
+            lane: crate::lane::Pool::new(),
         });
-        Ok(http)
+        match clients.last_mut() {
+            Some(entry) => Ok(f(entry)),
+            None => Err(Error::Internal("this thread's HTTP pool is empty".into())),
+        }
     })
 }
 
@@ -182,7 +207,7 @@ pub(crate) fn drop_local_client<T: Any + Send + Sync>(owner: &Arc<T>) {
     let key = Arc::as_ptr(owner) as *const () as usize;
     let _ = CLIENTS.try_with(|clients| {
         if let Ok(mut clients) = clients.try_borrow_mut() {
-            clients.1.retain(|c| c.key != key);
+            clients.retain(|c| c.key != key);
         }
     });
 }

@@ -1,0 +1,182 @@
+"""The direct lane (crates/core/src/lane.rs): a blocking call over plain
+HTTP goes out on the calling thread's own keep-alive connection, through
+hyper's connection API, without reqwest. What reqwest did for those
+requests must still happen: redirects followed, the environment's proxy
+used, a connection the node closed while idle replaced without losing or
+repeating the request."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import calimero
+from testnode import TestNode
+
+HEALTH = "/admin-api/health"
+ALIVE = {"data": {"status": "alive"}}
+
+
+def test_a_redirect_is_followed(node: TestNode) -> None:
+    client = calimero.create_client(calimero.create_connection(node.url, max_retries=0))
+    node.fault("/admin-api/peers", "status", status=307, headers={"location": HEALTH})
+    # The lane meets the 307 and hands the request to reqwest, which
+    # follows it.
+    assert client.connection.get("/admin-api/peers") == ALIVE
+    # A POST redirected with 303 becomes a GET without its body.
+    node.fault("/admin-api/contexts", "status", status=303, headers={"location": HEALTH})
+    assert client.connection.request("POST", "/admin-api/contexts", {"a": 1}) == ALIVE
+    health = [r for r in node.requests() if r["path"] == HEALTH]
+    assert [r["method"] for r in health] == ["GET", "GET"]
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """Answers every request with ALIVE and records its request target."""
+
+    seen: list[str]
+
+    def _answer(self) -> None:
+        self.seen.append(f"{self.command} {self.path}")
+        length = int(self.headers.get("content-length") or 0)
+        if length:
+            self.rfile.read(length)
+        body = b'{"data":{"status":"alive"}}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def proxy() -> Iterator[tuple[str, list[str]]]:
+    """A forward proxy that answers for every host itself."""
+    seen: list[str] = []
+    handler = type("Proxy", (_Recorder,), {"seen": seen})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"])
+def test_requests_go_through_the_proxy_the_environment_names(
+    proxy: tuple[str, list[str]], variable: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy_url, seen = proxy
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(variable, proxy_url)
+    # A host no resolver knows: only the proxy can answer for it.
+    node = "http://calimero-node.invalid:2428"
+    client = calimero.create_client(calimero.create_connection(node, max_retries=0))
+    assert client.health() == ALIVE
+    assert client.connection.request("POST", "/admin-api/contexts", {"a": 1}) == ALIVE
+    assert seen == [
+        f"GET {node}{HEALTH}",
+        f"POST {node}/admin-api/contexts",
+    ]
+
+
+def test_without_a_proxy_the_host_is_reached_directly(
+    proxy: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The control of the test above: NO_PROXY names the host, so the
+    # request goes to it and fails there, not at the proxy.
+    proxy_url, seen = proxy
+    monkeypatch.setenv("HTTP_PROXY", proxy_url)
+    monkeypatch.setenv("NO_PROXY", "calimero-node.invalid")
+    client = calimero.create_client(
+        calimero.create_connection("http://calimero-node.invalid:2428", max_retries=0)
+    )
+    with pytest.raises(calimero.NetworkError):
+        client.health()
+    assert seen == []
+
+
+class _ClosingServer:
+    """Answers one request per connection, keep-alive announced, and
+    closes it a moment later."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self.closed = threading.Semaphore(0)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                if not data:
+                    continue
+                head, _, rest = data.partition(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                while len(rest) < length:
+                    rest += conn.recv(65536)
+                self.requests.append(head.split(b"\r\n")[0])
+                body = b'{"data":{"status":"alive"}}'
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Connection: keep-alive\r\n"
+                    + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+                # Closed once the client has read the answer and its call
+                # has returned: it only learns of it at its next request.
+                time.sleep(0.2)
+                conn.shutdown(socket.SHUT_RDWR)
+            self.closed.release()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_a_connection_the_node_closed_while_idle_is_replaced() -> None:
+    server = _ClosingServer()
+    try:
+        # No retries: only the lane's own resend of an unsent request can
+        # save the second call.
+        client = calimero.create_client(calimero.create_connection(server.url, max_retries=0))
+        assert client.health() == ALIVE
+        assert server.closed.acquire(timeout=10)
+        assert client.connection.request("POST", "/admin-api/contexts", {"a": 1}) == ALIVE
+        assert server.closed.acquire(timeout=10)
+        assert client.health() == ALIVE
+        # Each request was sent once, each on a connection of its own.
+        assert server.requests == [
+            f"GET {HEALTH} HTTP/1.1".encode(),
+            b"POST /admin-api/contexts HTTP/1.1",
+            f"GET {HEALTH} HTTP/1.1".encode(),
+        ]
+        assert server.connections == 3
+    finally:
+        server.close()

@@ -160,7 +160,17 @@ class _ClosingServer:
         self.sock.close()
 
 
-def test_a_connection_the_node_closed_while_idle_is_replaced() -> None:
+@pytest.mark.parametrize("path", ["direct lane", "reqwest"])
+def test_a_connection_the_node_closed_while_idle_is_replaced(
+    path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    if path == "reqwest":
+        # A proxy variable sends requests through reqwest; NO_PROXY makes
+        # it reach the loopback server directly.
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     server = _ClosingServer()
     try:
         # No retries: only the lane's own resend of an unsent request can

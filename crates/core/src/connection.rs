@@ -796,6 +796,15 @@ impl Connection {
         method: &'static str,
         shown_url: &str,
     ) -> Result<reqwest::Response, Error> {
+        if crate::runtime::in_local() {
+            // This thread's pooled connections were driven by nobody since
+            // its last call: let its runtime poll their sockets once, so
+            // that one the node (or a proxy) closed while idle is dropped
+            // now, not picked for this request and written into (a POST
+            // would then fail, unsent but not retried). crate::lane does
+            // the same for its connections.
+            tokio::task::yield_now().await;
+        }
         match &self.inner.sealed {
             Some(channel) => channel.send(self, request, method, shown_url).await,
             None => request

@@ -1,8 +1,10 @@
 //! What the HTTP stack costs a call: the client's CPU per JSON-RPC POST
-//! through reqwest (as the client sends them) and through hyper's own
-//! connection API (one keep-alive connection, no pool, redirect or proxy
-//! layers), in alternation, on a current-thread runtime like a blocking
-//! call's. benches/RESULTS.md (third round) has what it showed.
+//! through reqwest, through hyper's own connection API (one keep-alive
+//! connection, no pool, redirect or proxy layers), and through the client
+//! core as a blocking call sends it (`core`: the direct lane, src/lane.rs,
+//! with the core's request and answer handling), in alternation, each on a
+//! current-thread runtime. benches/RESULTS.md (third and fourth rounds) has
+//! what it showed.
 //!
 //! ```text
 //! cargo run --release -p calimero-client-core --example transport_cost -- \
@@ -12,7 +14,8 @@
 //! Against a real merod pass a context of a kv-store app (its `get`); a
 //! canned responder (benches/canned.py) answers any context. Prints one
 //! line per stack and round: microseconds of CPU (user + system, the whole
-//! process) per call.
+//! process) per call. `STACKS=hyper,core` (say) times only those, for a
+//! profiler.
 
 use std::time::Duration;
 
@@ -51,17 +54,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .pool_idle_timeout(Duration::from_secs(60))
         .tcp_nodelay(true)
         .build()?;
-    runtime.block_on(async {
+    let core = calimero_client_core::Connection::new(
+        &format!("http://{addr}"),
+        None,
+        calimero_client_core::Config::default(),
+    )?;
+    let json: serde_json::Value = serde_json::from_slice(&body)?;
+    let (mut sender, connection) = runtime.block_on(async {
         let stream = tokio::net::TcpStream::connect(&addr).await?;
         stream.set_nodelay(true)?;
-        let (mut sender, connection) =
+        let handshake =
             hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
-        tokio::spawn(connection);
-        for _ in 0..rounds {
-            for stack in ["reqwest", "hyper"] {
-                let start = cpu_seconds();
-                for _ in 0..calls {
-                    let answer = if stack == "reqwest" {
+        Ok::<_, Box<dyn std::error::Error>>(handshake)
+    })?;
+    runtime.spawn(connection);
+    for _ in 0..rounds {
+        // STACKS=hyper,core (say) times only those (for callgrind).
+        let stacks = std::env::var("STACKS").unwrap_or_else(|_| "reqwest,hyper,core".into());
+        for stack in stacks.split(',') {
+            let start = cpu_seconds();
+            for _ in 0..calls {
+                let answer = match stack {
+                    "reqwest" => runtime.block_on(async {
                         client
                             .post(&url)
                             .header("content-type", "application/json")
@@ -70,24 +84,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                             .send()
                             .await?
                             .bytes()
-                            .await?
-                    } else {
+                            .await
+                    })?,
+                    "hyper" => runtime.block_on(async {
                         sender.ready().await?;
                         let request = hyper::Request::post("/jsonrpc")
                             .header("host", addr.as_str())
                             .header("content-type", "application/json")
                             .body(http_body_util::Full::new(body.clone()))?;
                         let response = sender.send_request(request).await?;
-                        response.into_body().collect().await?.to_bytes()
-                    };
-                    if answer.is_empty() {
-                        return Err("an empty answer".into());
+                        let answer = response.into_body().collect().await?.to_bytes();
+                        Ok::<_, Box<dyn std::error::Error>>(answer)
+                    })?,
+                    _ => {
+                        // The client core on this thread's own runtime, as
+                        // a blocking call runs (the direct lane, request
+                        // checks, the answer whole; no Python).
+                        let call = core.request("POST", "/jsonrpc", Some(json.clone()));
+                        calimero_client_core::runtime::block_on_local(call)??.body
                     }
+                };
+                if answer.is_empty() {
+                    return Err("an empty answer".into());
                 }
-                let per_call = (cpu_seconds() - start) / f64::from(calls) * 1e6;
-                println!("{stack}: {per_call:.1} us CPU per call");
             }
+            let per_call = (cpu_seconds() - start) / f64::from(calls) * 1e6;
+            println!("{stack}: {per_call:.1} us CPU per call");
         }
-        Ok::<_, Box<dyn std::error::Error>>(())
-    })
+    }
+    Ok(())
 }

@@ -640,7 +640,7 @@ impl Connection {
                         .body(body.clone());
                 }
                 (
-                    self.receive(method, &shown_url, request).await,
+                    Box::pin(self.receive(method, &shown_url, request)).await,
                     ticket,
                     false,
                 )
@@ -669,7 +669,7 @@ impl Connection {
             }
             let err = match ticket {
                 Some(ticket) if auth_retries < MAX_AUTH_RETRIES => {
-                    match self.on_auth_failure(&ticket, err).await {
+                    match Box::pin(self.on_auth_failure(&ticket, err)).await {
                         AuthRecovery::Retry => {
                             auth_retries += 1;
                             continue;

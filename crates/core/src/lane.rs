@@ -106,21 +106,30 @@ impl Outgoing<'_> {
     fn request(&self) -> Result<http::Request<Full<Bytes>>, Error> {
         let target = &self.url[url::Position::BeforePath..url::Position::AfterQuery];
         let host = &self.url[url::Position::BeforeHost..url::Position::BeforePath];
-        let mut builder = http::Request::builder()
-            .method(self.method)
-            .uri(target)
-            .header(HOST, host)
-            .header(USER_AGENT, crate::connection::USER_AGENT)
-            .header(ACCEPT, "*/*");
+        let invalid = |e: &dyn std::fmt::Display| {
+            Error::Internal(format!("could not build the request: {e}"))
+        };
+        // Built in place, not with `http::request::Builder` (which moves
+        // the whole request head at every step).
+        let mut request = http::Request::new(Full::new(self.body.clone().unwrap_or_default()));
+        *request.method_mut() =
+            http::Method::from_bytes(self.method.as_bytes()).map_err(|e| invalid(&e))?;
+        *request.uri_mut() = http::Uri::try_from(target).map_err(|e| invalid(&e))?;
+        let headers = request.headers_mut();
+        headers.reserve(5);
+        headers.insert(HOST, HeaderValue::try_from(host).map_err(|e| invalid(&e))?);
+        headers.insert(
+            USER_AGENT,
+            HeaderValue::from_static(crate::connection::USER_AGENT),
+        );
+        headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
         if self.body.is_some() {
-            builder = builder.header(CONTENT_TYPE, "application/json");
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }
         if let Some((name, value)) = &self.credential {
-            builder = builder.header(name, value.clone());
+            headers.insert(name, value.clone());
         }
-        builder
-            .body(Full::new(self.body.clone().unwrap_or_default()))
-            .map_err(|e| Error::Internal(format!("could not build the request: {e}")))
+        Ok(request)
     }
 
     fn network(&self, message: String, connect: bool) -> Error {
@@ -191,7 +200,7 @@ impl Outgoing<'_> {
                     }
                     (sender, true)
                 }
-                None => (self.connect().await?, false),
+                None => (Box::pin(self.connect()).await?, false),
             };
             if let Err(e) = sender.ready().await {
                 if reused {

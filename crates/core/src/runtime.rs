@@ -139,7 +139,9 @@ pub fn block_on_local<F: std::future::Future>(fut: F) -> Result<F::Output, Error
     let rt = local_runtime()?;
     IN_LOCAL.with(|f| f.set(true));
     let _reset = InLocal;
-    Ok(rt.block_on(fut))
+    // Boxed once: a call's future is kilobytes, and `block_on` moves it
+    // down several frames before pinning it.
+    Ok(rt.block_on(Box::pin(fut)))
 }
 
 /// Whether the caller runs inside [`block_on_local`] (on this thread's

@@ -190,3 +190,40 @@ def test_a_connection_the_node_closed_while_idle_is_replaced(
         assert server.connections == 3
     finally:
         server.close()
+
+
+@pytest.fixture
+def unanswered_url() -> Iterator[str]:
+    """A port whose listen queue is full: connecting to it hangs (the
+    kernel drops further SYNs) until the client gives up."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    fillers = []
+    for _ in range(4):
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex(server.getsockname())
+        fillers.append(s)
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    for s in fillers:
+        s.close()
+    server.close()
+
+
+@pytest.mark.parametrize("path", ["direct lane", "reqwest"])
+def test_the_connect_timeout_bounds_a_connection_that_never_opens(
+    path: str, unanswered_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    if path == "reqwest":
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    conn = calimero.create_connection(unanswered_url, connect_timeout=0.3, max_retries=0)
+    client = calimero.create_client(conn)
+    start = time.monotonic()
+    with pytest.raises(calimero.RequestTimeoutError):
+        client.health()
+    # The connect timeout, not the request's 60 s.
+    assert time.monotonic() - start < 10

@@ -23,26 +23,48 @@ HEALTH = "/admin-api/health"
 ALIVE = {"data": {"status": "alive"}}
 
 
-def test_a_redirect_is_followed(node: TestNode) -> None:
+def _through(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sends blocking calls to loopback by the direct lane, or (with a
+    proxy variable, and NO_PROXY naming loopback) through reqwest."""
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    if path == "reqwest":
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+
+
+PATHS = ["direct lane", "reqwest"]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_redirect_is_followed_and_the_request_sent_once(
+    node: TestNode, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _through(path, monkeypatch)
     client = calimero.create_client(calimero.create_connection(node.url, max_retries=0))
     node.fault("/admin-api/peers", "status", status=307, headers={"location": HEALTH})
-    # The lane meets the 307 and hands the request to reqwest, which
-    # follows it.
     assert client.connection.get("/admin-api/peers") == ALIVE
-    # A POST redirected with 303 becomes a GET without its body.
+    # A POST answered 303 was acted on: it is not sent again; the client
+    # GETs the new location, without the body.
     node.fault("/admin-api/contexts", "status", status=303, headers={"location": HEALTH})
     assert client.connection.request("POST", "/admin-api/contexts", {"a": 1}) == ALIVE
-    health = [r for r in node.requests() if r["path"] == HEALTH]
-    assert [r["method"] for r in health] == ["GET", "GET"]
+    assert [(r["method"], r["path"]) for r in node.requests()] == [
+        ("GET", "/admin-api/peers"),
+        ("GET", HEALTH),
+        ("POST", "/admin-api/contexts"),
+        ("GET", HEALTH),
+    ]
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
     """Answers every request with ALIVE and records its request target."""
 
     seen: list[str]
+    authorization: list[str | None]
 
     def _answer(self) -> None:
         self.seen.append(f"{self.command} {self.path}")
+        self.authorization.append(self.headers.get("authorization"))
         length = int(self.headers.get("content-length") or 0)
         if length:
             self.rfile.read(length)
@@ -63,12 +85,43 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 def proxy() -> Iterator[tuple[str, list[str]]]:
     """A forward proxy that answers for every host itself."""
     seen: list[str] = []
-    handler = type("Proxy", (_Recorder,), {"seen": seen})
+    handler = type("Proxy", (_Recorder,), {"seen": seen, "authorization": []})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}", seen
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[tuple[str, type[_Recorder]]]:
+    """Another origin (another port) that answers every request."""
+    handler = type("Elsewhere", (_Recorder,), {"seen": [], "authorization": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", handler
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_token_is_not_sent_to_another_origin_a_redirect_names(
+    node: TestNode,
+    elsewhere: tuple[str, type[_Recorder]],
+    path: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _through(path, monkeypatch)
+    other, seen = elsewhere
+    conn = calimero.create_connection(node.url, access_token="secret-token", max_retries=0)
+    client = calimero.create_client(conn)
+    node.fault("/admin-api/peers", "status", status=307, headers={"location": f"{other}/there"})
+    assert client.connection.get("/admin-api/peers") == ALIVE
+    assert seen.seen == ["GET /there"]
+    assert seen.authorization == [None]
+    sent = [r for r in node.requests() if r["path"] == "/admin-api/peers"]
+    assert len(sent) == 1
+    assert sent[0]["headers"].get("authorization", "").startswith("Bearer ")
 
 
 @pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"])
@@ -160,17 +213,11 @@ class _ClosingServer:
         self.sock.close()
 
 
-@pytest.mark.parametrize("path", ["direct lane", "reqwest"])
+@pytest.mark.parametrize("path", PATHS)
 def test_a_connection_the_node_closed_while_idle_is_replaced(
     path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    if path == "reqwest":
-        # A proxy variable sends requests through reqwest; NO_PROXY makes
-        # it reach the loopback server directly.
-        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
-        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    _through(path, monkeypatch)
     server = _ClosingServer()
     try:
         # No retries: only the lane's own resend of an unsent request can
@@ -211,15 +258,11 @@ def unanswered_url() -> Iterator[str]:
     server.close()
 
 
-@pytest.mark.parametrize("path", ["direct lane", "reqwest"])
+@pytest.mark.parametrize("path", PATHS)
 def test_the_connect_timeout_bounds_a_connection_that_never_opens(
     path: str, unanswered_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    if path == "reqwest":
-        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
-        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    _through(path, monkeypatch)
     conn = calimero.create_connection(unanswered_url, connect_timeout=0.3, max_retries=0)
     client = calimero.create_client(conn)
     start = time.monotonic()

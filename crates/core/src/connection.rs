@@ -612,7 +612,7 @@ impl Connection {
         method: &'static str,
         url: url::Url,
         body: Option<Vec<u8>>,
-        with_token: bool,
+        mut with_token: bool,
     ) -> Result<Reply, Error> {
         let (mut method, mut url) = (method, url);
         let mut shown_url = redact(&url);
@@ -620,11 +620,9 @@ impl Connection {
         let mut auth_retries = 0;
         let mut attempt = 0;
         let mut redirects = 0;
-        // Whether the direct lane may carry the request (crate::lane).
-        let mut direct = true;
         loop {
             let signed = body.as_deref().unwrap_or_default();
-            let (result, ticket, went_direct) = if direct && self.lane_open(&url)? {
+            let (result, ticket, went_direct) = if self.lane_open(&url)? {
                 let credential = self.credential(method, &url, signed, with_token)?;
                 let reply = self
                     .send_direct(method, &url, credential.header, body.clone(), &shown_url)
@@ -649,22 +647,16 @@ impl Connection {
                 Ok(reply) => return Ok(reply),
                 Err(err) => err,
             };
-            // The lane follows no redirect: the request goes again through
-            // reqwest, which follows it (a signing connection follows
-            // redirects itself, below).
-            if went_direct && !self.signs_requests() && is_redirect(&err) {
-                direct = false;
-                continue;
-            }
-            // Delegated access follows redirects itself, to sign each hop.
-            if let Some((next_method, next_url, keep_body)) =
-                self.redirect(&err, method, &url, &mut redirects)?
-            {
-                (method, url) = (next_method, next_url);
+            // Redirects met by the direct lane, and every redirect of a
+            // signing connection (to sign each hop), are followed here.
+            if let Some(hop) = self.redirect(&err, method, &url, &mut redirects, went_direct)? {
+                (method, url) = (hop.method, hop.url);
                 shown_url = redact(&url);
-                if !keep_body {
+                if !hop.keep_body {
                     body = None;
                 }
+                // A token stays with its origin.
+                with_token &= hop.same_origin;
                 continue;
             }
             let err = match ticket {
@@ -709,10 +701,16 @@ impl Connection {
     }
 
     /// Whether a request to `url` may go by this thread's direct lane
-    /// ([`crate::lane`]): a blocking call over plain HTTP, not sealed, with
-    /// no proxy in the environment.
+    /// ([`crate::lane`]): a blocking call over plain HTTP to the node's own
+    /// origin (the lane's connections all go there; a redirect elsewhere
+    /// goes through reqwest), not sealed, with no proxy in the environment.
     fn lane_open(&self, url: &url::Url) -> Result<bool, Error> {
-        if url.scheme() != "http" || self.is_sealed() || !crate::runtime::in_local() {
+        if url.scheme() != "http"
+            || self.is_sealed()
+            || !crate::runtime::in_local()
+            || url.host() != self.inner.base.host()
+            || url.port_or_known_default() != self.inner.base.port_or_known_default()
+        {
             return Ok(false);
         }
         if self.lock_http()?.1.is_none() {
@@ -906,21 +904,28 @@ impl Connection {
         })
     }
 
-    /// Where a redirect answer sends a signed request next: `(method, url,
-    /// keep_body)`, or None when `err` is no redirect or the connection does
-    /// not sign (reqwest follows those itself). 303, and 301/302 after a
+    /// Where a redirect answer sends a request next, when this client
+    /// follows it (`went_direct`: the direct lane met it; or the
+    /// connection signs its requests, and reqwest follows no redirect for
+    /// it): the next hop, or None when `err` is no redirect to follow
+    /// (reqwest followed the others itself). 303, and 301/302 after a
     /// POST, become a GET without a body (as browsers and reqwest do); 307
-    /// and 308 keep both. A redirect to another origin is not followed: the
-    /// proof would be shown to a host it was not meant for.
+    /// and 308 keep both. The request is never sent again to where it was
+    /// redirected from (a 303 after a POST means the node acted on it).
+    /// A signed request is not followed to another origin (the proof would
+    /// be shown to a host it was not meant for); another request is, but
+    /// without its token, as reqwest does.
     fn redirect(
         &self,
         err: &Error,
         method: &'static str,
         url: &url::Url,
         hops: &mut u32,
-    ) -> Result<Option<(&'static str, url::Url, bool)>, Error> {
+        went_direct: bool,
+    ) -> Result<Option<Hop>, Error> {
         let Error::Http(h) = err else { return Ok(None) };
-        if !self.signs_requests() || !matches!(h.status, 301 | 302 | 303 | 307 | 308) {
+        let signs = self.signs_requests();
+        if !(signs || went_direct) || !is_redirect(err) {
             return Ok(None);
         }
         let Some(location) = h
@@ -928,11 +933,13 @@ impl Connection {
             .iter()
             .find(|(k, _)| k == LOCATION.as_str())
             .and_then(|(_, v)| url.join(v).ok())
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
         else {
             return Ok(None);
         };
         let mut refused = h.clone();
-        if location.origin() != url.origin() {
+        let same_origin = location.origin() == url.origin();
+        if signs && !same_origin {
             refused.message = format!(
                 "redirected to another origin ({}); a signed request is not followed there",
                 location.origin().ascii_serialization()
@@ -945,10 +952,16 @@ impl Connection {
             return Err(Error::Http(refused));
         }
         let to_get = h.status == 303 || (matches!(h.status, 301 | 302) && method == "POST");
-        Ok(Some(if to_get && method != "HEAD" {
-            ("GET", location, false)
+        let (method, keep_body) = if to_get && method != "HEAD" {
+            ("GET", false)
         } else {
-            (method, location, true)
+            (method, true)
+        };
+        Ok(Some(Hop {
+            method,
+            url: location,
+            keep_body,
+            same_origin,
         }))
     }
 
@@ -1154,6 +1167,14 @@ impl<'a> Whole<'a> {
             url: self.shown_url.to_owned(),
         })
     }
+}
+
+/// The next hop of a redirect ([`Connection::redirect`]).
+struct Hop {
+    method: &'static str,
+    url: url::Url,
+    keep_body: bool,
+    same_origin: bool,
 }
 
 /// The error of a request on a closed connection.

@@ -10,8 +10,11 @@
 //! 124 (`crates/core/examples/transport_cost.rs`, benches/RESULTS.md).
 //!
 //! Every other request (https, a proxy, a sealed connection, streams,
-//! awaited calls, the auth routes) and every redirect goes through reqwest
-//! ([`crate::connection::Connection::execute`]). What the lane keeps of it:
+//! awaited calls, the auth routes, another origin) goes through reqwest.
+//! A redirect the lane meets is followed by
+//! [`crate::connection::Connection::execute`] with reqwest's rules (the
+//! new method and body; no token to another origin); the request is
+//! never sent twice. What the lane keeps of reqwest:
 //! the same headers (`user-agent`, `accept`, `host`, the credential), the
 //! connect timeout and the whole-request timeout, `TCP_NODELAY`, the error
 //! kinds (`Timeout`; `Network`, with `connect` when nothing was sent, so

@@ -270,3 +270,46 @@ def test_the_connect_timeout_bounds_a_connection_that_never_opens(
         client.health()
     # The connect timeout, not the request's 60 s.
     assert time.monotonic() - start < 10
+
+
+class _SlowRedirects(http.server.BaseHTTPRequestHandler):
+    """`/a` redirects to `/b`, `/b` answers; each after 0.4 s."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        time.sleep(0.4)
+        if self.path == "/a":
+            self.send_response(307)
+            self.send_header("Location", "/b")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = b'{"data":{"status":"alive"}}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_the_request_timeout_covers_a_chain_of_redirects(
+    path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _through(path, monkeypatch)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowRedirects)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        client = calimero.create_client(calimero.create_connection(url, max_retries=0))
+        # Each hop alone is within the timeout; the two together are not.
+        assert client.with_options(timeout=5).connection.get("/a") == ALIVE
+        with pytest.raises(calimero.RequestTimeoutError):
+            client.with_options(timeout=0.6).connection.get("/a")
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -620,12 +620,24 @@ impl Connection {
         let mut auth_retries = 0;
         let mut attempt = 0;
         let mut redirects = 0;
+        // When the request times out on the direct lane: one deadline for
+        // a chain of redirects, as reqwest has; a fresh one per retry.
+        let mut deadline = None;
         loop {
             let signed = body.as_deref().unwrap_or_default();
             let (result, ticket, went_direct) = if self.lane_open(&url)? {
                 let credential = self.credential(method, &url, signed, with_token)?;
+                let until = *deadline
+                    .get_or_insert_with(|| tokio::time::Instant::now() + self.options.timeout);
                 let reply = self
-                    .send_direct(method, &url, credential.header, body.clone(), &shown_url)
+                    .send_direct(
+                        method,
+                        &url,
+                        credential.header,
+                        body.clone(),
+                        &shown_url,
+                        until,
+                    )
                     .await;
                 (reply, credential.ticket, true)
             } else {
@@ -659,6 +671,7 @@ impl Connection {
                 with_token &= hop.same_origin;
                 continue;
             }
+            deadline = None;
             let err = match ticket {
                 Some(ticket) if auth_retries < MAX_AUTH_RETRIES => {
                     match Box::pin(self.on_auth_failure(&ticket, err)).await {
@@ -732,8 +745,8 @@ impl Connection {
     }
 
     /// Sends a request by the direct lane and reads its whole answer,
-    /// within the request timeout; the connection is kept for the next
-    /// call when the answer was read to its end.
+    /// by `deadline`; the connection is kept for the next call when the
+    /// answer was read to its end.
     async fn send_direct(
         &self,
         method: &'static str,
@@ -741,6 +754,7 @@ impl Connection {
         credential: Option<(HeaderName, HeaderValue)>,
         body: Option<Bytes>,
         shown_url: &str,
+        deadline: tokio::time::Instant,
     ) -> Result<Reply, Error> {
         let outgoing = crate::lane::Outgoing {
             method,
@@ -774,7 +788,7 @@ impl Connection {
             }
             whole.finish(head.headers)
         };
-        tokio::time::timeout(self.options.timeout, exchange)
+        tokio::time::timeout_at(deadline, exchange)
             .await
             .map_err(|_| Error::Timeout {
                 method: method.into(),

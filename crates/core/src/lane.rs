@@ -15,8 +15,9 @@
 //! [`crate::connection::Connection::execute`] with reqwest's rules (the
 //! new method and body; no token to another origin); the request is
 //! never sent twice. What the lane keeps of reqwest:
-//! the same headers (`user-agent`, `accept`, `host`, the credential), the
-//! connect timeout and the whole-request timeout, `TCP_NODELAY`, the error
+//! the same headers (`user-agent`, `accept`, `host`, the credential), its
+//! connector (hyper-util's, with reqwest's settings), the whole-request
+//! timeout (over a chain of redirects too), the error
 //! kinds (`Timeout`; `Network`, with `connect` when nothing was sent, so
 //! that [`crate::connection::Connection::retry_delay`] retries it), a
 //! request on a pooled connection the node had closed sent again on a new
@@ -34,6 +35,13 @@ use crate::error::Error;
 
 /// A keep-alive HTTP/1.1 connection's sending half.
 pub(crate) type Sender = SendRequest<Full<Bytes>>;
+
+/// TCP keep-alive probes: after this long idle, then at this interval, 3
+/// of them (reqwest's defaults).
+const TCP_KEEPALIVE: Duration = Duration::from_secs(15);
+/// How long sent data may stay unacknowledged (reqwest's default on Linux).
+#[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long an idle connection is kept (reqwest's `pool_idle_timeout`).
 const IDLE: Duration = Duration::from_secs(60);
@@ -152,28 +160,37 @@ impl Outgoing<'_> {
         }
     }
 
-    /// A new connection to the URL's host, within the connect timeout.
+    /// A new connection to the URL's host, made as reqwest makes its
+    /// (hyper-util's connector: the connect timeout shared out among the
+    /// host's addresses, IPv4 tried 300 ms after IPv6 without an answer,
+    /// `TCP_NODELAY`, reqwest's TCP keep-alive and user timeout), within
+    /// the connect timeout.
     async fn connect(&self) -> Result<Sender, Error> {
-        let port = self.url.port_or_known_default().unwrap_or(80);
-        let connect = async {
-            match self.url.host() {
-                Some(url::Host::Ipv4(ip)) => tokio::net::TcpStream::connect((ip, port)).await,
-                Some(url::Host::Ipv6(ip)) => tokio::net::TcpStream::connect((ip, port)).await,
-                Some(url::Host::Domain(name)) => tokio::net::TcpStream::connect((name, port)).await,
-                None => Err(std::io::Error::other("the URL has no host")),
-            }
-        };
-        let stream = tokio::time::timeout(self.connect_timeout, connect)
+        use tower_service::Service;
+        let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        connector.set_connect_timeout(Some(self.connect_timeout));
+        connector.set_nodelay(true);
+        connector.set_keepalive(Some(TCP_KEEPALIVE));
+        connector.set_keepalive_interval(Some(TCP_KEEPALIVE));
+        connector.set_keepalive_retries(Some(3));
+        #[cfg(any(target_os = "android", target_os = "fuchsia", target_os = "linux"))]
+        connector.set_tcp_user_timeout(Some(TCP_USER_TIMEOUT));
+        let authority = &self.url[url::Position::BeforeHost..url::Position::BeforePath];
+        let uri = http::Uri::try_from(format!("http://{authority}/"))
+            .map_err(|e| self.network(e.to_string(), true))?;
+        let io = tokio::time::timeout(self.connect_timeout, connector.call(uri))
             .await
             .map_err(|_| self.timeout())?
-            .map_err(|e| self.network(e.to_string(), true))?;
-        stream
-            .set_nodelay(true)
-            .map_err(|e| self.network(e.to_string(), true))?;
-        let (sender, connection) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                .await
-                .map_err(|e| self.network(innermost(&e), true))?;
+            .map_err(|e| {
+                if timed_out(&e) {
+                    self.timeout()
+                } else {
+                    self.network(innermost(&e), true)
+                }
+            })?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(io)
+            .await
+            .map_err(|e| self.network(innermost(&e), true))?;
         // Driven by this thread's runtime; it ends when the sender is
         // dropped or the node closes the connection.
         tokio::spawn(async move {
@@ -192,24 +209,27 @@ impl Outgoing<'_> {
         loop {
             let (mut sender, reused) = match pool() {
                 Some(sender) => {
-                    // The connection was driven by nobody since the last
-                    // call: let this thread's runtime poll its socket once,
-                    // so that a close by the node (a server's or a proxy's
-                    // idle timeout) is seen now, not after the request was
-                    // written into it.
+                    // Nothing drove the connection since the last call:
+                    // yielding lets this thread's runtime collect its
+                    // socket's readiness and run its task, so that hyper
+                    // sees a close by the node (a server's or a proxy's
+                    // idle timeout) before it writes the request. One
+                    // that is closed, or not ready for a request (still
+                    // writing an earlier body the node stopped reading),
+                    // is dropped.
                     tokio::task::yield_now().await;
-                    if sender.is_closed() {
+                    if sender.is_closed() || !sender.is_ready() {
                         continue;
                     }
                     (sender, true)
                 }
                 None => (Box::pin(self.connect()).await?, false),
             };
-            if let Err(e) = sender.ready().await {
-                if reused {
-                    continue;
-                }
-                return Err(self.network(innermost(&e), true));
+            if !reused {
+                sender
+                    .ready()
+                    .await
+                    .map_err(|e| self.network(innermost(&e), true))?;
             }
             match sender.try_send_request(request).await {
                 Ok(response) => return Ok((response, sender)),
@@ -251,6 +271,21 @@ pub(crate) async fn next_chunk(
             }
         }
     }
+}
+
+/// Whether a connect error is a timeout (an address that did not answer
+/// within its share of the connect timeout).
+fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(e);
+    while let Some(s) = source {
+        if s.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// The innermost cause of an error says the most ("Connection reset by

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import http.server
 import inspect
 import json
 import logging
@@ -96,6 +97,19 @@ def shared_auth_node(auth_testnodes: dict[str, TestNode], release: str) -> TestN
 def auth_node_session(auth_testnodes: dict[str, TestNode]) -> TestNode:
     """A second test node, in embedded auth mode (``--auth``), rc.25."""
     return shared_auth_node(auth_testnodes, RELEASES[0])
+
+
+ALIVE_BODY = b'{"data":{"status":"alive"}}'
+
+
+def answer_json(handler: http.server.BaseHTTPRequestHandler, body: bytes = ALIVE_BODY) -> None:
+    """Answers 200 with a JSON body: for the small stand-in servers some
+    tests put in front of the client (by default, what `health` answers)."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
 
 
 def clear_credential_env(monkeypatch: pytest.MonkeyPatch) -> None:

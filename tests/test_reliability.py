@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import calimero
+from conftest import answer_json
 from testnode import TestNode
 
 HEALTH = "/admin-api/health"
@@ -304,12 +305,7 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = b'{"data":{"status":"alive"}}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            answer_json(self)
 
         def log_message(self, *args: Any) -> None:
             pass

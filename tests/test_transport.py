@@ -7,6 +7,7 @@ repeating the request."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import socket
 import threading
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 
 import calimero
+from conftest import answer_json
 from testnode import TestNode
 
 HEALTH = "/admin-api/health"
@@ -68,12 +70,7 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         if length:
             self.rfile.read(length)
-        body = b'{"data":{"status":"alive"}}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        answer_json(self)
 
     do_GET = do_POST = _answer
 
@@ -81,27 +78,36 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def _serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Runs `handler` on a loopback port for the block; yields its URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _recorder(name: str) -> type[_Recorder]:
+    return type(name, (_Recorder,), {"seen": [], "authorization": []})
+
+
 @pytest.fixture
 def proxy() -> Iterator[tuple[str, list[str]]]:
     """A forward proxy that answers for every host itself."""
-    seen: list[str] = []
-    handler = type("Proxy", (_Recorder,), {"seen": seen, "authorization": []})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    server.shutdown()
-    server.server_close()
+    handler = _recorder("Proxy")
+    with _serving(handler) as url:
+        yield url, handler.seen
 
 
 @pytest.fixture
 def elsewhere() -> Iterator[tuple[str, type[_Recorder]]]:
     """Another origin (another port) that answers every request."""
-    handler = type("Elsewhere", (_Recorder,), {"seen": [], "authorization": []})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", handler
-    server.shutdown()
-    server.server_close()
+    handler = _recorder("Elsewhere")
+    with _serving(handler) as url:
+        yield url, handler
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -285,12 +291,7 @@ class _SlowRedirects(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
-        body = b'{"data":{"status":"alive"}}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        answer_json(self)
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -301,15 +302,9 @@ def test_the_request_timeout_covers_a_chain_of_redirects(
     path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _through(path, monkeypatch)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowRedirects)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
+    with _serving(_SlowRedirects) as url:
         client = calimero.create_client(calimero.create_connection(url, max_retries=0))
         # Each hop alone is within the timeout; the two together are not.
         assert client.with_options(timeout=5).connection.get("/a") == ALIVE
         with pytest.raises(calimero.RequestTimeoutError):
             client.with_options(timeout=0.6).connection.get("/a")
-    finally:
-        server.shutdown()
-        server.server_close()

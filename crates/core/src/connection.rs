@@ -729,19 +729,14 @@ impl Connection {
         if self.lock_http()?.1.is_none() {
             return Err(closed());
         }
-        let signs = self.signs_requests();
-        crate::runtime::with_lane(
-            &self.inner,
-            || build_http(&self.inner.config, signs),
-            |lane| lane.usable(),
-        )
+        self.with_lane(|lane| lane.usable())
     }
 
-    /// Runs `f` on this thread's direct lane to the node (None when this
-    /// thread's pool cannot be reached).
-    fn with_lane<R>(&self, f: impl FnOnce(&mut crate::lane::Pool) -> R) -> Option<R> {
+    /// Runs `f` on this thread's direct lane to the node (its entry made
+    /// on first use, as [`Connection::http`] makes it).
+    fn with_lane<R>(&self, f: impl FnOnce(&mut crate::lane::Pool) -> R) -> Result<R, Error> {
         let signs = self.signs_requests();
-        crate::runtime::with_lane(&self.inner, || build_http(&self.inner.config, signs), f).ok()
+        crate::runtime::with_lane(&self.inner, || build_http(&self.inner.config, signs), f)
     }
 
     /// Sends a request by the direct lane and reads its whole answer,
@@ -766,14 +761,14 @@ impl Connection {
         };
         let exchange = async {
             let (response, sender) = outgoing
-                .send(|| self.with_lane(|lane| lane.take()).flatten())
+                .send(|| self.with_lane(|lane| lane.take()).ok().flatten())
                 .await?;
             let (head, mut incoming) = response.into_parts();
             let length = hyper::body::Body::size_hint(&incoming).exact();
             let cap = self.inner.config.max_response_bytes;
             let mut whole = Whole::new(method, shown_url, head.status.as_u16(), length, cap)?;
             loop {
-                match crate::lane::next_chunk(&mut incoming, method, shown_url).await? {
+                match outgoing.next_chunk(&mut incoming).await? {
                     Some(chunk) => {
                         if !whole.push(chunk)? {
                             break;
@@ -781,7 +776,7 @@ impl Connection {
                     }
                     None => {
                         // Read to its end: the connection serves the next call.
-                        self.with_lane(|lane| lane.put(sender));
+                        let _ = self.with_lane(|lane| lane.put(sender));
                         break;
                     }
                 }
@@ -790,11 +785,7 @@ impl Connection {
         };
         tokio::time::timeout_at(deadline, exchange)
             .await
-            .map_err(|_| Error::Timeout {
-                method: method.into(),
-                url: shown_url.into(),
-                message: "operation timed out".into(),
-            })?
+            .map_err(|_| outgoing.timeout())?
     }
 
     /// Sends a request: the one place every request of the connection

@@ -152,11 +152,30 @@ impl Outgoing<'_> {
         }
     }
 
-    fn timeout(&self) -> Error {
+    /// The error of a request that ran past its timeout.
+    pub(crate) fn timeout(&self) -> Error {
         Error::Timeout {
             method: self.method.into(),
             url: self.shown_url.into(),
             message: "operation timed out".into(),
+        }
+    }
+
+    /// Reads the next piece of an answer's body (`None` at its end).
+    pub(crate) async fn next_chunk(
+        &self,
+        body: &mut hyper::body::Incoming,
+    ) -> Result<Option<Bytes>, Error> {
+        loop {
+            match body.frame().await {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(self.network(innermost(&e), false)),
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        return Ok(Some(data));
+                    }
+                }
+            }
         }
     }
 
@@ -242,32 +261,6 @@ impl Outgoing<'_> {
                         return Err(self.network(innermost(&error), unsent.is_some()));
                     }
                 },
-            }
-        }
-    }
-}
-
-/// Reads the next piece of an answer's body (`None` at its end).
-pub(crate) async fn next_chunk(
-    body: &mut hyper::body::Incoming,
-    method: &'static str,
-    shown_url: &str,
-) -> Result<Option<Bytes>, Error> {
-    loop {
-        match body.frame().await {
-            None => return Ok(None),
-            Some(Err(e)) => {
-                return Err(Error::Network {
-                    method: method.into(),
-                    url: shown_url.into(),
-                    message: innermost(&e),
-                    connect: false,
-                })
-            }
-            Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    return Ok(Some(data));
-                }
             }
         }
     }

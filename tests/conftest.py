@@ -263,7 +263,12 @@ BOTH_CLIENTS = {
 #: Test modules whose tests run against each release of RELEASES (the
 #: scenario suites and the bad-input sweep). A test limited to some
 #: releases says so with ``@pytest.mark.releases("0.11.0-rc.25", ...)``.
-RELEASE_MODULES = BOTH_CLIENTS | {"test_bad_input", "test_validation", "test_node_releases"}
+RELEASE_MODULES = BOTH_CLIENTS | {
+    "test_bad_input",
+    "test_validation",
+    "test_node_releases",
+    "test_transport",
+}
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -1,10 +1,12 @@
 //! What the HTTP stack costs a call: the client's CPU per JSON-RPC POST
 //! through reqwest, through hyper's own connection API (one keep-alive
-//! connection, no pool, redirect or proxy layers), and through the client
-//! core as a blocking call sends it (`core`: the direct lane, src/lane.rs,
-//! with the core's request and answer handling), in alternation, each on a
-//! current-thread runtime. benches/RESULTS.md (third and fourth rounds) has
-//! what it showed.
+//! connection, no pool, redirect or proxy layers; both on a current-thread
+//! runtime), on a blocking socket (`blocking`: a prebuilt request, the
+//! answer's head parsed by httparse and its body read by length; the
+//! least a call costs), and through the client core as a blocking call
+//! sends it (`core`: the direct lane, src/lane.rs, with the core's request
+//! and answer handling), in alternation. benches/RESULTS.md (third to
+//! fifth rounds) has what it showed.
 //!
 //! ```text
 //! cargo run --release -p calimero-client-core --example transport_cost -- \
@@ -14,7 +16,7 @@
 //! Against a real merod pass a context of a kv-store app (its `get`); a
 //! canned responder (benches/canned.py) answers any context. Prints one
 //! line per stack and round: microseconds of CPU (user + system, the whole
-//! process) per call. `STACKS=hyper,core` (say) times only those, for a
+//! process) per call. `STACKS=blocking,core` (say) times only those, for a
 //! profiler.
 
 use std::time::Duration;
@@ -68,9 +70,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok::<_, Box<dyn std::error::Error>>(handshake)
     })?;
     runtime.spawn(connection);
+    let mut blocking = std::net::TcpStream::connect(&addr)?;
+    blocking.set_nodelay(true)?;
+    let mut raw = format!(
+        "POST /jsonrpc HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    raw.extend_from_slice(&body);
+    let mut buf = vec![0u8; 65536];
     for _ in 0..rounds {
-        // STACKS=hyper,core (say) times only those (for callgrind).
-        let stacks = std::env::var("STACKS").unwrap_or_else(|_| "reqwest,hyper,core".into());
+        // STACKS=blocking,core (say) times only those (for callgrind).
+        let stacks =
+            std::env::var("STACKS").unwrap_or_else(|_| "reqwest,hyper,blocking,core".into());
         for stack in stacks.split(',') {
             let start = cpu_seconds();
             for _ in 0..calls {
@@ -96,6 +108,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         let answer = response.into_body().collect().await?.to_bytes();
                         Ok::<_, Box<dyn std::error::Error>>(answer)
                     })?,
+                    "blocking" => {
+                        use std::io::{Read, Write};
+                        blocking.write_all(&raw)?;
+                        let mut filled = 0;
+                        loop {
+                            let n = blocking.read(&mut buf[filled..])?;
+                            if n == 0 {
+                                return Err("closed".into());
+                            }
+                            filled += n;
+                            let mut headers = [httparse::EMPTY_HEADER; 16];
+                            let mut response = httparse::Response::new(&mut headers);
+                            if let httparse::Status::Complete(head) =
+                                response.parse(&buf[..filled])?
+                            {
+                                let length: usize = response
+                                    .headers
+                                    .iter()
+                                    .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                                    .ok_or("no content-length")?
+                                    .value
+                                    .iter()
+                                    .map(|b| char::from(*b))
+                                    .collect::<String>()
+                                    .parse()?;
+                                if filled >= head + length {
+                                    break bytes::Bytes::copy_from_slice(&buf[head..head + length]);
+                                }
+                            }
+                        }
+                    }
                     _ => {
                         // The client core on this thread's own runtime, as
                         // a blocking call runs (the direct lane, request

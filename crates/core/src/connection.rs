@@ -628,7 +628,7 @@ impl Connection {
             let (result, ticket, went_direct) = if self.lane_open(&url)? {
                 let credential = self.credential(method, &url, signed, with_token)?;
                 let until = *deadline
-                    .get_or_insert_with(|| tokio::time::Instant::now() + self.options.timeout);
+                    .get_or_insert_with(|| std::time::Instant::now() + self.options.timeout);
                 let reply = self
                     .send_direct(
                         method,
@@ -749,7 +749,7 @@ impl Connection {
         credential: Option<(HeaderName, HeaderValue)>,
         body: Option<Bytes>,
         shown_url: &str,
-        deadline: tokio::time::Instant,
+        deadline: std::time::Instant,
     ) -> Result<Reply, Error> {
         let outgoing = crate::lane::Outgoing {
             method,
@@ -758,34 +758,30 @@ impl Connection {
             body,
             connect_timeout: self.inner.config.connect_timeout,
             shown_url,
+            deadline,
         };
-        let exchange = async {
-            let (response, sender) = outgoing
-                .send(|| self.with_lane(|lane| lane.take()).ok().flatten())
-                .await?;
-            let (head, mut incoming) = response.into_parts();
-            let length = hyper::body::Body::size_hint(&incoming).exact();
-            let cap = self.inner.config.max_response_bytes;
-            let mut whole = Whole::new(method, shown_url, head.status.as_u16(), length, cap)?;
-            loop {
-                match outgoing.next_chunk(&mut incoming).await? {
-                    Some(chunk) => {
-                        if !whole.push(chunk)? {
-                            break;
-                        }
-                    }
-                    None => {
-                        // Read to its end: the connection serves the next call.
-                        let _ = self.with_lane(|lane| lane.put(sender));
+        let (head, mut body) = outgoing
+            .send(|| self.with_lane(|lane| lane.take()).ok().flatten())
+            .await?;
+        let cap = self.inner.config.max_response_bytes;
+        let mut whole = Whole::new(method, shown_url, head.status, body.length(), cap)?;
+        loop {
+            match body.next_chunk(&outgoing, whole.room()).await? {
+                Some(chunk) => {
+                    if !whole.push(chunk)? {
                         break;
                     }
                 }
+                None => {
+                    // Read to its end: the connection serves the next call.
+                    if let Some(stream) = body.reusable() {
+                        let _ = self.with_lane(|lane| lane.put(stream));
+                    }
+                    break;
+                }
             }
-            whole.finish(head.headers)
-        };
-        tokio::time::timeout_at(deadline, exchange)
-            .await
-            .map_err(|_| outgoing.timeout())?
+        }
+        whole.finish(head.headers)
     }
 
     /// Sends a request: the one place every request of the connection
@@ -804,8 +800,8 @@ impl Connection {
             // its last call: let its runtime poll their sockets once, so
             // that one the node (or a proxy) closed while idle is dropped
             // now, not picked for this request and written into (a POST
-            // would then fail, unsent but not retried). crate::lane does
-            // the same for its connections.
+            // would then fail, unsent but not retried). crate::lane peeks
+            // at its connections instead.
             tokio::task::yield_now().await;
         }
         match &self.inner.sealed {
@@ -1114,6 +1110,20 @@ impl<'a> Whole<'a> {
         (200..300).contains(&self.status)
     }
 
+    /// The most the next chunk may add to decide the answer: one byte
+    /// over what is kept of it.
+    fn limit(&self) -> u64 {
+        if self.ok() {
+            self.cap
+        } else {
+            MAX_ERROR_BODY_BYTES
+        }
+    }
+
+    fn room(&self) -> u64 {
+        self.limit().saturating_sub(self.total).saturating_add(1)
+    }
+
     fn too_large(&self, size: String) -> Error {
         Error::MalformedResponse {
             method: self.method.into(),
@@ -1129,11 +1139,7 @@ impl<'a> Whole<'a> {
     /// Adds the next chunk; false once a failure's body has all that is
     /// kept of it (the rest is not read).
     fn push(&mut self, chunk: Bytes) -> Result<bool, Error> {
-        let limit = if self.ok() {
-            self.cap
-        } else {
-            MAX_ERROR_BODY_BYTES
-        };
+        let limit = self.limit();
         self.total += chunk.len() as u64;
         if self.total > limit {
             if self.ok() {

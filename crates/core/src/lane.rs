@@ -4,37 +4,50 @@
 //! ([`crate::runtime::block_on_local`]) and reads its whole answer before
 //! it returns. Over plain `http://`, with no proxy in the environment and
 //! no sealing, such a request is sent here: on one of this thread's
-//! keep-alive connections to the node, through hyper's connection API,
-//! without reqwest's pool, redirect, proxy and timeout layers. Against a
-//! real merod those layers cost about 48 us of CPU per JSON-RPC call out of
-//! 124 (`crates/core/examples/transport_cost.rs`, benches/RESULTS.md).
+//! keep-alive connections to the node, written and read on the blocking
+//! socket itself. The thread sleeps in `recv` until the node answers, with
+//! no reactor between (no `epoll_wait`, no task wake-up, no channel), and
+//! the answer is parsed by httparse, hyper's own parser. Against a real
+//! merod that costs a JSON-RPC call about 45 us less CPU than hyper's
+//! connection API on the runtime, which cost about 45 us less than reqwest
+//! (`crates/core/examples/transport_cost.rs`, benches/RESULTS.md, fourth
+//! and fifth rounds).
+//!
+//! A blocking read or write waits at most [`SLICE`] at a time, then yields
+//! to the runtime: the Python layer's timer checks for signals then, as it
+//! does for every call, so Ctrl-C still ends a call the node holds. That
+//! is why this is not a blocking HTTP client such as ureq: its reads
+//! cannot stop to let the caller check for signals without ending the
+//! request.
 //!
 //! Every other request (https, a proxy, a sealed connection, streams,
 //! awaited calls, the auth routes, another origin) goes through reqwest.
 //! A redirect the lane meets is followed by
 //! [`crate::connection::Connection::execute`] with reqwest's rules (the
 //! new method and body; no token to another origin); the request is
-//! never sent twice. What the lane keeps of reqwest:
-//! the same headers (`user-agent`, `accept`, `host`, the credential), its
-//! connector (hyper-util's, with reqwest's settings), the whole-request
-//! timeout (over a chain of redirects too), the error
-//! kinds (`Timeout`; `Network`, with `connect` when nothing was sent, so
-//! that [`crate::connection::Connection::retry_delay`] retries it), a
-//! request on a pooled connection the node had closed sent again on a new
-//! one (only when hyper hands it back unsent), and idle connections
-//! dropped after 60 s.
+//! never sent twice. What the lane keeps of reqwest and hyper: the
+//! request bytes hyper wrote (the same headers: `host`, `user-agent`,
+//! `accept`, the content type, the credential, `content-length`), the
+//! answer's framing (RFC 9112, section 6.3: length, chunked with
+//! extensions and trailers, to the close; informational answers skipped;
+//! the connection kept only when the node keeps it), hyper's limits and
+//! error texts, reqwest's connector (hyper-util's, with reqwest's
+//! settings; the socket is then used blocking), the whole-request timeout
+//! (over a chain of redirects too), the error kinds (`Timeout`; `Network`,
+//! with `connect` when nothing was sent, so that
+//! [`crate::connection::Connection::retry_delay`] retries it), a pooled
+//! connection the node had closed while idle never written into (a peek
+//! that does not wait sees its end first), and idle connections dropped
+//! after 60 s.
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
-use reqwest::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, HOST, USER_AGENT};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::error::Error;
-
-/// A keep-alive HTTP/1.1 connection's sending half.
-pub(crate) type Sender = SendRequest<Full<Bytes>>;
 
 /// TCP keep-alive probes: after this long idle, then at this interval, 3
 /// of them (reqwest's defaults).
@@ -49,16 +62,41 @@ const IDLE: Duration = Duration::from_secs(60);
 /// one at a time; a few cover calls that send requests side by side.
 const MAX_IDLE: usize = 4;
 
+/// The longest one blocking read or write waits before the call yields to
+/// its runtime (the Python layer checks for signals then, every 50 ms).
+const SLICE: Duration = Duration::from_millis(50);
+/// How much is read from the socket at a time while the answer's head or
+/// a chunked or close-delimited body is read.
+const READ_SIZE: usize = 16 * 1024;
+/// The largest answer head read (hyper's default buffer limit).
+const MAX_HEAD: usize = 400 * 1024;
+/// The most header lines an answer may have (hyper's default).
+const MAX_HEADERS: usize = 100;
+
 /// The environment variables reqwest takes an `http://` request's proxy
 /// from: when one is set, requests go through reqwest (which honours it
 /// and `NO_PROXY`), never here.
 const PROXY_VARIABLES: [&str; 4] = ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"];
 
+/// One keep-alive connection of the lane, read and written blocking.
+pub(crate) struct Stream {
+    tcp: TcpStream,
+    /// The read buffer (zeroed once, when the connection is made) and what
+    /// was read into it and not yet used: `start..end`.
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// The socket's read and write timeouts as last set (setting one is a
+    /// system call; most calls set none).
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
+}
+
 /// One thread's lane to one connection: whether it may be used, and its
 /// idle connections (newest last).
 pub(crate) struct Pool {
     usable: bool,
-    idle: Vec<(Sender, Instant)>,
+    idle: Vec<(Stream, Instant)>,
 }
 
 impl Pool {
@@ -78,26 +116,200 @@ impl Pool {
         self.usable
     }
 
-    /// The newest idle connection that is still open and fresh; the others
-    /// on the way are dropped.
-    pub(crate) fn take(&mut self) -> Option<Sender> {
-        while let Some((sender, since)) = self.idle.pop() {
-            if !sender.is_closed() && since.elapsed() < IDLE {
-                return Some(sender);
+    /// The newest idle connection that is fresh and still open with
+    /// nothing to read (the node closes an idle connection with a FIN,
+    /// seen here before a request is written into it); the others on the
+    /// way are dropped.
+    pub(crate) fn take(&mut self) -> Option<Stream> {
+        while let Some((stream, since)) = self.idle.pop() {
+            if since.elapsed() < IDLE && stream.idle() {
+                return Some(stream);
             }
         }
         None
     }
 
     /// Keeps a connection whose answer was read whole, for the next call.
-    pub(crate) fn put(&mut self, sender: Sender) {
-        if sender.is_closed() {
-            return;
-        }
+    pub(crate) fn put(&mut self, stream: Stream) {
         if self.idle.len() >= MAX_IDLE {
             self.idle.remove(0);
         }
-        self.idle.push((sender, Instant::now()));
+        self.idle.push((stream, Instant::now()));
+    }
+}
+
+impl Stream {
+    fn new(tcp: TcpStream) -> Self {
+        Stream {
+            tcp,
+            buf: vec![0; READ_SIZE],
+            start: 0,
+            end: 0,
+            read_timeout: None,
+            write_timeout: None,
+        }
+    }
+
+    /// Whether the connection is open with nothing to read: a peek that
+    /// does not wait finds no data and no end of stream.
+    fn idle(&self) -> bool {
+        if self.start < self.end {
+            return false;
+        }
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            let mut byte = 0u8;
+            // SAFETY: `recv` writes at most one byte, into `byte`.
+            let n = unsafe {
+                libc::recv(
+                    self.tcp.as_raw_fd(),
+                    std::ptr::addr_of_mut!(byte).cast(),
+                    1,
+                    libc::MSG_PEEK | libc::MSG_DONTWAIT,
+                )
+            };
+            n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock
+        }
+        #[cfg(not(unix))]
+        {
+            if self.tcp.set_nonblocking(true).is_err() {
+                return false;
+            }
+            let idle = matches!(self.tcp.peek(&mut [0u8]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+            idle && self.tcp.set_nonblocking(false).is_ok()
+        }
+    }
+
+    /// Bytes read and not yet used.
+    fn pending(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Reads more into the buffer (moving what is pending to its start, or
+    /// growing it when it is full); 0 at the end of the stream.
+    async fn fill(&mut self, out: &Outgoing<'_>) -> Result<usize, Error> {
+        if self.end == self.buf.len() {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            } else {
+                self.buf.resize(self.buf.len() * 2, 0);
+            }
+        }
+        let Stream {
+            tcp,
+            buf,
+            end,
+            read_timeout,
+            ..
+        } = self;
+        let reader = |t: &mut TcpStream| t.read(&mut buf[*end..]);
+        let n = blocking(out, read_timeout, TcpStream::set_read_timeout, tcp, reader).await?;
+        *end += n;
+        Ok(n)
+    }
+
+    /// Reads exactly `n` bytes of body into one piece (a large answer
+    /// goes straight from the socket into its buffer).
+    async fn read_exact(&mut self, n: usize, out: &Outgoing<'_>) -> Result<Bytes, Error> {
+        let have = self.pending().len().min(n);
+        let mut piece = Vec::with_capacity(n);
+        piece.extend_from_slice(&self.pending()[..have]);
+        self.consume(have);
+        if piece.len() < n {
+            let Stream {
+                tcp, read_timeout, ..
+            } = self;
+            // Bytes read before a slice's timeout stay in `piece`.
+            let reader = |t: &mut TcpStream| {
+                let left = (n - piece.len()) as u64;
+                (&*t).take(left).read_to_end(&mut piece)
+            };
+            blocking(out, read_timeout, TcpStream::set_read_timeout, tcp, reader).await?;
+            if piece.len() < n {
+                return Err(out.incomplete());
+            }
+        }
+        Ok(Bytes::from(piece))
+    }
+
+    /// Writes all of `data`; the error says whether none of it was sent.
+    async fn write_all(&mut self, data: &[u8], out: &Outgoing<'_>) -> Result<(), (Error, bool)> {
+        let mut sent = 0;
+        while sent < data.len() {
+            let Stream {
+                tcp, write_timeout, ..
+            } = self;
+            let writer = |t: &mut TcpStream| t.write(&data[sent..]);
+            match blocking(
+                out,
+                write_timeout,
+                TcpStream::set_write_timeout,
+                tcp,
+                writer,
+            )
+            .await
+            {
+                Ok(0) => {
+                    return Err((
+                        out.network("failed to write the request".into(), false),
+                        sent == 0,
+                    ))
+                }
+                Ok(n) => sent += n,
+                Err(e) => return Err((e, sent == 0)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs a blocking read or write of `tcp` until it is done, its timeout
+/// set to what is left of the request's deadline, at most [`SLICE`]: when
+/// a slice passes, the call yields to its runtime (whose timer lets the
+/// Python layer check for signals) and goes on.
+async fn blocking<T>(
+    out: &Outgoing<'_>,
+    current: &mut Option<Duration>,
+    set: fn(&TcpStream, Option<Duration>) -> std::io::Result<()>,
+    tcp: &mut TcpStream,
+    mut op: impl FnMut(&mut TcpStream) -> std::io::Result<T>,
+) -> Result<T, Error> {
+    loop {
+        let left = out.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(out.timeout());
+        }
+        let wait = Some(left.min(SLICE));
+        if *current != wait {
+            set(tcp, wait).map_err(|e| out.network(e.to_string(), false))?;
+            *current = wait;
+        }
+        match op(tcp) {
+            Ok(done) => return Ok(done),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) =>
+            {
+                tokio::task::yield_now().await;
+            }
+            Err(e) => return Err(out.network(e.to_string(), false)),
+        }
     }
 }
 
@@ -109,38 +321,77 @@ pub(crate) struct Outgoing<'a> {
     pub(crate) body: Option<Bytes>,
     pub(crate) connect_timeout: Duration,
     pub(crate) shown_url: &'a str,
+    /// When the request times out (one deadline over a chain of redirects).
+    pub(crate) deadline: Instant,
+}
+
+/// An answer's head, read by the lane.
+pub(crate) struct Head {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+}
+
+/// How an answer's body ends (RFC 9112, section 6.3).
+enum Framing {
+    /// This many bytes are left.
+    Length(u64),
+    /// Chunked: a chunk's size line next, or this many bytes of a chunk
+    /// left (then its CRLF), or the trailer lines.
+    ChunkSize,
+    ChunkData(u64),
+    ChunkEnd,
+    Trailers,
+    /// Until the node closes the connection.
+    Close,
+    Done,
+}
+
+/// An answer's body being read from its connection.
+pub(crate) struct Body {
+    stream: Stream,
+    framing: Framing,
+    /// Whether the connection may serve another request once this body is
+    /// read to its end.
+    keep_alive: bool,
 }
 
 impl Outgoing<'_> {
-    /// The request hyper sends: origin-form target, and the headers reqwest
-    /// would add (`Content-Length` hyper adds from the body).
-    fn request(&self) -> Result<http::Request<Full<Bytes>>, Error> {
+    /// The request's bytes: the head hyper would write for it (origin-form
+    /// target; `host`, reqwest's `user-agent` and `accept`, the content
+    /// type, the credential, `content-length` when there is a body), then
+    /// the body.
+    fn request(&self) -> Vec<u8> {
         let target = &self.url[url::Position::BeforePath..url::Position::AfterQuery];
         let host = &self.url[url::Position::BeforeHost..url::Position::BeforePath];
-        let invalid = |e: &dyn std::fmt::Display| {
-            Error::Internal(format!("could not build the request: {e}"))
+        let body = self.body.as_deref().unwrap_or_default();
+        let mut out = Vec::with_capacity(256 + body.len());
+        let mut line = |parts: &[&[u8]]| {
+            for part in parts {
+                out.extend_from_slice(part);
+            }
+            out.extend_from_slice(b"\r\n");
         };
-        // Built in place, not with `http::request::Builder` (which moves
-        // the whole request head at every step).
-        let mut request = http::Request::new(Full::new(self.body.clone().unwrap_or_default()));
-        *request.method_mut() =
-            http::Method::from_bytes(self.method.as_bytes()).map_err(|e| invalid(&e))?;
-        *request.uri_mut() = http::Uri::try_from(target).map_err(|e| invalid(&e))?;
-        let headers = request.headers_mut();
-        headers.reserve(5);
-        headers.insert(HOST, HeaderValue::try_from(host).map_err(|e| invalid(&e))?);
-        headers.insert(
-            USER_AGENT,
-            HeaderValue::from_static(crate::connection::USER_AGENT),
-        );
-        headers.insert(ACCEPT, HeaderValue::from_static("*/*"));
+        line(&[
+            self.method.as_bytes(),
+            b" ",
+            target.as_bytes(),
+            b" HTTP/1.1",
+        ]);
+        line(&[b"host: ", host.as_bytes()]);
+        line(&[b"user-agent: ", crate::connection::USER_AGENT.as_bytes()]);
+        line(&[b"accept: */*"]);
         if self.body.is_some() {
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            line(&[b"content-type: application/json"]);
         }
         if let Some((name, value)) = &self.credential {
-            headers.insert(name, value.clone());
+            line(&[name.as_str().as_bytes(), b": ", value.as_bytes()]);
         }
-        Ok(request)
+        if !body.is_empty() {
+            line(&[b"content-length: ", body.len().to_string().as_bytes()]);
+        }
+        line(&[]);
+        out.extend_from_slice(body);
+        out
     }
 
     fn network(&self, message: String, connect: bool) -> Error {
@@ -152,6 +403,11 @@ impl Outgoing<'_> {
         }
     }
 
+    /// The error of an answer the node stopped sending (hyper's words).
+    fn incomplete(&self) -> Error {
+        self.network("connection closed before message completed".into(), false)
+    }
+
     /// The error of a request that ran past its timeout.
     pub(crate) fn timeout(&self) -> Error {
         Error::Timeout {
@@ -161,30 +417,12 @@ impl Outgoing<'_> {
         }
     }
 
-    /// Reads the next piece of an answer's body (`None` at its end).
-    pub(crate) async fn next_chunk(
-        &self,
-        body: &mut hyper::body::Incoming,
-    ) -> Result<Option<Bytes>, Error> {
-        loop {
-            match body.frame().await {
-                None => return Ok(None),
-                Some(Err(e)) => return Err(self.network(innermost(&e), false)),
-                Some(Ok(frame)) => {
-                    if let Ok(data) = frame.into_data() {
-                        return Ok(Some(data));
-                    }
-                }
-            }
-        }
-    }
-
     /// A new connection to the URL's host, made as reqwest makes its
     /// (hyper-util's connector: the connect timeout shared out among the
     /// host's addresses, IPv4 tried 300 ms after IPv6 without an answer,
     /// `TCP_NODELAY`, reqwest's TCP keep-alive and user timeout), within
-    /// the connect timeout.
-    async fn connect(&self) -> Result<Sender, Error> {
+    /// the connect timeout and the request's deadline; then used blocking.
+    async fn connect(&self) -> Result<Stream, Error> {
         use tower_service::Service;
         let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
         connector.set_connect_timeout(Some(self.connect_timeout));
@@ -197,7 +435,10 @@ impl Outgoing<'_> {
         let authority = &self.url[url::Position::BeforeHost..url::Position::BeforePath];
         let uri = http::Uri::try_from(format!("http://{authority}/"))
             .map_err(|e| self.network(e.to_string(), true))?;
-        let io = tokio::time::timeout(self.connect_timeout, connector.call(uri))
+        let within = self
+            .connect_timeout
+            .min(self.deadline.saturating_duration_since(Instant::now()));
+        let io = tokio::time::timeout(within, connector.call(uri))
             .await
             .map_err(|_| self.timeout())?
             .map_err(|e| {
@@ -207,62 +448,273 @@ impl Outgoing<'_> {
                     self.network(innermost(&e), true)
                 }
             })?;
-        let (sender, connection) = hyper::client::conn::http1::handshake(io)
-            .await
-            .map_err(|e| self.network(innermost(&e), true))?;
-        // Driven by this thread's runtime; it ends when the sender is
-        // dropped or the node closes the connection.
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-        Ok(sender)
+        let tcp = io
+            .into_inner()
+            .into_std()
+            .and_then(|tcp| tcp.set_nonblocking(false).map(|()| tcp))
+            .map_err(|e| self.network(e.to_string(), true))?;
+        Ok(Stream::new(tcp))
     }
 
-    /// Sends the request and returns the answer's head with the connection
-    /// it is read from (to be put back in `pool` once read whole).
+    /// Sends the request and reads the answer's head; its body is read
+    /// from the [`Body`] (whose connection goes back to the pool once read
+    /// to its end).
     pub(crate) async fn send(
         &self,
-        pool: impl Fn() -> Option<Sender>,
-    ) -> Result<(http::Response<hyper::body::Incoming>, Sender), Error> {
-        let mut request = self.request()?;
+        pool: impl Fn() -> Option<Stream>,
+    ) -> Result<(Head, Body), Error> {
+        let request = self.request();
         loop {
-            let (mut sender, reused) = match pool() {
-                Some(sender) => {
-                    // Nothing drove the connection since the last call:
-                    // yielding lets this thread's runtime collect its
-                    // socket's readiness and run its task, so that hyper
-                    // sees a close by the node (a server's or a proxy's
-                    // idle timeout) before it writes the request. One
-                    // that is closed, or not ready for a request (still
-                    // writing an earlier body the node stopped reading),
-                    // is dropped.
-                    tokio::task::yield_now().await;
-                    if sender.is_closed() || !sender.is_ready() {
-                        continue;
-                    }
-                    (sender, true)
-                }
+            let (mut stream, reused) = match pool() {
+                Some(stream) => (stream, true),
                 None => (Box::pin(self.connect()).await?, false),
             };
-            if !reused {
-                sender
-                    .ready()
-                    .await
-                    .map_err(|e| self.network(innermost(&e), true))?;
+            match stream.write_all(&request, self).await {
+                Ok(()) => {}
+                // Closed by the node before any of this request was
+                // written: nothing was sent, so it goes again.
+                Err((_, true)) if reused => continue,
+                Err((error, unsent)) => {
+                    return Err(match error {
+                        Error::Network { message, .. } => self.network(message, unsent),
+                        other => other,
+                    })
+                }
             }
-            match sender.try_send_request(request).await {
-                Ok(response) => return Ok((response, sender)),
-                Err(mut e) => match e.take_message() {
-                    // Closed by the node while idle, before this request
-                    // was written: nothing was sent, so it goes again.
-                    Some(unsent) if reused => request = unsent,
-                    unsent => {
-                        let error = e.into_error();
-                        return Err(self.network(innermost(&error), unsent.is_some()));
+            return self.read_head(stream).await;
+        }
+    }
+
+    /// Reads the answer's head (skipping informational answers) and tells
+    /// how its body ends.
+    async fn read_head(&self, mut stream: Stream) -> Result<(Head, Body), Error> {
+        loop {
+            let parsed = {
+                let mut lines = [httparse::EMPTY_HEADER; MAX_HEADERS];
+                let mut answer = httparse::Response::new(&mut lines);
+                match answer.parse(stream.pending()) {
+                    Ok(httparse::Status::Complete(used)) => {
+                        Some((used, self.head(&answer)?, answer.version == Some(1)))
                     }
-                },
+                    Ok(httparse::Status::Partial) => None,
+                    Err(httparse::Error::TooManyHeaders) => {
+                        return Err(self.network("message head is too large".into(), false))
+                    }
+                    Err(e) => {
+                        return Err(
+                            self.network(format!("invalid HTTP response parsed: {e}"), false)
+                        )
+                    }
+                }
+            };
+            let Some((used, head, http11)) = parsed else {
+                if stream.pending().len() >= MAX_HEAD {
+                    return Err(self.network("message head is too large".into(), false));
+                }
+                if stream.fill(self).await? == 0 {
+                    return Err(self.incomplete());
+                }
+                continue;
+            };
+            stream.consume(used);
+            if (100..200).contains(&head.status) && head.status != 101 {
+                continue;
+            }
+            let (framing, keep_alive) = self.framing(&head, http11)?;
+            let body = Body {
+                stream,
+                framing,
+                keep_alive,
+            };
+            return Ok((head, body));
+        }
+    }
+
+    fn head(&self, answer: &httparse::Response<'_, '_>) -> Result<Head, Error> {
+        let invalid = || self.network("invalid HTTP header parsed".into(), false);
+        let mut headers = HeaderMap::with_capacity(answer.headers.len());
+        for line in answer.headers.iter() {
+            let name = HeaderName::from_bytes(line.name.as_bytes()).map_err(|_| invalid())?;
+            let value = HeaderValue::from_bytes(line.value).map_err(|_| invalid())?;
+            headers.append(name, value);
+        }
+        Ok(Head {
+            status: answer.code.unwrap_or_default(),
+            headers,
+        })
+    }
+
+    /// How the body ends, and whether the connection stays open after it.
+    fn framing(&self, head: &Head, http11: bool) -> Result<(Framing, bool), Error> {
+        use reqwest::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
+        let tokens = |name| {
+            head.headers
+                .get_all(name)
+                .iter()
+                .flat_map(|v| v.to_str().unwrap_or_default().split(','))
+                .map(|t| t.trim().to_ascii_lowercase())
+                .filter(|t| !t.is_empty())
+                .collect::<Vec<_>>()
+        };
+        let connection = tokens(CONNECTION);
+        let mut keep_alive = if http11 {
+            !connection.iter().any(|t| t == "close")
+        } else {
+            connection.iter().any(|t| t == "keep-alive")
+        };
+        if self.method == "HEAD" || matches!(head.status, 101 | 204 | 304) {
+            return Ok((Framing::Done, keep_alive && head.status != 101));
+        }
+        let codings = tokens(TRANSFER_ENCODING);
+        if let Some(last) = codings.last() {
+            // A length beside a transfer coding is ignored, and the
+            // connection not reused (RFC 9112, 6.3).
+            keep_alive &= head.headers.get(CONTENT_LENGTH).is_none();
+            return Ok(if last == "chunked" {
+                (Framing::ChunkSize, keep_alive)
+            } else {
+                (Framing::Close, false)
+            });
+        }
+        let mut length = None;
+        for value in head.headers.get_all(CONTENT_LENGTH) {
+            for part in value.to_str().unwrap_or("x").split(',') {
+                let part = part.trim();
+                let n = (!part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+                    .then(|| part.parse::<u64>().ok())
+                    .flatten();
+                match (n, length) {
+                    (Some(n), None) => length = Some(n),
+                    (Some(n), Some(l)) if n == l => {}
+                    _ => return Err(self.network("invalid content-length parsed".into(), false)),
+                }
             }
         }
+        Ok(match length {
+            Some(0) => (Framing::Done, keep_alive),
+            Some(n) => (Framing::Length(n), keep_alive),
+            None => (Framing::Close, false),
+        })
+    }
+}
+
+impl Body {
+    /// The body's length, when the node announced it.
+    pub(crate) fn length(&self) -> Option<u64> {
+        match self.framing {
+            Framing::Length(n) => Some(n),
+            Framing::Done => Some(0),
+            _ => None,
+        }
+    }
+
+    /// The next piece of the body, at most `limit` bytes (`None` at its
+    /// end).
+    pub(crate) async fn next_chunk(
+        &mut self,
+        out: &Outgoing<'_>,
+        limit: u64,
+    ) -> Result<Option<Bytes>, Error> {
+        let limit = usize::try_from(limit.max(1)).unwrap_or(usize::MAX);
+        let stream = &mut self.stream;
+        loop {
+            match self.framing {
+                Framing::Done => return Ok(None),
+                Framing::Length(left) => {
+                    let n = usize::try_from(left).unwrap_or(usize::MAX).min(limit);
+                    let piece = stream.read_exact(n, out).await?;
+                    self.framing = match left - n as u64 {
+                        0 => Framing::Done,
+                        rest => Framing::Length(rest),
+                    };
+                    return Ok(Some(piece));
+                }
+                Framing::Close => {
+                    if stream.pending().is_empty() && stream.fill(out).await? == 0 {
+                        self.framing = Framing::Done;
+                        return Ok(None);
+                    }
+                    let n = stream.pending().len().min(limit);
+                    let piece = Bytes::copy_from_slice(&stream.pending()[..n]);
+                    stream.consume(n);
+                    return Ok(Some(piece));
+                }
+                Framing::ChunkSize => match httparse::parse_chunk_size(stream.pending()) {
+                    Ok(httparse::Status::Complete((used, size))) => {
+                        stream.consume(used);
+                        self.framing = match size {
+                            0 => Framing::Trailers,
+                            n => Framing::ChunkData(n),
+                        };
+                    }
+                    Ok(httparse::Status::Partial) => {
+                        if stream.fill(out).await? == 0 {
+                            return Err(out.incomplete());
+                        }
+                    }
+                    Err(_) => return Err(out.network("invalid chunk size line".into(), false)),
+                },
+                Framing::ChunkData(left) => {
+                    if stream.pending().is_empty() && stream.fill(out).await? == 0 {
+                        return Err(out.incomplete());
+                    }
+                    let n = stream
+                        .pending()
+                        .len()
+                        .min(usize::try_from(left).unwrap_or(usize::MAX))
+                        .min(limit);
+                    let piece = Bytes::copy_from_slice(&stream.pending()[..n]);
+                    stream.consume(n);
+                    self.framing = match left - n as u64 {
+                        0 => Framing::ChunkEnd,
+                        rest => Framing::ChunkData(rest),
+                    };
+                    return Ok(Some(piece));
+                }
+                Framing::ChunkEnd => {
+                    if stream.pending().len() < 2 {
+                        if stream.fill(out).await? == 0 {
+                            return Err(out.incomplete());
+                        }
+                        continue;
+                    }
+                    if &stream.pending()[..2] != b"\r\n" {
+                        return Err(out.network("invalid chunk end".into(), false));
+                    }
+                    stream.consume(2);
+                    self.framing = Framing::ChunkSize;
+                }
+                Framing::Trailers => {
+                    // Trailer lines, up to an empty one; their fields are
+                    // not kept.
+                    match stream.pending().iter().position(|b| *b == b'\n') {
+                        Some(end) => {
+                            let empty = stream.pending()[..end] == *b"\r" || end == 0;
+                            stream.consume(end + 1);
+                            if empty {
+                                self.framing = Framing::Done;
+                            }
+                        }
+                        None => {
+                            if stream.pending().len() >= MAX_HEAD {
+                                return Err(out.network("message head is too large".into(), false));
+                            }
+                            if stream.fill(out).await? == 0 {
+                                return Err(out.incomplete());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The connection, when it may serve the next request: the body was
+    /// read to its end, the node keeps the connection open, and sent
+    /// nothing more.
+    pub(crate) fn reusable(self) -> Option<Stream> {
+        let done = matches!(self.framing, Framing::Done);
+        (done && self.keep_alive && self.stream.pending().is_empty()).then_some(self.stream)
     }
 }
 
@@ -297,50 +749,329 @@ fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::{SocketAddr, TcpListener};
+
+    fn outgoing<'a>(
+        method: &'static str,
+        url: &'a url::Url,
+        body: Option<&'static [u8]>,
+    ) -> Outgoing<'a> {
+        Outgoing {
+            method,
+            url,
+            credential: None,
+            body: body.map(Bytes::from_static),
+            connect_timeout: Duration::from_secs(2),
+            shown_url: "",
+            deadline: Instant::now() + Duration::from_secs(5),
+        }
+    }
 
     #[test]
-    fn requests_carry_reqwests_headers_and_an_origin_form_target() {
+    fn requests_are_the_bytes_hyper_wrote_with_reqwests_headers() {
         let url = url::Url::parse("http://node.example:2428/base/jsonrpc?x=1").unwrap();
-        let out = Outgoing {
-            method: "POST",
-            url: &url,
-            credential: Some((
-                reqwest::header::AUTHORIZATION,
-                HeaderValue::from_static("Bearer t"),
-            )),
-            body: Some(Bytes::from_static(b"{}")),
-            connect_timeout: Duration::from_secs(1),
-            shown_url: "http://node.example:2428/base/jsonrpc?x=1",
-        };
-        let request = out.request().unwrap();
-        assert_eq!(request.method(), "POST");
-        assert_eq!(request.uri(), "/base/jsonrpc?x=1");
-        let headers = request.headers();
-        assert_eq!(headers[HOST], "node.example:2428");
-        assert_eq!(headers[ACCEPT], "*/*");
-        assert_eq!(headers[CONTENT_TYPE], "application/json");
-        assert_eq!(headers[reqwest::header::AUTHORIZATION], "Bearer t");
-        assert!(headers[USER_AGENT]
-            .to_str()
-            .unwrap()
-            .starts_with("calimero-client-py/"));
+        let mut out = outgoing("POST", &url, Some(b"{}"));
+        out.credential = Some((
+            reqwest::header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer t"),
+        ));
+        let expected = format!(
+            "POST /base/jsonrpc?x=1 HTTP/1.1\r\nhost: node.example:2428\r\nuser-agent: {}\r\n\
+             accept: */*\r\ncontent-type: application/json\r\nauthorization: Bearer t\r\n\
+             content-length: 2\r\n\r\n{{}}",
+            crate::connection::USER_AGENT
+        );
+        assert_eq!(String::from_utf8(out.request()).unwrap(), expected);
 
-        // The default port is not named; a GET has no content type.
+        // The default port is not named; a GET has no content type or
+        // length.
         let url = url::Url::parse("http://[::1]:80/admin-api/contexts").unwrap();
-        let out = Outgoing {
-            method: "GET",
-            url: &url,
-            credential: None,
-            body: None,
-            connect_timeout: Duration::from_secs(1),
-            shown_url: "",
-        };
-        let request = out.request().unwrap();
-        assert_eq!(request.headers()[HOST], "[::1]");
-        assert!(request.headers().get(CONTENT_TYPE).is_none());
-        assert!(request
-            .headers()
-            .get(reqwest::header::AUTHORIZATION)
-            .is_none());
+        let expected = format!(
+            "GET /admin-api/contexts HTTP/1.1\r\nhost: [::1]\r\nuser-agent: {}\r\naccept: */*\r\n\r\n",
+            crate::connection::USER_AGENT
+        );
+        let out = outgoing("GET", &url, None);
+        assert_eq!(String::from_utf8(out.request()).unwrap(), expected);
+    }
+
+    /// A server for one connection: reads a request head, writes `pieces`
+    /// a few milliseconds apart, then keeps the connection open until the
+    /// client closes it (or closes at once when `close`).
+    fn serve(pieces: Vec<&'static [u8]>, close: bool) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                match conn.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => seen.extend_from_slice(&buf[..n]),
+                }
+            }
+            for piece in pieces {
+                std::thread::sleep(Duration::from_millis(3));
+                if conn.write_all(piece).is_err() {
+                    return;
+                }
+            }
+            if !close {
+                while matches!(conn.read(&mut buf), Ok(n) if n > 0) {}
+            }
+        });
+        addr
+    }
+
+    struct Exchanged {
+        status: u16,
+        body: Result<Vec<u8>, String>,
+        pieces: usize,
+        reusable: bool,
+    }
+
+    fn exchange(
+        method: &'static str,
+        pieces: Vec<&'static [u8]>,
+        close: bool,
+        limit: u64,
+    ) -> Exchanged {
+        let addr = serve(pieces, close);
+        let url = url::Url::parse(&format!("http://{addr}/x")).unwrap();
+        let out = outgoing(method, &url, None);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (head, mut body) = match out.send(|| None).await {
+                Ok(answer) => answer,
+                Err(e) => {
+                    return Exchanged {
+                        status: 0,
+                        body: Err(e.to_string()),
+                        pieces: 0,
+                        reusable: false,
+                    }
+                }
+            };
+            let mut whole = Vec::new();
+            let mut pieces = 0;
+            let result = loop {
+                match body.next_chunk(&out, limit).await {
+                    Ok(Some(piece)) => {
+                        assert!(piece.len() as u64 <= limit);
+                        pieces += 1;
+                        whole.extend_from_slice(&piece);
+                    }
+                    Ok(None) => break Ok(whole),
+                    Err(e) => break Err(e.to_string()),
+                }
+            };
+            Exchanged {
+                status: head.status,
+                body: result,
+                pieces,
+                reusable: body.reusable().is_some(),
+            }
+        })
+    }
+
+    #[test]
+    fn a_length_delimited_answer_in_pieces_is_read_whole_and_its_connection_kept() {
+        let got = exchange(
+            "GET",
+            vec![
+                b"HTTP/1.1 200 OK\r\nContent-Le",
+                b"ngth: 11\r\n\r\nhello",
+                b" world",
+            ],
+            false,
+            u64::MAX,
+        );
+        assert_eq!(got.status, 200);
+        assert_eq!(got.body.unwrap(), b"hello world");
+        assert_eq!(got.pieces, 1, "read into one piece");
+        assert!(got.reusable);
+    }
+
+    #[test]
+    fn a_chunked_answer_with_extensions_and_trailers_is_decoded() {
+        let got = exchange(
+            "GET",
+            vec![
+                b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5;ext=1\r\nhel",
+                b"lo\r\n",
+                b"6\r\n wor",
+                b"ld\r",
+                b"\n0\r\nx-trailer: y\r\n",
+                b"\r\n",
+            ],
+            false,
+            u64::MAX,
+        );
+        assert_eq!(got.body.unwrap(), b"hello world");
+        assert!(got.reusable);
+    }
+
+    #[test]
+    fn pieces_are_at_most_the_limit_asked() {
+        let got = exchange(
+            "GET",
+            vec![b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 10\r\n\r\n0123456789"],
+            false,
+            4,
+        );
+        assert_eq!(got.status, 500);
+        assert_eq!(got.body.unwrap(), b"0123456789");
+        assert_eq!(got.pieces, 3);
+    }
+
+    #[test]
+    fn an_answer_ended_by_close_is_read_to_the_end_and_its_connection_not_kept() {
+        let got = exchange(
+            "GET",
+            vec![b"HTTP/1.1 200 OK\r\n\r\nall of it"],
+            true,
+            u64::MAX,
+        );
+        assert_eq!(got.body.unwrap(), b"all of it");
+        assert!(!got.reusable);
+    }
+
+    #[test]
+    fn informational_answers_are_skipped() {
+        let got = exchange(
+            "GET",
+            vec![
+                b"HTTP/1.1 100 Continue\r\n\r\n",
+                b"HTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\nok",
+            ],
+            false,
+            u64::MAX,
+        );
+        assert_eq!(got.status, 201);
+        assert_eq!(got.body.unwrap(), b"ok");
+    }
+
+    #[test]
+    fn head_and_no_content_answers_have_no_body() {
+        let got = exchange(
+            "HEAD",
+            vec![b"HTTP/1.1 200 OK\r\ncontent-length: 99\r\n\r\n"],
+            false,
+            u64::MAX,
+        );
+        assert_eq!(got.body.unwrap(), b"");
+        assert!(got.reusable);
+        let got = exchange(
+            "DELETE",
+            vec![b"HTTP/1.1 204 No Content\r\n\r\n"],
+            false,
+            u64::MAX,
+        );
+        assert_eq!((got.status, got.body.unwrap()), (204, vec![]));
+        assert!(got.reusable);
+    }
+
+    #[test]
+    fn connections_the_node_will_close_are_not_kept() {
+        let got = exchange(
+            "GET",
+            vec![b"HTTP/1.1 200 OK\r\nConnection: close\r\ncontent-length: 1\r\n\r\nx"],
+            false,
+            u64::MAX,
+        );
+        assert!(got.body.is_ok() && !got.reusable);
+        let got = exchange(
+            "GET",
+            vec![b"HTTP/1.0 200 OK\r\ncontent-length: 1\r\n\r\nx"],
+            false,
+            u64::MAX,
+        );
+        assert!(got.body.is_ok() && !got.reusable);
+        let got = exchange(
+            "GET",
+            vec![b"HTTP/1.0 200 OK\r\nconnection: Keep-Alive\r\ncontent-length: 1\r\n\r\nx"],
+            false,
+            u64::MAX,
+        );
+        assert!(got.body.is_ok() && got.reusable);
+        // More than the answer: not a connection to reuse.
+        let got = exchange(
+            "GET",
+            vec![b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nxy"],
+            false,
+            u64::MAX,
+        );
+        assert!(got.body.is_ok() && !got.reusable);
+    }
+
+    #[test]
+    fn broken_answers_are_network_errors() {
+        let cases: [(&[u8], &str); 5] = [
+            (
+                b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort",
+                "connection closed before message completed",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\ncontent-length: 1x\r\n\r\n",
+                "invalid content-length parsed",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nx",
+                "invalid content-length parsed",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
+                "invalid chunk size line",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\ncontent-",
+                "connection closed before message completed",
+            ),
+        ];
+        for (answer, message) in cases {
+            let got = exchange("GET", vec![answer], true, u64::MAX);
+            let error = got.body.expect_err(message);
+            assert!(error.contains(message), "{error}");
+        }
+    }
+
+    #[test]
+    fn an_answer_that_does_not_come_times_out_at_the_deadline() {
+        let addr = serve(vec![], false);
+        let url = url::Url::parse(&format!("http://{addr}/x")).unwrap();
+        let mut out = outgoing("GET", &url, None);
+        out.deadline = Instant::now() + Duration::from_millis(120);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let started = Instant::now();
+        let error = runtime.block_on(out.send(|| None)).err().unwrap();
+        assert!(matches!(error, Error::Timeout { .. }), "{error}");
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(120) && took < Duration::from_secs(2),
+            "{took:?}"
+        );
+    }
+
+    #[test]
+    fn a_pooled_connection_the_node_closed_is_not_taken() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let open = TcpStream::connect(addr).unwrap();
+        let (_kept, _) = listener.accept().unwrap();
+        let closed = TcpStream::connect(addr).unwrap();
+        let (gone, _) = listener.accept().unwrap();
+        drop(gone);
+        std::thread::sleep(Duration::from_millis(20));
+        let mut pool = Pool::new();
+        pool.put(Stream::new(open));
+        pool.put(Stream::new(closed));
+        assert!(pool.take().is_some(), "the open one, under the closed one");
+        assert!(pool.take().is_none());
     }
 }

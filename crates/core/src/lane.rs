@@ -224,7 +224,13 @@ impl Stream {
     /// goes straight from the socket into its buffer).
     async fn read_exact(&mut self, n: usize, out: &Outgoing<'_>) -> Result<Bytes, Error> {
         let have = self.pending().len().min(n);
-        let mut piece = Vec::with_capacity(n);
+        // Reserved up front when the machine can (an announced length it
+        // cannot hold fails as the reads grow the buffer: an error, not an
+        // abort).
+        let mut piece = Vec::new();
+        if piece.try_reserve_exact(n).is_err() {
+            piece.reserve(have);
+        }
         piece.extend_from_slice(&self.pending()[..have]);
         self.consume(have);
         if piece.len() < n {
@@ -1009,9 +1015,14 @@ mod tests {
 
     #[test]
     fn broken_answers_are_network_errors() {
-        let cases: [(&[u8], &str); 5] = [
+        let cases: [(&[u8], &str); 6] = [
             (
                 b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nshort",
+                "connection closed before message completed",
+            ),
+            // More than this machine can hold: an error, not an abort.
+            (
+                b"HTTP/1.1 200 OK\r\ncontent-length: 18446744073709551615\r\n\r\nshort",
                 "connection closed before message completed",
             ),
             (

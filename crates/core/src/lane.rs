@@ -70,8 +70,16 @@ const SLICE: Duration = Duration::from_millis(50);
 const READ_SIZE: usize = 16 * 1024;
 /// The largest answer head read (hyper's default buffer limit).
 const MAX_HEAD: usize = 400 * 1024;
-/// The most header lines an answer may have (hyper's default).
+/// The most header lines an answer may have (hyper's default; trailer
+/// lines too).
 const MAX_HEADERS: usize = 100;
+/// The most bytes of chunk extensions in one body, and of its trailers
+/// (hyper's limits).
+const MAX_EXTENSIONS: usize = 16 * 1024;
+const MAX_TRAILER_BYTES: usize = 16 * 1024;
+/// The most reserved for a body before it arrives (more grows as it
+/// comes).
+const MAX_RESERVE: usize = 64 * 1024 * 1024;
 
 /// The environment variables reqwest takes an `http://` request's proxy
 /// from: when one is set, requests go through reqwest (which honours it
@@ -224,11 +232,11 @@ impl Stream {
     /// goes straight from the socket into its buffer).
     async fn read_exact(&mut self, n: usize, out: &Outgoing<'_>) -> Result<Bytes, Error> {
         let have = self.pending().len().min(n);
-        // Reserved up front when the machine can (an announced length it
-        // cannot hold fails as the reads grow the buffer: an error, not an
-        // abort).
+        // Reserved up front, at most MAX_RESERVE and when the machine can;
+        // the rest grows as it arrives (a length the machine cannot hold
+        // fails as the reads grow the buffer: an error, not an abort).
         let mut piece = Vec::new();
-        if piece.try_reserve_exact(n).is_err() {
+        if piece.try_reserve_exact(n.min(MAX_RESERVE)).is_err() {
             piece.reserve(have);
         }
         piece.extend_from_slice(&self.pending()[..have]);
@@ -356,6 +364,9 @@ enum Framing {
 pub(crate) struct Body {
     stream: Stream,
     framing: Framing,
+    /// Bytes of chunk extensions so far, and of trailers with their lines.
+    extensions: usize,
+    trailers: (usize, usize),
     /// Whether the connection may serve another request once this body is
     /// read to its end.
     keep_alive: bool,
@@ -479,7 +490,7 @@ impl Outgoing<'_> {
                 Ok(()) => {}
                 // Closed by the node before any of this request was
                 // written: nothing was sent, so it goes again.
-                Err((_, true)) if reused => continue,
+                Err((Error::Network { .. }, true)) if reused => continue,
                 Err((error, unsent)) => {
                     return Err(match error {
                         Error::Network { message, .. } => self.network(message, unsent),
@@ -530,6 +541,8 @@ impl Outgoing<'_> {
             let body = Body {
                 stream,
                 framing,
+                extensions: 0,
+                trailers: (0, 0),
                 keep_alive,
             };
             return Ok((head, body));
@@ -563,20 +576,25 @@ impl Outgoing<'_> {
                 .collect::<Vec<_>>()
         };
         let connection = tokens(CONNECTION);
-        let mut keep_alive = if http11 {
-            !connection.iter().any(|t| t == "close")
-        } else {
-            connection.iter().any(|t| t == "keep-alive")
-        };
+        let mut keep_alive = !connection.iter().any(|t| t == "close")
+            && (http11 || connection.iter().any(|t| t == "keep-alive"));
         if self.method == "HEAD" || matches!(head.status, 101 | 204 | 304) {
             return Ok((Framing::Done, keep_alive && head.status != 101));
         }
-        let codings = tokens(TRANSFER_ENCODING);
-        if let Some(last) = codings.last() {
+        if let Some(coding) = head.headers.get_all(TRANSFER_ENCODING).iter().next_back() {
+            if !http11 {
+                return Err(self.network("unexpected transfer-encoding parsed".into(), false));
+            }
             // A length beside a transfer coding is ignored, and the
-            // connection not reused (RFC 9112, 6.3).
+            // connection not reused (RFC 9112, 6.3). Chunked only when it
+            // is the last coding (of the last line, as hyper reads it).
             keep_alive &= head.headers.get(CONTENT_LENGTH).is_none();
-            return Ok(if last == "chunked" {
+            let last = coding
+                .as_bytes()
+                .rsplit(|b| *b == b',')
+                .next()
+                .unwrap_or_default();
+            return Ok(if last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
                 (Framing::ChunkSize, keep_alive)
             } else {
                 (Framing::Close, false)
@@ -645,21 +663,43 @@ impl Body {
                     stream.consume(n);
                     return Ok(Some(piece));
                 }
-                Framing::ChunkSize => match httparse::parse_chunk_size(stream.pending()) {
-                    Ok(httparse::Status::Complete((used, size))) => {
-                        stream.consume(used);
-                        self.framing = match size {
-                            0 => Framing::Trailers,
-                            n => Framing::ChunkData(n),
-                        };
+                Framing::ChunkSize => {
+                    let line = stream.pending();
+                    // httparse reads a line without digits as size 0.
+                    if line.first().is_some_and(|b| !b.is_ascii_hexdigit()) {
+                        return Err(out.network("invalid chunk size line".into(), false));
                     }
-                    Ok(httparse::Status::Partial) => {
-                        if stream.fill(out).await? == 0 {
-                            return Err(out.incomplete());
+                    match httparse::parse_chunk_size(line) {
+                        Ok(httparse::Status::Complete((used, size))) => {
+                            // Extensions (after `;`) are skipped, at most
+                            // MAX_EXTENSIONS bytes over the body, as hyper.
+                            if let Some(at) = line[..used].iter().position(|b| *b == b';') {
+                                self.extensions += used - at;
+                                if self.extensions > MAX_EXTENSIONS {
+                                    return Err(
+                                        out.network("chunk extensions over limit".into(), false)
+                                    );
+                                }
+                            }
+                            stream.consume(used);
+                            self.framing = match size {
+                                0 => Framing::Trailers,
+                                n => Framing::ChunkData(n),
+                            };
                         }
+                        Ok(httparse::Status::Partial) => {
+                            if line.len() > MAX_EXTENSIONS + 32 {
+                                return Err(
+                                    out.network("chunk extensions over limit".into(), false)
+                                );
+                            }
+                            if stream.fill(out).await? == 0 {
+                                return Err(out.incomplete());
+                            }
+                        }
+                        Err(_) => return Err(out.network("invalid chunk size line".into(), false)),
                     }
-                    Err(_) => return Err(out.network("invalid chunk size line".into(), false)),
-                },
+                }
                 Framing::ChunkData(left) => {
                     if stream.pending().is_empty() && stream.fill(out).await? == 0 {
                         return Err(out.incomplete());
@@ -691,19 +731,25 @@ impl Body {
                     self.framing = Framing::ChunkSize;
                 }
                 Framing::Trailers => {
-                    // Trailer lines, up to an empty one; their fields are
-                    // not kept.
-                    match stream.pending().iter().position(|b| *b == b'\n') {
+                    // Trailer lines (CRLF-ended), up to an empty one; their
+                    // fields are not kept. At most hyper's limits.
+                    match stream.pending().windows(2).position(|w| w == b"\r\n") {
+                        Some(0) => {
+                            stream.consume(2);
+                            self.framing = Framing::Done;
+                        }
                         Some(end) => {
-                            let empty = stream.pending()[..end] == *b"\r" || end == 0;
-                            stream.consume(end + 1);
-                            if empty {
-                                self.framing = Framing::Done;
+                            self.trailers.0 += end + 2;
+                            self.trailers.1 += 1;
+                            if self.trailers.0 > MAX_TRAILER_BYTES || self.trailers.1 > MAX_HEADERS
+                            {
+                                return Err(out.network("trailers over limit".into(), false));
                             }
+                            stream.consume(end + 2);
                         }
                         None => {
-                            if stream.pending().len() >= MAX_HEAD {
-                                return Err(out.network("message head is too large".into(), false));
+                            if self.trailers.0 + stream.pending().len() > MAX_TRAILER_BYTES {
+                                return Err(out.network("trailers over limit".into(), false));
                             }
                             if stream.fill(out).await? == 0 {
                                 return Err(out.incomplete());
@@ -1047,6 +1093,53 @@ mod tests {
             let error = got.body.expect_err(message);
             assert!(error.contains(message), "{error}");
         }
+    }
+
+    fn leak(parts: &[&[u8]]) -> &'static [u8] {
+        Box::leak(parts.concat().into_boxed_slice())
+    }
+
+    #[test]
+    fn chunked_framing_keeps_hypers_rules_and_limits() {
+        let chunked = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
+        let endless_extension = leak(&[chunked, b"1;", &[b'a'; 40_000]]);
+        let many_trailers = leak(&[chunked, b"1\r\nx\r\n0\r\n", &b"a: b\r\n".repeat(200)]);
+        let cases: [(&'static [u8], &str); 4] = [
+            // A size line without digits is not the last chunk.
+            (
+                leak(&[chunked, b"5\r\nhello\r\n\r\n\r\n"]),
+                "invalid chunk size line",
+            ),
+            (endless_extension, "chunk extensions over limit"),
+            (many_trailers, "trailers over limit"),
+            (
+                b"HTTP/1.0 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",
+                "unexpected transfer-encoding parsed",
+            ),
+        ];
+        for (answer, message) in cases {
+            let got = exchange("GET", vec![answer], false, u64::MAX);
+            let error = got.body.expect_err(message);
+            assert!(error.contains(message), "{error}");
+        }
+        // Chunked only as the last coding; otherwise the body ends with
+        // the connection.
+        let got = exchange(
+            "GET",
+            vec![b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked, gzip\r\n\r\n0\r\n\r\n"],
+            true,
+            u64::MAX,
+        );
+        assert_eq!(got.body.unwrap(), b"0\r\n\r\n");
+        assert!(!got.reusable);
+        // `close` wins over `keep-alive`.
+        let got = exchange(
+            "GET",
+            vec![b"HTTP/1.0 200 OK\r\nconnection: keep-alive, close\r\ncontent-length: 1\r\n\r\nx"],
+            false,
+            u64::MAX,
+        );
+        assert!(got.body.is_ok() && !got.reusable);
     }
 
     #[test]

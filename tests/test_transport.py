@@ -1,13 +1,15 @@
 """The direct lane (crates/core/src/lane.rs): a blocking call over plain
-HTTP goes out on the calling thread's own keep-alive connection, through
-hyper's connection API, without reqwest. What reqwest did for those
-requests must still happen: redirects followed, the environment's proxy
-used, a connection the node closed while idle replaced without losing or
-repeating the request."""
+HTTP, and a blob downloaded into memory, go out on the calling thread's
+own keep-alive connection, written and read on its socket, without
+reqwest. What reqwest did for those requests must still happen: redirects
+followed, the environment's proxy used, a connection the node closed while
+idle replaced without losing or repeating the request, timeouts, a
+download checked and its stall detected."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import http.server
 import socket
 import threading
@@ -308,3 +310,87 @@ def test_the_request_timeout_covers_a_chain_of_redirects(
         assert client.with_options(timeout=5).connection.get("/a") == ALIVE
         with pytest.raises(calimero.RequestTimeoutError):
             client.with_options(timeout=0.6).connection.get("/a")
+
+
+BLOB_ID = "EMtpXdHZQLiqyPVVAzJWbnishYR1gPTvKKtWD3e2V6zo"
+CONTENT = bytes(range(256)) * 256  # 64 KiB
+
+
+class _Blob(http.server.BaseHTTPRequestHandler):
+    """Serves CONTENT as a blob, with its hash; counts connections. `stall`:
+    sends 1 KiB of it, then nothing for 2 s; `corrupt`: one byte changed."""
+
+    protocol_version = "HTTP/1.1"
+    stall = False
+    corrupt = False
+    connections: list[int]
+
+    def setup(self) -> None:
+        super().setup()
+        self.connections.append(1)
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(CONTENT)))
+        self.send_header("X-Blob-Id", BLOB_ID)
+        self.send_header("X-Blob-Hash", hashlib.sha256(CONTENT).hexdigest())
+        self.end_headers()
+        if self.stall:
+            self.wfile.write(CONTENT[:1024])
+            self.wfile.flush()
+            time.sleep(2)
+            return
+        self.wfile.write(b"x" + CONTENT[1:] if self.corrupt else CONTENT)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def _blob_client(url: str, **options: Any) -> calimero.Client:
+    """A client of the stand-in, which plays rc.25 (no release probe)."""
+    conn = calimero.create_connection(url, max_retries=0, node_version="0.11.0-rc.25", **options)
+    return calimero.create_client(conn)
+
+
+def _blob_server(**kind: bool) -> tuple[type[_Blob], list[int]]:
+    connections: list[int] = []
+    return type("Blob", (_Blob,), {"connections": connections, **kind}), connections
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_downloaded_blob_is_whole_and_its_connection_serves_the_next_call(
+    path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _through(path, monkeypatch)
+    handler, connections = _blob_server()
+    with _serving(handler) as url:
+        client = _blob_client(url)
+        assert client.download_blob(BLOB_ID) == CONTENT
+        assert client.download_blob(BLOB_ID, verify=False) == CONTENT
+        # Read to its end, each download gave its connection back.
+        assert len(connections) == 1
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_download_that_differs_from_its_hash_is_refused(
+    path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _through(path, monkeypatch)
+    handler, _ = _blob_server(corrupt=True)
+    with _serving(handler) as url:
+        client = _blob_client(url)
+        with pytest.raises(calimero.MalformedResponseError, match="SHA-256"):
+            client.download_blob(BLOB_ID)
+        assert client.download_blob(BLOB_ID, verify=False)[1:] == CONTENT[1:]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_download_that_stops_coming_times_out(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _through(path, monkeypatch)
+    handler, _ = _blob_server(stall=True)
+    with _serving(handler) as url:
+        client = _blob_client(url, timeout=0.3)
+        start = time.monotonic()
+        with pytest.raises(calimero.RequestTimeoutError, match="no data moved for 0.3 s"):
+            client.download_blob(BLOB_ID)
+        assert time.monotonic() - start < 1.5

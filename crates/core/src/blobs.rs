@@ -214,11 +214,7 @@ async fn idle_guard<T>(
     loop {
         let left = idle.saturating_sub(transfer.idle_for());
         if left.is_zero() {
-            return Err(Error::Timeout {
-                method: method.into(),
-                url: url.into(),
-                message: format!("no data moved for {} s", idle.as_secs_f64()),
-            });
+            return Err(idle_error(method, url, idle));
         }
         tokio::select! {
             out = &mut fut => return out,
@@ -431,15 +427,34 @@ impl Connection {
         let idle = self.timeout();
         let mut retries = 0;
         let mut attempt = 0;
-        let response = loop {
-            let (request, ticket) = self.builder(method, url.clone(), true, b"")?;
+        // A blocking download into memory takes the direct lane when it
+        // can (crate::lane); a redirect sends it through reqwest, which
+        // follows it (the GET goes again).
+        let mut direct = true;
+        let answer = loop {
             transfer.touch();
-            let sent = idle_guard(&transfer, idle, method, &shown_url, async {
-                self.dispatch(request, method, &shown_url).await
-            })
-            .await;
-            let response = match sent {
-                Ok(response) => response,
+            let (sent, ticket) = if direct && self.lane_open(&url)? {
+                let credential = self.credential(method, &url, b"", true)?;
+                let deadline = std::time::Instant::now() + idle;
+                let out =
+                    self.outgoing(method, &url, credential.header, None, &shown_url, deadline);
+                let sent = out
+                    .send(|| self.lane_take())
+                    .await
+                    .map_err(|e| stalled(e, idle))
+                    .map(|(head, body)| Answer::Lane(head, body));
+                (sent, credential.ticket)
+            } else {
+                let (request, ticket) = self.builder(method, url.clone(), true, b"")?;
+                let sent = idle_guard(&transfer, idle, method, &shown_url, async {
+                    self.dispatch(request, method, &shown_url).await
+                })
+                .await
+                .map(Answer::Reqwest);
+                (sent, ticket)
+            };
+            let answer = match sent {
+                Ok(answer) => answer,
                 Err(err) => match self.retry_delay(&err, method, attempt) {
                     Some(delay) => {
                         attempt += 1;
@@ -449,17 +464,43 @@ impl Connection {
                     None => return Err(err),
                 },
             };
-            let status = response.status().as_u16();
+            let status = answer.status();
             if (200..300).contains(&status) {
-                break response;
+                break answer;
             }
-            let headers = response.headers().clone();
-            let body = idle_guard(&transfer, idle, method, &shown_url, async {
-                read_capped(response, ERROR_BODY_LIMIT)
-                    .await
-                    .map_err(|e| transport_error(method, &shown_url, &e))
-            })
-            .await?;
+            if matches!(answer, Answer::Lane(..)) && matches!(status, 301 | 302 | 303 | 307 | 308) {
+                direct = false;
+                continue;
+            }
+            let (headers, body) = match answer {
+                Answer::Reqwest(response) => {
+                    let headers = response.headers().clone();
+                    let body = idle_guard(&transfer, idle, method, &shown_url, async {
+                        read_capped(response, ERROR_BODY_LIMIT)
+                            .await
+                            .map_err(|e| transport_error(method, &shown_url, &e))
+                    })
+                    .await?;
+                    (headers, body)
+                }
+                Answer::Lane(head, mut body) => {
+                    let deadline = std::time::Instant::now() + idle;
+                    let out = self.outgoing(method, &url, None, None, &shown_url, deadline);
+                    let mut kept = Vec::new();
+                    while kept.len() < ERROR_BODY_LIMIT {
+                        let room = (ERROR_BODY_LIMIT - kept.len()) as u64;
+                        match body
+                            .next_chunk(&out, room)
+                            .await
+                            .map_err(|e| stalled(e, idle))?
+                        {
+                            Some(piece) => kept.extend_from_slice(&piece),
+                            None => break,
+                        }
+                    }
+                    (head.headers, kept)
+                }
+            };
             let err = self.failure(status, &headers, &body, method, &shown_url);
             let err = match ticket {
                 Some(ticket) if retries < MAX_AUTH_RETRIES => {
@@ -481,8 +522,21 @@ impl Connection {
                 None => return Err(err),
             }
         };
-        let headers = response.headers().clone();
-        let size = response.content_length();
+        let (headers, size, source) = match answer {
+            Answer::Reqwest(response) => {
+                let size = response.content_length();
+                (response.headers().clone(), size, Source::Reqwest(response))
+            }
+            Answer::Lane(head, body) => {
+                let size = body.length();
+                let lane = LaneBody {
+                    body,
+                    conn: self.clone(),
+                    url,
+                };
+                (head.headers, size, Source::Lane(Box::new(lane)))
+            }
+        };
         if let Some(size) = size {
             transfer.set_total(size);
         }
@@ -490,7 +544,7 @@ impl Connection {
             info: BlobMeta::from_headers(&headers),
             headers,
             size,
-            response: Some(response),
+            response: Some(source),
             hasher: Some(Sha256::new()),
             received: 0,
             transfer,
@@ -498,6 +552,85 @@ impl Connection {
             method,
             url: shown_url,
         })
+    }
+}
+
+/// A download's answer as it came: through reqwest, or by the direct lane.
+enum Answer {
+    Reqwest(reqwest::Response),
+    Lane(crate::lane::Head, crate::lane::Body),
+}
+
+impl Answer {
+    fn status(&self) -> u16 {
+        match self {
+            Answer::Reqwest(response) => response.status().as_u16(),
+            Answer::Lane(head, _) => head.status,
+        }
+    }
+}
+
+/// Where a download's body comes from.
+enum Source {
+    Reqwest(reqwest::Response),
+    /// The direct lane (a blocking download into memory): read on the
+    /// socket, and the connection given back to this thread's lane once the
+    /// body is read to its end.
+    Lane(Box<LaneBody>),
+}
+
+struct LaneBody {
+    body: crate::lane::Body,
+    conn: Connection,
+    url: url::Url,
+}
+
+/// How much of a body the lane hands over at a time (progress moves, and
+/// the check is updated, piece by piece).
+const LANE_PIECE: u64 = 1 << 20;
+
+impl LaneBody {
+    /// The next piece of the body; no data for `idle` is a timeout.
+    async fn next(
+        &mut self,
+        method: &'static str,
+        shown_url: &str,
+        idle: Duration,
+    ) -> Result<Option<Bytes>, Error> {
+        let deadline = std::time::Instant::now() + idle;
+        let out = self
+            .conn
+            .outgoing(method, &self.url, None, None, shown_url, deadline);
+        self.body
+            .next_chunk(&out, LANE_PIECE)
+            .await
+            .map_err(|e| stalled(e, idle))
+    }
+
+    /// The connection back to this thread's lane, when its body was read
+    /// to its end.
+    fn give_back(self) {
+        let LaneBody { body, conn, .. } = self;
+        if let Some(stream) = body.reusable() {
+            conn.lane_put(stream);
+        }
+    }
+}
+
+/// A lane's timeout, as a download's: no data moved for `idle`.
+fn stalled(err: Error, idle: Duration) -> Error {
+    match err {
+        Error::Timeout { method, url, .. } => idle_error(&method, &url, idle),
+        other => other,
+    }
+}
+
+/// The error of a transfer that moved no data for `idle`.
+fn idle_error(method: &str, url: &str, idle: Duration) -> Error {
+    Error::Timeout {
+        method: method.into(),
+        url: url.into(),
+        message: format!("no data moved for {} s", idle.as_secs_f64()),
     }
 }
 
@@ -564,7 +697,7 @@ pub struct Download {
     /// `Content-Length`, when the node sent it.
     pub size: Option<u64>,
     /// `None` once the body has ended (or failed).
-    response: Option<reqwest::Response>,
+    response: Option<Source>,
     /// `None` when the content is not checked against `X-Blob-Hash`.
     hasher: Option<Sha256>,
     received: u64,
@@ -588,17 +721,20 @@ impl Download {
     /// The next piece of the body, or `None` at its end, once its length and
     /// SHA-256 (`X-Blob-Hash`) have been checked.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>, Error> {
-        let Some(response) = self.response.as_mut() else {
-            return Ok(None);
-        };
         let (method, url) = (self.method, self.url.clone());
-        let next = idle_guard(&self.transfer, self.idle, method, &url, async {
-            response
-                .chunk()
+        let next = match self.response.as_mut() {
+            None => return Ok(None),
+            Some(Source::Reqwest(response)) => {
+                idle_guard(&self.transfer, self.idle, method, &url, async {
+                    response
+                        .chunk()
+                        .await
+                        .map_err(|e| transport_error(method, &url, &e))
+                })
                 .await
-                .map_err(|e| transport_error(method, &url, &e))
-        })
-        .await;
+            }
+            Some(Source::Lane(lane)) => lane.next(method, &url, self.idle).await,
+        };
         match next {
             Ok(Some(chunk)) => {
                 self.received += chunk.len() as u64;
@@ -616,7 +752,9 @@ impl Download {
                 Ok(Some(chunk))
             }
             Ok(None) => {
-                self.response = None;
+                if let Some(Source::Lane(lane)) = self.response.take() {
+                    lane.give_back();
+                }
                 self.verify()?;
                 Ok(None)
             }
@@ -705,6 +843,37 @@ impl Download {
     /// `bytes` object a binding allocates, not zeroed first): `buf` is
     /// written, never read, and is wholly written when this succeeds.
     pub async fn fill_uninit(&mut self, buf: &mut [MaybeUninit<u8>]) -> Result<(), Error> {
+        if let Some(Source::Lane(lane)) = self.response.as_mut() {
+            if self.received == 0 && lane.body.length() == Some(buf.len() as u64) {
+                // Straight from the socket into `buf`, checked as it comes.
+                let (hasher, transfer) = (&mut self.hasher, &self.transfer);
+                let mut received = 0u64;
+                let deadline = std::time::Instant::now() + self.idle;
+                let mut out =
+                    lane.conn
+                        .outgoing(self.method, &lane.url, None, None, &self.url, deadline);
+                let read = lane
+                    .body
+                    .read_into(&mut out, self.idle, buf, |part| {
+                        received += part.len() as u64;
+                        transfer.advance(part.len());
+                        if let Some(hasher) = hasher.as_mut() {
+                            hasher.update(part);
+                        }
+                    })
+                    .await
+                    .map_err(|e| stalled(e, self.idle));
+                self.received += received;
+                return match (read, self.response.take()) {
+                    (Ok(()), Some(Source::Lane(lane))) => {
+                        lane.give_back();
+                        self.verify()
+                    }
+                    (Ok(()), _) => self.verify(),
+                    (Err(e), _) => Err(e),
+                };
+            }
+        }
         let mut at = 0usize;
         while let Some(chunk) = self.chunk().await? {
             let end = at + chunk.len();

@@ -717,7 +717,7 @@ impl Connection {
     /// ([`crate::lane`]): a blocking call over plain HTTP to the node's own
     /// origin (the lane's connections all go there; a redirect elsewhere
     /// goes through reqwest), not sealed, with no proxy in the environment.
-    fn lane_open(&self, url: &url::Url) -> Result<bool, Error> {
+    pub(crate) fn lane_open(&self, url: &url::Url) -> Result<bool, Error> {
         if url.scheme() != "http"
             || self.is_sealed()
             || !crate::runtime::in_local()
@@ -739,6 +739,38 @@ impl Connection {
         crate::runtime::with_lane(&self.inner, || build_http(&self.inner.config, signs), f)
     }
 
+    /// One of this thread's idle lane connections to the node, if any.
+    pub(crate) fn lane_take(&self) -> Option<crate::lane::Stream> {
+        self.with_lane(|lane| lane.take()).ok().flatten()
+    }
+
+    /// Gives a lane connection whose answer was read whole back to this
+    /// thread's lane.
+    pub(crate) fn lane_put(&self, stream: crate::lane::Stream) {
+        let _ = self.with_lane(|lane| lane.put(stream));
+    }
+
+    /// A request as the lane sends it, by `deadline`.
+    pub(crate) fn outgoing<'a>(
+        &self,
+        method: &'static str,
+        url: &'a url::Url,
+        credential: Option<(HeaderName, HeaderValue)>,
+        body: Option<Bytes>,
+        shown_url: &'a str,
+        deadline: std::time::Instant,
+    ) -> crate::lane::Outgoing<'a> {
+        crate::lane::Outgoing {
+            method,
+            url,
+            credential,
+            body,
+            connect_timeout: self.inner.config.connect_timeout,
+            shown_url,
+            deadline,
+        }
+    }
+
     /// Sends a request by the direct lane and reads its whole answer,
     /// by `deadline`; the connection is kept for the next call when the
     /// answer was read to its end.
@@ -751,18 +783,8 @@ impl Connection {
         shown_url: &str,
         deadline: std::time::Instant,
     ) -> Result<Reply, Error> {
-        let outgoing = crate::lane::Outgoing {
-            method,
-            url,
-            credential,
-            body,
-            connect_timeout: self.inner.config.connect_timeout,
-            shown_url,
-            deadline,
-        };
-        let (head, mut body) = outgoing
-            .send(|| self.with_lane(|lane| lane.take()).ok().flatten())
-            .await?;
+        let outgoing = self.outgoing(method, url, credential, body, shown_url, deadline);
+        let (head, mut body) = outgoing.send(|| self.lane_take()).await?;
         let cap = self.inner.config.max_response_bytes;
         let mut whole = Whole::new(method, shown_url, head.status, body.length(), cap)?;
         loop {
@@ -775,7 +797,7 @@ impl Connection {
                 None => {
                     // Read to its end: the connection serves the next call.
                     if let Some(stream) = body.reusable() {
-                        let _ = self.with_lane(|lane| lane.put(stream));
+                        self.lane_put(stream);
                     }
                     break;
                 }

@@ -88,16 +88,23 @@ const PROXY_VARIABLES: [&str; 4] = ["http_proxy", "HTTP_PROXY", "all_proxy", "AL
 
 /// One keep-alive connection of the lane, read and written blocking.
 pub(crate) struct Stream {
-    tcp: TcpStream,
+    io: Io,
     /// The read buffer (zeroed once, when the connection is made) and what
     /// was read into it and not yet used: `start..end`.
     buf: Vec<u8>,
     start: usize,
     end: usize,
+}
+
+/// A connection's socket, read and written blocking by [`Io::run`].
+struct Io {
+    tcp: TcpStream,
     /// The socket's read and write timeouts as last set (setting one is a
     /// system call; most calls set none).
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
+    /// When the call last yielded to its runtime.
+    yielded: Instant,
 }
 
 /// One thread's lane to one connection: whether it may be used, and its
@@ -149,12 +156,15 @@ impl Pool {
 impl Stream {
     fn new(tcp: TcpStream) -> Self {
         Stream {
-            tcp,
+            io: Io {
+                tcp,
+                read_timeout: None,
+                write_timeout: None,
+                yielded: Instant::now(),
+            },
             buf: vec![0; READ_SIZE],
             start: 0,
             end: 0,
-            read_timeout: None,
-            write_timeout: None,
         }
     }
 
@@ -171,7 +181,7 @@ impl Stream {
             // SAFETY: `recv` writes at most one byte, into `byte`.
             let n = unsafe {
                 libc::recv(
-                    self.tcp.as_raw_fd(),
+                    self.io.tcp.as_raw_fd(),
                     std::ptr::addr_of_mut!(byte).cast(),
                     1,
                     libc::MSG_PEEK | libc::MSG_DONTWAIT,
@@ -181,12 +191,13 @@ impl Stream {
         }
         #[cfg(not(unix))]
         {
-            if self.tcp.set_nonblocking(true).is_err() {
+            let tcp = &self.io.tcp;
+            if tcp.set_nonblocking(true).is_err() {
                 return false;
             }
-            let idle = matches!(self.tcp.peek(&mut [0u8]),
+            let idle = matches!(tcp.peek(&mut [0u8]),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
-            idle && self.tcp.set_nonblocking(false).is_ok()
+            idle && tcp.set_nonblocking(false).is_ok()
         }
     }
 
@@ -215,16 +226,9 @@ impl Stream {
                 self.buf.resize(self.buf.len() * 2, 0);
             }
         }
-        let Stream {
-            tcp,
-            buf,
-            end,
-            read_timeout,
-            ..
-        } = self;
-        let reader = |t: &mut TcpStream| t.read(&mut buf[*end..]);
-        let n = blocking(out, read_timeout, TcpStream::set_read_timeout, tcp, reader).await?;
-        *end += n;
+        let (buf, end) = (&mut self.buf, self.end);
+        let n = self.io.run(out, false, |t| t.read(&mut buf[end..])).await?;
+        self.end += n;
         Ok(n)
     }
 
@@ -234,26 +238,29 @@ impl Stream {
         let have = self.pending().len().min(n);
         // Reserved up front, at most MAX_RESERVE and when the machine can;
         // the rest grows as it arrives (a length the machine cannot hold
-        // fails as the reads grow the buffer: an error, not an abort).
+        // is an error, not an abort).
         let mut piece = Vec::new();
         if piece.try_reserve_exact(n.min(MAX_RESERVE)).is_err() {
             piece.reserve(have);
         }
         piece.extend_from_slice(&self.pending()[..have]);
         self.consume(have);
-        if piece.len() < n {
-            let Stream {
-                tcp, read_timeout, ..
-            } = self;
-            // Bytes read before a slice's timeout stay in `piece`.
-            let reader = |t: &mut TcpStream| {
-                let left = (n - piece.len()) as u64;
-                (&*t).take(left).read_to_end(&mut piece)
-            };
-            blocking(out, read_timeout, TcpStream::set_read_timeout, tcp, reader).await?;
-            if piece.len() < n {
+        while piece.len() < n {
+            if piece.capacity() == piece.len() {
+                let more = (n - piece.len()).min(MAX_RESERVE);
+                piece
+                    .try_reserve_exact(more)
+                    .map_err(|e| out.network(e.to_string(), false))?;
+            }
+            let room = (n - piece.len()).min(piece.capacity() - piece.len());
+            let spare = &mut piece.spare_capacity_mut()[..room];
+            let got = self.io.run(out, false, |t| recv_uninit(t, spare)).await?;
+            if got == 0 {
                 return Err(out.incomplete());
             }
+            // SAFETY: `recv_uninit` initialised `got` bytes of the spare
+            // capacity, right after the length.
+            unsafe { piece.set_len(piece.len() + got) };
         }
         Ok(Bytes::from(piece))
     }
@@ -262,19 +269,8 @@ impl Stream {
     async fn write_all(&mut self, data: &[u8], out: &Outgoing<'_>) -> Result<(), (Error, bool)> {
         let mut sent = 0;
         while sent < data.len() {
-            let Stream {
-                tcp, write_timeout, ..
-            } = self;
-            let writer = |t: &mut TcpStream| t.write(&data[sent..]);
-            match blocking(
-                out,
-                write_timeout,
-                TcpStream::set_write_timeout,
-                tcp,
-                writer,
-            )
-            .await
-            {
+            let rest = &data[sent..];
+            match self.io.run(out, true, |t| t.write(rest)).await {
                 Ok(0) => {
                     return Err((
                         out.network("failed to write the request".into(), false),
@@ -289,41 +285,81 @@ impl Stream {
     }
 }
 
-/// Runs a blocking read or write of `tcp` until it is done, its timeout
-/// set to what is left of the request's deadline, at most [`SLICE`]: when
-/// a slice passes, the call yields to its runtime (whose timer lets the
-/// Python layer check for signals) and goes on.
-async fn blocking<T>(
-    out: &Outgoing<'_>,
-    current: &mut Option<Duration>,
-    set: fn(&TcpStream, Option<Duration>) -> std::io::Result<()>,
-    tcp: &mut TcpStream,
-    mut op: impl FnMut(&mut TcpStream) -> std::io::Result<T>,
-) -> Result<T, Error> {
-    loop {
-        let left = out.deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(out.timeout());
-        }
-        let wait = Some(left.min(SLICE));
-        if *current != wait {
-            set(tcp, wait).map_err(|e| out.network(e.to_string(), false))?;
-            *current = wait;
-        }
-        match op(tcp) {
-            Ok(done) => return Ok(done),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock
-                        | std::io::ErrorKind::TimedOut
-                        | std::io::ErrorKind::Interrupted
-                ) =>
-            {
-                tokio::task::yield_now().await;
+impl Io {
+    /// Runs a blocking read (or write) of the socket until it is done, its
+    /// timeout set to what is left of the request's deadline, at most
+    /// [`SLICE`]. Every slice (waiting, or reading an answer that keeps
+    /// coming) the call yields to its runtime, whose timer lets the Python
+    /// layer check for signals and report progress, and goes on.
+    async fn run<T>(
+        &mut self,
+        out: &Outgoing<'_>,
+        write: bool,
+        mut op: impl FnMut(&mut TcpStream) -> std::io::Result<T>,
+    ) -> Result<T, Error> {
+        loop {
+            let left = out.deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(out.timeout());
             }
-            Err(e) => return Err(out.network(e.to_string(), false)),
+            let wait = Some(left.min(SLICE));
+            let current = if write {
+                &mut self.write_timeout
+            } else {
+                &mut self.read_timeout
+            };
+            if *current != wait {
+                let set = if write {
+                    self.tcp.set_write_timeout(wait)
+                } else {
+                    self.tcp.set_read_timeout(wait)
+                };
+                set.map_err(|e| out.network(e.to_string(), false))?;
+                *current = wait;
+            }
+            let result = op(&mut self.tcp);
+            let waited = matches!(&result, Err(e) if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock
+                    | std::io::ErrorKind::TimedOut
+                    | std::io::ErrorKind::Interrupted
+            ));
+            if waited || self.yielded.elapsed() >= SLICE {
+                tokio::task::yield_now().await;
+                self.yielded = Instant::now();
+            }
+            match result {
+                Ok(done) => return Ok(done),
+                Err(_) if waited => {}
+                Err(e) => return Err(out.network(e.to_string(), false)),
+            }
         }
+    }
+}
+
+/// Reads from the socket into memory not yet initialised (no zeroing of a
+/// large answer's buffer first).
+fn recv_uninit(
+    tcp: &mut TcpStream,
+    dest: &mut [std::mem::MaybeUninit<u8>],
+) -> std::io::Result<usize> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: `recv` writes at most `dest.len()` bytes into `dest`, and
+        // reports how many it wrote.
+        let n = unsafe { libc::recv(tcp.as_raw_fd(), dest.as_mut_ptr().cast(), dest.len(), 0) };
+        usize::try_from(n).map_err(|_| std::io::Error::last_os_error())
+    }
+    #[cfg(not(unix))]
+    {
+        let dest = &mut dest[..dest.len().min(READ_SIZE)];
+        for byte in dest.iter_mut() {
+            byte.write(0);
+        }
+        // SAFETY: every byte of `dest` was just initialised.
+        let dest = unsafe { &mut *(dest as *mut [std::mem::MaybeUninit<u8>] as *mut [u8]) };
+        tcp.read(dest)
     }
 }
 
@@ -761,6 +797,46 @@ impl Body {
         }
     }
 
+    /// Reads the rest of a body announced by length straight into `buf`,
+    /// which must be exactly that long (no copy; nothing zeroed first),
+    /// calling `each` with every part as it arrives. Each read's deadline
+    /// is `idle` after the last (a transfer's timeout: no data moved).
+    pub(crate) async fn read_into(
+        &mut self,
+        out: &mut Outgoing<'_>,
+        idle: Duration,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+        mut each: impl FnMut(&[u8]),
+    ) -> Result<(), Error> {
+        if !matches!(self.framing, Framing::Length(left) if left == buf.len() as u64) {
+            return Err(Error::Internal(
+                "the body is not of the buffer's length".into(),
+            ));
+        }
+        let stream = &mut self.stream;
+        let have = stream.pending().len().min(buf.len());
+        let (first, rest) = buf.split_at_mut(have);
+        for (to, from) in first.iter_mut().zip(stream.pending()) {
+            to.write(*from);
+        }
+        each(&stream.pending()[..have]);
+        stream.consume(have);
+        let mut at = 0;
+        while at < rest.len() {
+            out.deadline = Instant::now() + idle;
+            let spare = &mut rest[at..];
+            let got = stream.io.run(out, false, |t| recv_uninit(t, spare)).await?;
+            if got == 0 {
+                return Err(out.incomplete());
+            }
+            // SAFETY: `recv_uninit` initialised the first `got` bytes.
+            each(unsafe { std::slice::from_raw_parts(rest[at..].as_ptr().cast::<u8>(), got) });
+            at += got;
+        }
+        self.framing = Framing::Done;
+        Ok(())
+    }
+
     /// The connection, when it may serve the next request: the body was
     /// read to its end, the node keeps the connection open, and sent
     /// nothing more.
@@ -1159,6 +1235,48 @@ mod tests {
         assert!(
             took >= Duration::from_millis(120) && took < Duration::from_secs(2),
             "{took:?}"
+        );
+    }
+
+    #[test]
+    fn a_read_that_keeps_getting_data_still_yields_to_its_runtime() {
+        // An answer that trickles in (a byte every 5 ms, within every
+        // read's wait): the call still yields every SLICE, so a timer
+        // around it (the Python layer's signal check) fires.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n");
+            for _ in 0..2_000 {
+                std::thread::sleep(Duration::from_millis(5));
+                if conn.write_all(b"x").is_err() {
+                    return;
+                }
+            }
+        });
+        let url = url::Url::parse(&format!("http://{addr}/x")).unwrap();
+        let out = outgoing("GET", &url, None);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let started = Instant::now();
+        let read = runtime.block_on(async {
+            let whole = async {
+                let (_, mut body) = out.send(|| None).await?;
+                while body.next_chunk(&out, u64::MAX).await?.is_some() {}
+                Ok::<_, Error>(())
+            };
+            tokio::time::timeout(Duration::from_millis(100), whole).await
+        });
+        assert!(read.is_err(), "the timer fired");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
         );
     }
 

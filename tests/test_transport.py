@@ -346,7 +346,7 @@ class _Blob(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def _blob_client(url: str, **options: Any) -> calimero.Client:
+def _stand_in_client(url: str, **options: Any) -> calimero.Client:
     """A client of the stand-in, which plays rc.25 (no release probe)."""
     conn = calimero.create_connection(url, max_retries=0, node_version="0.11.0-rc.25", **options)
     return calimero.create_client(conn)
@@ -364,7 +364,7 @@ def test_a_downloaded_blob_is_whole_and_its_connection_serves_the_next_call(
     _through(path, monkeypatch)
     handler, connections = _blob_server()
     with _serving(handler) as url:
-        client = _blob_client(url)
+        client = _stand_in_client(url)
         assert client.download_blob(BLOB_ID) == CONTENT
         assert client.download_blob(BLOB_ID, verify=False) == CONTENT
         # Read to its end, each download gave its connection back.
@@ -378,7 +378,7 @@ def test_a_download_that_differs_from_its_hash_is_refused(
     _through(path, monkeypatch)
     handler, _ = _blob_server(corrupt=True)
     with _serving(handler) as url:
-        client = _blob_client(url)
+        client = _stand_in_client(url)
         with pytest.raises(calimero.MalformedResponseError, match="SHA-256"):
             client.download_blob(BLOB_ID)
         assert client.download_blob(BLOB_ID, verify=False)[1:] == CONTENT[1:]
@@ -389,8 +389,44 @@ def test_a_download_that_stops_coming_times_out(path: str, monkeypatch: pytest.M
     _through(path, monkeypatch)
     handler, _ = _blob_server(stall=True)
     with _serving(handler) as url:
-        client = _blob_client(url, timeout=0.3)
+        client = _stand_in_client(url, timeout=0.3)
         start = time.monotonic()
         with pytest.raises(calimero.RequestTimeoutError, match="no data moved for 0.3 s"):
             client.download_blob(BLOB_ID)
         assert time.monotonic() - start < 1.5
+
+
+class _TooLarge(http.server.BaseHTTPRequestHandler):
+    """Answers 413 as soon as the head is in, and closes without reading
+    the body (a node's body limit)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        body = b'{"error": "too big"}'
+        self.send_response(413)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_an_answer_the_node_sends_before_reading_the_whole_body_is_the_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # More than the sockets' buffers hold: the write breaks when the node
+    # closes. The lane then reads the node's answer (reqwest reports the
+    # broken pipe).
+    _through("direct lane", monkeypatch)
+    with _serving(_TooLarge) as url:
+        client = _stand_in_client(url)
+        with pytest.raises(calimero.ClientError, match="HTTP 413 .*too big"):
+            client.connection.request("POST", "/admin-api/contexts", {"a": "x" * (16 << 20)})
+        # The next call makes a new connection.
+        with pytest.raises(calimero.ClientError, match="HTTP 413"):
+            client.connection.request("POST", "/admin-api/contexts", {"a": 1})

@@ -527,6 +527,18 @@ impl Outgoing<'_> {
                 // Closed by the node before any of this request was
                 // written: nothing was sent, so it goes again.
                 Err((Error::Network { .. }, true)) if reused => continue,
+                // The node answered and closed before taking the whole
+                // request (a body over its limit: 413): its answer, when
+                // it is there to read, says more than the broken pipe.
+                Err((error @ Error::Network { .. }, false)) => {
+                    return match self.read_head(stream).await {
+                        Ok((head, mut body)) => {
+                            body.keep_alive = false;
+                            Ok((head, body))
+                        }
+                        Err(_) => Err(error),
+                    };
+                }
                 Err((error, unsent)) => {
                     return Err(match error {
                         Error::Network { message, .. } => self.network(message, unsent),

@@ -20,6 +20,10 @@
 //! cannot stop to let the caller check for signals without ending the
 //! request.
 //!
+//! A blob downloaded into memory by a blocking call (`download_blob`)
+//! takes the lane too ([`crate::blobs`]): its body is read from the socket
+//! straight into the caller's buffer ([`Body::read_into`]).
+//!
 //! Every other request (https, a proxy, a sealed connection, streams,
 //! awaited calls, the auth routes, another origin) goes through reqwest.
 //! A redirect the lane meets is followed by

@@ -318,11 +318,13 @@ CONTENT = bytes(range(256)) * 256  # 64 KiB
 
 class _Blob(http.server.BaseHTTPRequestHandler):
     """Serves CONTENT as a blob, with its hash; counts connections. `stall`:
-    sends 1 KiB of it, then nothing for 2 s; `corrupt`: one byte changed."""
+    sends 1 KiB of it, then nothing for 2 s; `corrupt`: one byte changed;
+    `trickle`: chunked, in 8 parts 0.1 s apart."""
 
     protocol_version = "HTTP/1.1"
     stall = False
     corrupt = False
+    trickle = False
     connections: list[int]
 
     def setup(self) -> None:
@@ -331,6 +333,17 @@ class _Blob(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.send_response(200)
+        if self.trickle:
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("X-Blob-Hash", hashlib.sha256(CONTENT).hexdigest())
+            self.end_headers()
+            part = len(CONTENT) // 8
+            for at in range(0, len(CONTENT), part):
+                time.sleep(0.1)
+                self.wfile.write(b"%x\r\n%s\r\n" % (part, CONTENT[at : at + part]))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+            return
         self.send_header("Content-Length", str(len(CONTENT)))
         self.send_header("X-Blob-Id", BLOB_ID)
         self.send_header("X-Blob-Hash", hashlib.sha256(CONTENT).hexdigest())
@@ -430,3 +443,15 @@ def test_an_answer_the_node_sends_before_reading_the_whole_body_is_the_error(
         # The next call makes a new connection.
         with pytest.raises(calimero.ClientError, match="HTTP 413"):
             client.connection.request("POST", "/admin-api/contexts", {"a": 1})
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_slow_download_that_keeps_moving_is_not_cut_off(
+    path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 0.8 s in all, at most 0.1 s between parts: the timeout (0.3 s) is
+    # for a download without data, not for the whole download.
+    _through(path, monkeypatch)
+    handler, _ = _blob_server(trickle=True)
+    with _serving(handler) as url:
+        assert _stand_in_client(url, timeout=0.3).download_blob(BLOB_ID) == CONTENT

@@ -435,13 +435,11 @@ impl Connection {
             transfer.touch();
             let (sent, ticket) = if direct && self.lane_open(&url)? {
                 let credential = self.credential(method, &url, b"", true)?;
-                let deadline = std::time::Instant::now() + idle;
-                let out =
-                    self.outgoing(method, &url, credential.header, None, &shown_url, deadline);
+                let until = crate::lane::Until::Idle(idle);
+                let out = self.outgoing(method, &url, credential.header, None, &shown_url, until);
                 let sent = out
                     .send(|| self.lane_take())
                     .await
-                    .map_err(|e| stalled(e, idle))
                     .map(|(head, body)| Answer::Lane(head, body));
                 (sent, credential.ticket)
             } else {
@@ -484,16 +482,12 @@ impl Connection {
                     (headers, body)
                 }
                 Answer::Lane(head, mut body) => {
-                    let deadline = std::time::Instant::now() + idle;
-                    let out = self.outgoing(method, &url, None, None, &shown_url, deadline);
+                    let until = crate::lane::Until::Idle(idle);
+                    let out = self.outgoing(method, &url, None, None, &shown_url, until);
                     let mut kept = Vec::new();
                     while kept.len() < ERROR_BODY_LIMIT {
                         let room = (ERROR_BODY_LIMIT - kept.len()) as u64;
-                        match body
-                            .next_chunk(&out, room)
-                            .await
-                            .map_err(|e| stalled(e, idle))?
-                        {
+                        match body.next_chunk(&out, room).await? {
                             Some(piece) => kept.extend_from_slice(&piece),
                             None => break,
                         }
@@ -597,14 +591,11 @@ impl LaneBody {
         shown_url: &str,
         idle: Duration,
     ) -> Result<Option<Bytes>, Error> {
-        let deadline = std::time::Instant::now() + idle;
+        let until = crate::lane::Until::Idle(idle);
         let out = self
             .conn
-            .outgoing(method, &self.url, None, None, shown_url, deadline);
-        self.body
-            .next_chunk(&out, LANE_PIECE)
-            .await
-            .map_err(|e| stalled(e, idle))
+            .outgoing(method, &self.url, None, None, shown_url, until);
+        self.body.next_chunk(&out, LANE_PIECE).await
     }
 
     /// The connection back to this thread's lane, when its body was read
@@ -617,16 +608,8 @@ impl LaneBody {
     }
 }
 
-/// A lane's timeout, as a download's: no data moved for `idle`.
-fn stalled(err: Error, idle: Duration) -> Error {
-    match err {
-        Error::Timeout { method, url, .. } => idle_error(&method, &url, idle),
-        other => other,
-    }
-}
-
 /// The error of a transfer that moved no data for `idle`.
-fn idle_error(method: &str, url: &str, idle: Duration) -> Error {
+pub(crate) fn idle_error(method: &str, url: &str, idle: Duration) -> Error {
     Error::Timeout {
         method: method.into(),
         url: url.into(),
@@ -848,21 +831,20 @@ impl Download {
                 // Straight from the socket into `buf`, checked as it comes.
                 let (hasher, transfer) = (&mut self.hasher, &self.transfer);
                 let mut received = 0u64;
-                let deadline = std::time::Instant::now() + self.idle;
-                let mut out =
-                    lane.conn
-                        .outgoing(self.method, &lane.url, None, None, &self.url, deadline);
+                let until = crate::lane::Until::Idle(self.idle);
+                let out = lane
+                    .conn
+                    .outgoing(self.method, &lane.url, None, None, &self.url, until);
                 let read = lane
                     .body
-                    .read_into(&mut out, self.idle, buf, |part| {
+                    .read_into(&out, buf, |part| {
                         received += part.len() as u64;
                         transfer.advance(part.len());
                         if let Some(hasher) = hasher.as_mut() {
                             hasher.update(part);
                         }
                     })
-                    .await
-                    .map_err(|e| stalled(e, self.idle));
+                    .await;
                 self.received += received;
                 return match (read, self.response.take()) {
                     (Ok(()), Some(Source::Lane(lane))) => {

@@ -750,7 +750,7 @@ impl Connection {
         let _ = self.with_lane(|lane| lane.put(stream));
     }
 
-    /// A request as the lane sends it, by `deadline`.
+    /// A request as the lane sends it, within `until`.
     pub(crate) fn outgoing<'a>(
         &self,
         method: &'static str,
@@ -758,8 +758,12 @@ impl Connection {
         credential: Option<(HeaderName, HeaderValue)>,
         body: Option<Bytes>,
         shown_url: &'a str,
-        deadline: std::time::Instant,
+        until: crate::lane::Until,
     ) -> crate::lane::Outgoing<'a> {
+        let (deadline, idle) = match until {
+            crate::lane::Until::Deadline(at) => (at, None),
+            crate::lane::Until::Idle(idle) => (std::time::Instant::now() + idle, Some(idle)),
+        };
         crate::lane::Outgoing {
             method,
             url,
@@ -768,6 +772,7 @@ impl Connection {
             connect_timeout: self.inner.config.connect_timeout,
             shown_url,
             deadline,
+            idle,
         }
     }
 
@@ -783,7 +788,8 @@ impl Connection {
         shown_url: &str,
         deadline: std::time::Instant,
     ) -> Result<Reply, Error> {
-        let outgoing = self.outgoing(method, url, credential, body, shown_url, deadline);
+        let until = crate::lane::Until::Deadline(deadline);
+        let outgoing = self.outgoing(method, url, credential, body, shown_url, until);
         let (head, mut body) = outgoing.send(|| self.lane_take()).await?;
         let cap = self.inner.config.max_response_bytes;
         let mut whole = Whole::new(method, shown_url, head.status, body.length(), cap)?;

@@ -109,6 +109,8 @@ struct Io {
     write_timeout: Option<Duration>,
     /// When the call last yielded to its runtime.
     yielded: Instant,
+    /// When a read or write of a transfer last succeeded.
+    progressed: Instant,
 }
 
 /// One thread's lane to one connection: whether it may be used, and its
@@ -165,6 +167,7 @@ impl Stream {
                 read_timeout: None,
                 write_timeout: None,
                 yielded: Instant::now(),
+                progressed: Instant::now(),
             },
             buf: vec![0; READ_SIZE],
             start: 0,
@@ -302,7 +305,12 @@ impl Io {
         mut op: impl FnMut(&mut TcpStream) -> std::io::Result<T>,
     ) -> Result<T, Error> {
         loop {
-            let left = out.deadline.saturating_duration_since(Instant::now());
+            // A transfer's timeout counts from the last data.
+            let deadline = match out.idle {
+                Some(idle) => out.deadline.max(self.progressed + idle),
+                None => out.deadline,
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(out.timeout());
             }
@@ -333,7 +341,12 @@ impl Io {
                 self.yielded = Instant::now();
             }
             match result {
-                Ok(done) => return Ok(done),
+                Ok(done) => {
+                    if out.idle.is_some() {
+                        self.progressed = Instant::now();
+                    }
+                    return Ok(done);
+                }
                 Err(_) if waited => {}
                 Err(e) => return Err(out.network(e.to_string(), false)),
             }
@@ -375,8 +388,22 @@ pub(crate) struct Outgoing<'a> {
     pub(crate) body: Option<Bytes>,
     pub(crate) connect_timeout: Duration,
     pub(crate) shown_url: &'a str,
-    /// When the request times out (one deadline over a chain of redirects).
+    /// When the request times out (one deadline over a chain of
+    /// redirects); for a transfer, `idle` after it starts or after its
+    /// last data, whichever is later.
     pub(crate) deadline: Instant,
+    /// A transfer's timeout (a blob download): the longest time without
+    /// data, not one for the whole request.
+    pub(crate) idle: Option<Duration>,
+}
+
+/// How long a lane request may take.
+#[derive(Clone, Copy)]
+pub(crate) enum Until {
+    /// The whole request, by this instant.
+    Deadline(Instant),
+    /// A transfer: at most this long without data.
+    Idle(Duration),
 }
 
 /// An answer's head, read by the lane.
@@ -465,12 +492,16 @@ impl Outgoing<'_> {
         self.network("connection closed before message completed".into(), false)
     }
 
-    /// The error of a request that ran past its timeout.
+    /// The error of a request that ran past its timeout (for a transfer:
+    /// that moved no data for its idle timeout).
     pub(crate) fn timeout(&self) -> Error {
-        Error::Timeout {
-            method: self.method.into(),
-            url: self.shown_url.into(),
-            message: "operation timed out".into(),
+        match self.idle {
+            Some(idle) => crate::blobs::idle_error(self.method, self.shown_url, idle),
+            None => Error::Timeout {
+                method: self.method.into(),
+                url: self.shown_url.into(),
+                message: "operation timed out".into(),
+            },
         }
     }
 
@@ -815,12 +846,10 @@ impl Body {
 
     /// Reads the rest of a body announced by length straight into `buf`,
     /// which must be exactly that long (no copy; nothing zeroed first),
-    /// calling `each` with every part as it arrives. Each read's deadline
-    /// is `idle` after the last (a transfer's timeout: no data moved).
+    /// calling `each` with every part as it arrives.
     pub(crate) async fn read_into(
         &mut self,
-        out: &mut Outgoing<'_>,
-        idle: Duration,
+        out: &Outgoing<'_>,
         buf: &mut [std::mem::MaybeUninit<u8>],
         mut each: impl FnMut(&[u8]),
     ) -> Result<(), Error> {
@@ -839,7 +868,6 @@ impl Body {
         stream.consume(have);
         let mut at = 0;
         while at < rest.len() {
-            out.deadline = Instant::now() + idle;
             let spare = &mut rest[at..];
             let got = stream.io.run(out, false, |t| recv_uninit(t, spare)).await?;
             if got == 0 {
@@ -908,6 +936,7 @@ mod tests {
             connect_timeout: Duration::from_secs(2),
             shown_url: "",
             deadline: Instant::now() + Duration::from_secs(5),
+            idle: None,
         }
     }
 
@@ -1120,35 +1149,23 @@ mod tests {
 
     #[test]
     fn connections_the_node_will_close_are_not_kept() {
-        let got = exchange(
-            "GET",
-            vec![b"HTTP/1.1 200 OK\r\nConnection: close\r\ncontent-length: 1\r\n\r\nx"],
-            false,
-            u64::MAX,
-        );
-        assert!(got.body.is_ok() && !got.reusable);
-        let got = exchange(
-            "GET",
-            vec![b"HTTP/1.0 200 OK\r\ncontent-length: 1\r\n\r\nx"],
-            false,
-            u64::MAX,
-        );
-        assert!(got.body.is_ok() && !got.reusable);
-        let got = exchange(
-            "GET",
-            vec![b"HTTP/1.0 200 OK\r\nconnection: Keep-Alive\r\ncontent-length: 1\r\n\r\nx"],
-            false,
-            u64::MAX,
-        );
-        assert!(got.body.is_ok() && got.reusable);
-        // More than the answer: not a connection to reuse.
-        let got = exchange(
-            "GET",
-            vec![b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nxy"],
-            false,
-            u64::MAX,
-        );
-        assert!(got.body.is_ok() && !got.reusable);
+        let cases: [(&'static [u8], bool); 4] = [
+            (
+                b"HTTP/1.1 200 OK\r\nConnection: close\r\ncontent-length: 1\r\n\r\nx",
+                false,
+            ),
+            (b"HTTP/1.0 200 OK\r\ncontent-length: 1\r\n\r\nx", false),
+            (
+                b"HTTP/1.0 200 OK\r\nconnection: Keep-Alive\r\ncontent-length: 1\r\n\r\nx",
+                true,
+            ),
+            // More than the answer: not a connection to reuse.
+            (b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nxy", false),
+        ];
+        for (answer, kept) in cases {
+            let got = exchange("GET", vec![answer], false, u64::MAX);
+            assert!(got.body.is_ok() && got.reusable == kept, "{answer:?}");
+        }
     }
 
     #[test]

@@ -720,7 +720,7 @@ impl Connection {
     pub(crate) fn lane_open(&self, url: &url::Url) -> Result<bool, Error> {
         if url.scheme() != "http"
             || self.is_sealed()
-            || !crate::runtime::in_local()
+            || !(crate::runtime::in_local() || crate::runtime::in_loop())
             || url.host() != self.inner.base.host()
             || url.port_or_known_default() != self.inner.base.port_or_known_default()
         {
@@ -730,6 +730,13 @@ impl Connection {
             return Err(closed());
         }
         self.with_lane(|lane| lane.usable())
+    }
+
+    /// Whether this connection's calls can take the direct lane when an
+    /// event loop polls them ([`crate::runtime::on_loop`]): plain HTTP,
+    /// not sealed, no proxy in the environment.
+    pub fn lane_reachable(&self) -> bool {
+        self.inner.base.scheme() == "http" && !self.is_sealed() && crate::lane::Pool::new().usable()
     }
 
     /// Runs `f` on this thread's direct lane to the node (its entry made

@@ -65,6 +65,10 @@ const IDLE: Duration = Duration::from_secs(60);
 /// Idle connections kept per thread and connection: a blocking call uses
 /// one at a time; a few cover calls that send requests side by side.
 const MAX_IDLE: usize = 4;
+/// Idle connections kept per event loop and connection: awaited calls
+/// gathered together each take one (reqwest, which they went through
+/// before, keeps every idle connection).
+const MAX_IDLE_LOOP: usize = 256;
 
 /// The longest one blocking read or write waits before the call yields to
 /// its runtime (the Python layer checks for signals then, every 50 ms).
@@ -111,6 +115,9 @@ struct Io {
     yielded: Instant,
     /// When a read or write of a transfer last succeeded.
     progressed: Instant,
+    /// Whether the socket is in non-blocking mode (while an event loop
+    /// polls the call: [`crate::runtime::on_loop`]).
+    nonblocking: bool,
 }
 
 /// One thread's lane to one connection: whether it may be used, and its
@@ -152,7 +159,12 @@ impl Pool {
 
     /// Keeps a connection whose answer was read whole, for the next call.
     pub(crate) fn put(&mut self, stream: Stream) {
-        if self.idle.len() >= MAX_IDLE {
+        let most = if crate::runtime::in_loop() {
+            MAX_IDLE_LOOP
+        } else {
+            MAX_IDLE
+        };
+        while self.idle.len() >= most {
             self.idle.remove(0);
         }
         self.idle.push((stream, Instant::now()));
@@ -168,6 +180,7 @@ impl Stream {
                 write_timeout: None,
                 yielded: Instant::now(),
                 progressed: Instant::now(),
+                nonblocking: false,
             },
             buf: vec![0; READ_SIZE],
             start: 0,
@@ -304,6 +317,13 @@ impl Io {
         write: bool,
         mut op: impl FnMut(&mut TcpStream) -> std::io::Result<T>,
     ) -> Result<T, Error> {
+        let looped = crate::runtime::in_loop();
+        if looped != self.nonblocking {
+            self.tcp
+                .set_nonblocking(looped)
+                .map_err(|e| out.network(e.to_string(), false))?;
+            self.nonblocking = looped;
+        }
         loop {
             // A transfer's timeout counts from the last data.
             let deadline = match out.idle {
@@ -313,6 +333,33 @@ impl Io {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(out.timeout());
+            }
+            if looped {
+                match op(&mut self.tcp) {
+                    Ok(done) => {
+                        if out.idle.is_some() {
+                            self.progressed = Instant::now();
+                        }
+                        // An answer that keeps coming lets the loop run
+                        // its other work every slice.
+                        if self.yielded.elapsed() >= SLICE {
+                            tokio::task::yield_now().await;
+                            self.yielded = Instant::now();
+                        }
+                        return Ok(done);
+                    }
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+                        ) =>
+                    {
+                        self.ready(write, deadline, out).await?;
+                        self.yielded = Instant::now();
+                        continue;
+                    }
+                    Err(e) => return Err(out.network(e.to_string(), false)),
+                }
             }
             let wait = Some(left.min(SLICE));
             let current = if write {
@@ -351,6 +398,41 @@ impl Io {
                 Err(e) => return Err(out.network(e.to_string(), false)),
             }
         }
+    }
+}
+
+impl Io {
+    /// Waits, on the event loop polling the call, until the socket can be
+    /// read (written, when `write`) or `deadline` passes (the caller then
+    /// finds it passed).
+    async fn ready(&self, write: bool, deadline: Instant, out: &Outgoing<'_>) -> Result<(), Error> {
+        #[cfg(unix)]
+        let fd = {
+            use std::os::fd::AsRawFd;
+            self.tcp.as_raw_fd()
+        };
+        #[cfg(not(unix))]
+        let fd = {
+            let _ = (write, deadline);
+            return Err(out.network("no event loop lane here".into(), false));
+        };
+        let mut watching = None;
+        std::future::poll_fn(|cx| {
+            if watching.is_some() {
+                return std::task::Poll::Ready(Ok(()));
+            }
+            match crate::runtime::watch(fd, write, deadline, cx.waker()) {
+                Ok(guard) => {
+                    watching = Some(guard);
+                    std::task::Poll::Pending
+                }
+                Err(e) => std::task::Poll::Ready(Err(match e {
+                    Error::Internal(m) => out.network(m, false),
+                    other => other,
+                })),
+            }
+        })
+        .await
     }
 }
 

@@ -83,9 +83,11 @@ thread_local! {
     /// Whether this thread is inside `block_on_local`.
     static IN_LOCAL: Cell<bool> = const { Cell::new(false) };
     /// This thread's HTTP clients: one per connection (keyed by the address
-    /// of its shared state, kept alive by the `Weak`), of the process that
-    /// made `LOCAL`.
-    static CLIENTS: RefCell<Vec<LocalClient>> = const { RefCell::new(Vec::new()) };
+    /// of its shared state, kept alive by the `Weak`), and the process
+    /// that made them.
+    static CLIENTS: RefCell<(u32, Vec<LocalClient>)> = const { RefCell::new((0, Vec::new())) };
+    /// The event loop polling a call on this thread ([`on_loop`]).
+    static REACTOR: RefCell<Option<Rc<dyn Reactor>>> = const { RefCell::new(None) };
 }
 
 struct LocalClient {
@@ -118,8 +120,6 @@ fn local_runtime() -> Result<Rc<Runtime>, Error> {
             // The parent's: never dropped here (it would deregister the
             // parent's sockets from their shared epoll instance).
             std::mem::forget(parent);
-            // Nor are the parent's pooled sockets ours.
-            CLIENTS.with(|clients| std::mem::forget(clients.take()));
         }
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -178,13 +178,19 @@ fn with_local<T: Any + Send + Sync, R>(
     build: impl FnOnce() -> Result<reqwest::Client, Error>,
     f: impl FnOnce(&mut LocalClient) -> R,
 ) -> Result<R, Error> {
-    // Only inside `block_on_local`, whose `local_runtime` has dropped
-    // (forgotten) the entries of a parent process this thread forked from.
     let key = Arc::as_ptr(owner) as *const () as usize;
     CLIENTS.with(|clients| {
         let mut clients = clients
             .try_borrow_mut()
             .map_err(|_| Error::Internal("this thread's HTTP pool is in use".into()))?;
+        let pid = std::process::id();
+        if clients.0 != pid {
+            // A parent's entries, in a forked child: its pooled sockets
+            // and runtime are not ours, and are never dropped here.
+            std::mem::forget(std::mem::take(&mut clients.1));
+            clients.0 = pid;
+        }
+        let clients = &mut clients.1;
         if let Some(entry) = clients.iter_mut().find(|c| c.key == key) {
             return Ok(f(entry));
         }
@@ -203,13 +209,81 @@ fn with_local<T: Any + Send + Sync, R>(
     })
 }
 
+// ---- An event loop's thread, for awaited calls ----
+//
+// An awaited call handed to the shared runtime wakes two threads: a
+// worker, which does the I/O, then the event loop, which takes the
+// result. When the call can take the direct lane ([`crate::lane`]), the
+// Python layer polls its future on the event loop's own thread instead,
+// inside [`on_loop`]: the lane's socket is then read and written without
+// waiting, and when it would wait the loop is asked to poll the call again
+// once the socket is ready ([`Reactor`]; `loop.add_reader`). The shared
+// runtime's handle is entered meanwhile, so what else the call awaits (a
+// new connection, a retry's pause, a request through reqwest) runs on it
+// and wakes the call through its waker.
+
+/// What an event loop does for a call it polls on its own thread.
+pub trait Reactor {
+    /// Has `waker` woken once `fd` can be read (written, when `write`) or
+    /// at `deadline`, whichever comes first; undone when the returned
+    /// guard is dropped.
+    fn watch(
+        &self,
+        fd: i32,
+        write: bool,
+        deadline: std::time::Instant,
+        waker: &std::task::Waker,
+    ) -> Result<Box<dyn Any + Send>, Error>;
+}
+
+/// Clears this thread's reactor when `on_loop` ends, panics included.
+struct OnLoop(Option<Rc<dyn Reactor>>);
+
+impl Drop for OnLoop {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        REACTOR.with(|r| *r.borrow_mut() = previous);
+    }
+}
+
+/// Runs `f` (a poll of an awaited call) with `reactor` as this thread's:
+/// the direct lane is open, and waits by it.
+pub fn on_loop<R>(reactor: Rc<dyn Reactor>, f: impl FnOnce() -> R) -> R {
+    let previous = REACTOR.with(|r| r.borrow_mut().replace(reactor));
+    let _reset = OnLoop(previous);
+    f()
+}
+
+/// Whether the caller is polled by an event loop ([`on_loop`]).
+pub fn in_loop() -> bool {
+    REACTOR.with(|r| r.borrow().is_some())
+}
+
+/// Asks this thread's event loop to wake `waker` once `fd` is ready or at
+/// `deadline` ([`Reactor::watch`]).
+pub(crate) fn watch(
+    fd: i32,
+    write: bool,
+    deadline: std::time::Instant,
+    waker: &std::task::Waker,
+) -> Result<Box<dyn Any + Send>, Error> {
+    let reactor = REACTOR.with(|r| r.borrow().clone());
+    match reactor {
+        Some(reactor) => reactor.watch(fd, write, deadline, waker),
+        None => Err(Error::Internal("no event loop polls this call".into())),
+    }
+}
+
 /// Drops this thread's pool of the connection whose shared state is
 /// `owner` (when it is closed).
 pub(crate) fn drop_local_client<T: Any + Send + Sync>(owner: &Arc<T>) {
     let key = Arc::as_ptr(owner) as *const () as usize;
     let _ = CLIENTS.try_with(|clients| {
         if let Ok(mut clients) = clients.try_borrow_mut() {
-            clients.retain(|c| c.key != key);
+            if clients.0 != std::process::id() {
+                return;
+            }
+            clients.1.retain(|c| c.key != key);
         }
     });
 }

@@ -25,10 +25,12 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
+use std::time::Instant;
 
-use calimero_client_core::runtime::runtime;
+use calimero_client_core::runtime::{on_loop, runtime, Reactor};
 use calimero_client_core::Error;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -49,9 +51,16 @@ struct Finished {
 /// queue).
 type LoopEntry = (u32, Py<PyAny>, Arc<Completions>);
 
+/// What a loop's queue holds: a call the runtime finished, or a call the
+/// loop polls ([`LoopTask`]), woken off the loop's thread.
+enum Queued {
+    Finished(Finished),
+    Woken(Arc<LoopTask>),
+}
+
 /// The completion queue of one event loop.
 struct Completions {
-    queue: Mutex<Vec<Finished>>,
+    queue: Mutex<Vec<Queued>>,
     wake: Wake,
 }
 
@@ -74,7 +83,7 @@ enum Wake {
 impl Completions {
     /// Queues `done` and wakes the loop if the queue was empty (a non-empty
     /// queue has a wake-up on its way: the loop drains after it wakes).
-    fn push(&self, done: Finished) {
+    fn push(&self, done: Queued) {
         let first = match self.queue.lock() {
             Ok(mut queue) => {
                 queue.push(done);
@@ -121,32 +130,63 @@ impl Completions {
             Ok(mut queue) => std::mem::take(&mut *queue),
             Err(_) => return,
         };
-        for done in batch {
-            let future = done.future.into_bound(py);
-            // A cancelled future takes no result: it is dropped unconverted.
-            if future
-                .call_method0(pyo3::intern!(py, "done"))
-                .and_then(|d| d.is_truthy())
-                .unwrap_or(true)
-            {
-                continue;
-            }
-            let complete = done.complete;
-            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| complete(py, &future)));
-            let err = match outcome {
-                Ok(Ok(())) => continue,
-                Ok(Err(e)) => e,
-                Err(panic) => pyo3_async_runtimes::err::RustPanic::new_err(format!(
-                    "rust future panicked: {}",
-                    panic_message(&*panic)
-                )),
-            };
-            // Converting the result failed: the awaiting task gets the error.
-            if let Err(e) = future.call_method1(pyo3::intern!(py, "set_exception"), (err,)) {
-                e.write_unraisable(py, Some(&future));
+        for queued in batch {
+            match queued {
+                Queued::Finished(done) => settle(py, done.future.into_bound(py), done.complete),
+                Queued::Woken(task) => task.step(py),
             }
         }
     }
+}
+
+/// Completes `future` by `complete`, on the loop's thread.
+fn settle(py: Python<'_>, future: Bound<'_, PyAny>, complete: Complete) {
+    // A cancelled future takes no result: it is dropped unconverted.
+    if future
+        .call_method0(pyo3::intern!(py, "done"))
+        .and_then(|d| d.is_truthy())
+        .unwrap_or(true)
+    {
+        return;
+    }
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| complete(py, &future)));
+    let err = match outcome {
+        Ok(Ok(())) => return,
+        Ok(Err(e)) => e,
+        Err(panic) => panicked(&*panic),
+    };
+    // Converting the result failed: the awaiting task gets the error.
+    if let Err(e) = future.call_method1(pyo3::intern!(py, "set_exception"), (err,)) {
+        e.write_unraisable(py, Some(&future));
+    }
+}
+
+fn panicked(panic: &(dyn std::any::Any + Send)) -> PyErr {
+    pyo3_async_runtimes::err::RustPanic::new_err(format!(
+        "rust future panicked: {}",
+        panic_message(panic)
+    ))
+}
+
+/// How a call's outcome completes its future: its value converted by
+/// `convert`, or its error, or its panic, raised.
+fn completion<T: Send + 'static>(
+    outcome: std::thread::Result<Result<T, Error>>,
+    convert: fn(Python<'_>, T) -> PyResult<Py<PyAny>>,
+) -> Complete {
+    Box::new(move |py, future| {
+        let err = match outcome {
+            Ok(Ok(value)) => {
+                let value = convert(py, value)?;
+                future.call_method1(pyo3::intern!(py, "set_result"), (value,))?;
+                return Ok(());
+            }
+            Ok(Err(e)) => to_pyerr(py, e),
+            Err(panic) => panicked(&*panic),
+        };
+        future.call_method1(pyo3::intern!(py, "set_exception"), (err,))?;
+        Ok(())
+    })
 }
 
 /// The loop's callback (for `add_reader` or `call_soon_threadsafe`).
@@ -312,34 +352,288 @@ where
     let target = future.clone().unbind();
     let task = rt.spawn(async move {
         let outcome = CatchUnwind(Box::pin(fut)).await;
-        let complete: Complete = Box::new(move |py, future| {
-            let value = match outcome {
-                Ok(Ok(value)) => convert(py, value)?,
-                Ok(Err(e)) => {
-                    let err = to_pyerr(py, e);
-                    future.call_method1(pyo3::intern!(py, "set_exception"), (err,))?;
-                    return Ok(());
-                }
-                Err(panic) => {
-                    let err = pyo3_async_runtimes::err::RustPanic::new_err(format!(
-                        "rust future panicked: {}",
-                        panic_message(&*panic)
-                    ));
-                    future.call_method1(pyo3::intern!(py, "set_exception"), (err,))?;
-                    return Ok(());
-                }
-            };
-            future.call_method1(pyo3::intern!(py, "set_result"), (value,))?;
-            Ok(())
-        });
-        queue.push(Finished {
+        queue.push(Queued::Finished(Finished {
             future: target,
-            complete,
-        });
+            complete: completion(outcome, convert),
+        }));
     });
     future.call_method1(
         pyo3::intern!(py, "add_done_callback"),
         (AbortOnCancel(task.abort_handle()),),
     )?;
+    Ok(future)
+}
+
+// ---- Calls the event loop polls on its own thread ----
+//
+// A call that can take the direct lane (plain HTTP, no proxy, not sealed)
+// is not handed to the runtime: its future is polled on the loop's thread,
+// first as the call is made (its request goes out then), then whenever its
+// socket is ready (`loop.add_reader`) or its deadline passes
+// (`loop.call_later`). No other thread wakes, and the answer becomes
+// Python objects where it is read. What else the call awaits (a new
+// connection, a retry's pause, reqwest) runs on the shared runtime, whose
+// handle is entered while the call is polled, and wakes the call through
+// the loop's completion queue. See `calimero_client_core::runtime::on_loop`.
+
+type Call = Pin<Box<dyn Future<Output = Complete> + Send>>;
+
+/// A call polled by its event loop.
+struct LoopTask {
+    /// The call's future, until it completes (or is cancelled).
+    call: Mutex<Option<Call>>,
+    future: Py<PyAny>,
+    event_loop: Py<PyAny>,
+    queue: Arc<Completions>,
+}
+
+impl std::task::Wake for LoopTask {
+    /// Woken by the runtime (or by the call itself): polled again by the
+    /// loop, through its queue.
+    fn wake(self: Arc<Self>) {
+        let queue = Arc::clone(&self.queue);
+        queue.push(Queued::Woken(self));
+    }
+}
+
+impl LoopTask {
+    /// Polls the call once, on the loop's thread, and completes its future
+    /// when it is done.
+    fn step(self: &Arc<Self>, py: Python<'_>) {
+        let mut slot = match self.call.try_lock() {
+            Ok(slot) => slot,
+            // Being polled: polled again after.
+            Err(std::sync::TryLockError::WouldBlock) => {
+                self.queue.push(Queued::Woken(Arc::clone(self)));
+                return;
+            }
+            Err(std::sync::TryLockError::Poisoned(_)) => return,
+        };
+        let Some(call) = slot.as_mut() else {
+            return;
+        };
+        let rt = match runtime() {
+            Ok(rt) => rt,
+            Err(e) => {
+                *slot = None;
+                drop(slot);
+                settle(
+                    py,
+                    self.future.bind(py).clone(),
+                    completion::<()>(Ok(Err(e)), |_, ()| unreachable_value()),
+                );
+                return;
+            }
+        };
+        let waker = std::task::Waker::from(Arc::clone(self));
+        let reactor = Rc::new(LoopReactor {
+            task: Arc::clone(self),
+            waker: waker.clone(),
+        });
+        let polled = {
+            let _runtime = rt.enter();
+            on_loop(reactor, || {
+                std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    call.as_mut().poll(&mut Context::from_waker(&waker))
+                }))
+            })
+        };
+        let complete = match polled {
+            Ok(Poll::Pending) => return,
+            Ok(Poll::Ready(complete)) => complete,
+            Err(panic) => completion::<()>(Err(panic), |_, ()| unreachable_value()),
+        };
+        // The call's future (its connection, its watches) goes first.
+        *slot = None;
+        drop(slot);
+        settle(py, self.future.bind(py).clone(), complete);
+    }
+}
+
+/// The converter of a call that has no value (its outcome is an error).
+fn unreachable_value() -> PyResult<Py<PyAny>> {
+    Err(pyo3::exceptions::PyRuntimeError::new_err("no value"))
+}
+
+/// The loop, as the call's reactor while it is polled.
+struct LoopReactor {
+    task: Arc<LoopTask>,
+    /// The task's own waker: a watch for it polls the task directly.
+    waker: std::task::Waker,
+}
+
+impl Reactor for LoopReactor {
+    fn watch(
+        &self,
+        fd: i32,
+        write: bool,
+        deadline: Instant,
+        waker: &std::task::Waker,
+    ) -> Result<Box<dyn std::any::Any + Send>, Error> {
+        Python::attach(|py| -> PyResult<Box<dyn std::any::Any + Send>> {
+            let callback = if waker.will_wake(&self.waker) {
+                Py::new(py, Step(Arc::clone(&self.task)))?.into_any()
+            } else {
+                Py::new(py, WakeBy(waker.clone()))?.into_any()
+            };
+            let event_loop = self.task.event_loop.bind(py);
+            let add = if write {
+                pyo3::intern!(py, "add_writer")
+            } else {
+                pyo3::intern!(py, "add_reader")
+            };
+            event_loop.call_method1(add, (fd, &callback))?;
+            let mut watching = Watching {
+                event_loop: self.task.event_loop.clone_ref(py),
+                fd,
+                write,
+                timer: None,
+            };
+            let delay = deadline.saturating_duration_since(Instant::now());
+            let timer = event_loop.call_method1(
+                pyo3::intern!(py, "call_later"),
+                (delay.as_secs_f64(), callback),
+            )?;
+            watching.timer = Some(timer.unbind());
+            Ok(Box::new(watching))
+        })
+        .map_err(|e| {
+            Error::Internal(format!(
+                "the event loop could not watch the connection: {e}"
+            ))
+        })
+    }
+}
+
+/// A socket the loop watches for a call, and its deadline's timer: both
+/// undone when dropped.
+struct Watching {
+    event_loop: Py<PyAny>,
+    fd: i32,
+    write: bool,
+    timer: Option<Py<PyAny>>,
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        let _ = shutdown::gate(|| {
+            Python::attach(|py| {
+                let remove = if self.write {
+                    pyo3::intern!(py, "remove_writer")
+                } else {
+                    pyo3::intern!(py, "remove_reader")
+                };
+                let event_loop = self.event_loop.bind(py);
+                if let Err(e) = event_loop.call_method1(remove, (self.fd,)) {
+                    // A closed loop has nothing left to watch.
+                    if !event_loop
+                        .call_method0(pyo3::intern!(py, "is_closed"))
+                        .and_then(|c| c.is_truthy())
+                        .unwrap_or(false)
+                    {
+                        e.write_unraisable(py, Some(event_loop));
+                    }
+                }
+                if let Some(timer) = self.timer.take() {
+                    let _ = timer.bind(py).call_method0(pyo3::intern!(py, "cancel"));
+                }
+            })
+        });
+    }
+}
+
+/// Polls a call: the loop's callback when its socket is ready or its
+/// deadline passes.
+#[pyclass(frozen)]
+struct Step(Arc<LoopTask>);
+
+#[pymethods]
+impl Step {
+    fn __call__(&self, py: Python<'_>) {
+        self.0.step(py);
+    }
+}
+
+/// Wakes a waker other than the call's own (a future inside the call that
+/// has its own).
+#[pyclass(frozen)]
+struct WakeBy(std::task::Waker);
+
+#[pymethods]
+impl WakeBy {
+    fn __call__(&self) {
+        self.0.wake_by_ref();
+    }
+}
+
+/// Drops a call's future when its awaitable is cancelled (a done
+/// callback): its watches are undone and its connection closed.
+#[pyclass(frozen)]
+struct DropOnCancel(Arc<LoopTask>);
+
+#[pymethods]
+impl DropOnCancel {
+    fn __call__(&self, future: &Bound<'_, PyAny>) {
+        let py = future.py();
+        if future
+            .call_method0(pyo3::intern!(py, "cancelled"))
+            .and_then(|c| c.is_truthy())
+            .unwrap_or(false)
+        {
+            let call = match self.0.call.try_lock() {
+                Ok(mut slot) => slot.take(),
+                Err(_) => None,
+            };
+            drop(call);
+        }
+    }
+}
+
+/// An asyncio awaitable for a call: polled by the running loop on its own
+/// thread when `direct` (the call can take the direct lane) and the loop
+/// can watch sockets; otherwise run on the shared runtime
+/// ([`into_awaitable`]).
+pub fn call_awaitable<'py, T, F>(
+    py: Python<'py>,
+    direct: bool,
+    fut: F,
+    convert: fn(Python<'_>, T) -> PyResult<Py<PyAny>>,
+) -> PyResult<Bound<'py, PyAny>>
+where
+    F: Future<Output = Result<T, Error>> + Send + 'static,
+    T: Send + 'static,
+{
+    if !direct {
+        return into_awaitable(py, fut, convert);
+    }
+    shutdown::refuse_new_work()?;
+    let event_loop = running_loop(py)?;
+    let queue = completions(&event_loop)?;
+    #[cfg(unix)]
+    let watches = matches!(queue.wake, Wake::Socket { .. });
+    #[cfg(not(unix))]
+    let watches = false;
+    if !watches {
+        return into_awaitable(py, fut, convert);
+    }
+    let future = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
+    let call: Call = Box::pin(async move { completion(Ok(fut.await), convert) });
+    let task = Arc::new(LoopTask {
+        call: Mutex::new(Some(call)),
+        future: future.clone().unbind(),
+        event_loop: event_loop.unbind(),
+        queue,
+    });
+    // The first poll sends the request.
+    task.step(py);
+    if !future
+        .call_method0(pyo3::intern!(py, "done"))?
+        .is_truthy()?
+    {
+        future.call_method1(
+            pyo3::intern!(py, "add_done_callback"),
+            (DropOnCancel(task),),
+        )?;
+    }
     Ok(future)
 }

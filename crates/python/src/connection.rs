@@ -262,8 +262,9 @@ impl PyConnectionInfo {
         checked: Checked,
     ) -> PyResult<Bound<'py, PyAny>> {
         let conn = self.conn.clone();
-        asyncio::into_awaitable(
+        asyncio::call_awaitable(
             py,
+            conn.lane_reachable(),
             async move {
                 let prepared = conn.resolve(checked).await?;
                 conn.send(prepared).await.map(|r| (output, r))

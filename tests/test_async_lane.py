@@ -1,0 +1,395 @@
+"""Awaited calls on the direct lane, polled by the event loop on its own
+thread (crates/python/src/asyncio.rs, `call_awaitable`; the core's
+`runtime::on_loop`): over plain HTTP with no proxy, an `AsyncClient` call
+is written and read on the loop thread's keep-alive connection, waiting in
+`loop.add_reader`, not on a runtime thread. What the runtime path did must
+still hold: calls side by side, the loop free while a call waits, the
+timeout, cancellation closing the request, a slow answer read whole, a
+redirect followed, a connection the node closed while idle replaced."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.server
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import calimero
+from conftest import answer_json
+
+ALIVE = {"data": {"status": "alive"}}
+PATHS = ["direct lane", "reqwest"]
+
+
+def _through(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Awaited calls to loopback by the loop's direct lane, or (with a
+    proxy variable, and NO_PROXY naming loopback) through reqwest on the
+    shared runtime."""
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    if path == "reqwest":
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+
+
+@contextlib.contextmanager
+def _serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _async_client(url: str, **options: Any) -> calimero.AsyncClient:
+    conn = calimero.create_connection(url, max_retries=0, node_version="0.11.0-rc.25", **options)
+    return calimero.create_async_client(conn)
+
+
+class _Ports(http.server.BaseHTTPRequestHandler):
+    """Keep-alive; answers ALIVE and records each request's client port."""
+
+    protocol_version = "HTTP/1.1"
+    ports: list[int]
+
+    def do_GET(self) -> None:
+        self.ports.append(self.client_address[1])
+        answer_json(self)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_an_awaited_call_uses_the_loop_threads_own_connection(
+    path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the lane, an awaited call takes the keep-alive connection a
+    blocking call on the same thread left (the thread's own pool); through
+    reqwest it takes the runtime's pool, a connection of its own."""
+    _through(path, monkeypatch)
+    handler = type("Ports", (_Ports,), {"ports": []})
+    with _serving(handler) as url:
+        conn = calimero.create_connection(url, max_retries=0, node_version="0.11.0-rc.25")
+        blocking = calimero.create_client(conn)
+        awaited = calimero.create_async_client(conn)
+
+        async def main() -> list[Any]:
+            first = blocking.health()
+            return [first, await awaited.health(), await awaited.health()]
+
+        assert asyncio.run(main()) == [ALIVE] * 3
+        ports = handler.ports
+        assert len(ports) == 3
+        if path == "direct lane":
+            assert len(set(ports)) == 1, ports
+        else:
+            assert ports[1] != ports[0] and ports[2] == ports[1], ports
+
+
+class _Barrier(http.server.BaseHTTPRequestHandler):
+    """Answers only once `barrier` requests are in at once (a 503 when they
+    never are)."""
+
+    protocol_version = "HTTP/1.1"
+    barrier: threading.Barrier
+
+    def do_GET(self) -> None:
+        try:
+            self.barrier.wait(timeout=10)
+        except threading.BrokenBarrierError:
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        answer_json(self)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_gathered_awaited_calls_are_in_flight_together(
+    path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _through(path, monkeypatch)
+    calls = 12
+    handler = type("Barrier", (_Barrier,), {"barrier": threading.Barrier(calls)})
+    with _serving(handler) as url:
+        client = _async_client(url, timeout=30)
+
+        async def main() -> list[Any]:
+            return await asyncio.gather(*(client.health() for _ in range(calls)))
+
+        assert asyncio.run(main()) == [ALIVE] * calls
+        # And again, on the connections the first round left.
+        handler.barrier = threading.Barrier(calls)
+        assert asyncio.run(main()) == [ALIVE] * calls
+
+
+class _Silent:
+    """Accepts connections and reads requests, never answers; records when
+    the client closes each connection."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.requests = 0
+        self.closed = threading.Semaphore(0)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._hold, args=(conn,), daemon=True).start()
+
+    def _hold(self, conn: socket.socket) -> None:
+        with conn:
+            seen = b""
+            while True:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    self.closed.release()
+                    return
+                seen += chunk
+                if b"\r\n\r\n" in seen:
+                    self.requests += 1
+                    seen = b""
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+async def _ticking(until: asyncio.Future[Any]) -> int:
+    """How many 10 ms sleeps the loop ran while `until` was pending."""
+    ticks = 0
+    while not until.done():
+        await asyncio.sleep(0.01)
+        ticks += 1
+    return ticks
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_an_awaited_call_without_an_answer_times_out_while_the_loop_runs(
+    path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _through(path, monkeypatch)
+    server = _Silent()
+    try:
+        client = _async_client(server.url, timeout=0.5)
+
+        async def main() -> tuple[float, int]:
+            start = time.monotonic()
+            call = asyncio.ensure_future(client.health())
+            ticks = await _ticking(call)
+            with pytest.raises(calimero.RequestTimeoutError):
+                await call
+            return time.monotonic() - start, ticks
+
+        took, ticks = asyncio.run(main())
+        assert 0.45 <= took < 5, took
+        # The loop ran its other work all the while (a blocked loop ticks
+        # once, after the call).
+        assert ticks >= 10, ticks
+        # The timed-out request's connection is closed, not kept.
+        assert server.closed.acquire(timeout=5)
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_cancelling_an_awaited_call_closes_its_request(
+    path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _through(path, monkeypatch)
+    server = _Silent()
+    try:
+        client = _async_client(server.url, timeout=60)
+
+        async def main() -> None:
+            call = asyncio.ensure_future(client.health())
+            for _ in range(500):
+                if server.requests:
+                    break
+                await asyncio.sleep(0.01)
+            assert server.requests == 1
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+
+        asyncio.run(main())
+        # The node sees the request closed long before its 60 s timeout.
+        assert server.closed.acquire(timeout=5)
+    finally:
+        server.close()
+
+
+class _Trickle(http.server.BaseHTTPRequestHandler):
+    """A 1 MB JSON answer, chunked, in 8 parts 0.1 s apart."""
+
+    protocol_version = "HTTP/1.1"
+    answer = json.dumps({"data": {"status": "alive", "pad": "x" * 1_000_000}}).encode()
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        part = len(self.answer) // 8 + 1
+        for at in range(0, len(self.answer), part):
+            piece = self.answer[at : at + part]
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.flush()
+            time.sleep(0.1)
+        self.wfile.write(b"0\r\n\r\n")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_slow_answer_is_read_whole_while_the_loop_runs(
+    path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _through(path, monkeypatch)
+    with _serving(_Trickle) as url:
+        client = _async_client(url, timeout=30)
+
+        async def main() -> tuple[Any, int]:
+            call = asyncio.ensure_future(client.health())
+            ticks = await _ticking(call)
+            return await call, ticks
+
+        answer, ticks = asyncio.run(main())
+        assert answer == json.loads(_Trickle.answer)
+        assert ticks >= 20, ticks
+
+
+class _Redirect(http.server.BaseHTTPRequestHandler):
+    """The health route redirects (307) to `/there`, which answers."""
+
+    protocol_version = "HTTP/1.1"
+    seen: list[str]
+
+    def do_GET(self) -> None:
+        self.seen.append(self.path)
+        if self.path == "/admin-api/health":
+            self.send_response(307)
+            self.send_header("Location", "/there")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        answer_json(self)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_an_awaited_call_follows_a_redirect_once(
+    path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _through(path, monkeypatch)
+    handler = type("Redirect", (_Redirect,), {"seen": []})
+    with _serving(handler) as url:
+        client = _async_client(url)
+        assert asyncio.run(client.health()) == ALIVE
+        assert handler.seen == ["/admin-api/health", "/there"]
+
+
+class _CloseAfterAnswer:
+    """Answers each connection's first request (keep-alive announced),
+    then closes it a moment later."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.connections = 0
+        self.closed = threading.Semaphore(0)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                body = b'{"data":{"status":"alive"}}'
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+                time.sleep(0.2)
+                conn.shutdown(socket.SHUT_RDWR)
+            self.closed.release()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_an_awaited_call_replaces_a_connection_the_node_closed_while_idle(
+    path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _through(path, monkeypatch)
+    server = _CloseAfterAnswer()
+    try:
+        client = _async_client(server.url)
+
+        async def main() -> list[Any]:
+            answers = [await client.health()]
+            assert await asyncio.to_thread(server.closed.acquire, True, 10)
+            answers.append(await client.health())
+            return answers
+
+        assert asyncio.run(main()) == [ALIVE, ALIVE]
+        assert server.connections == 2
+    finally:
+        server.close()
+
+
+def test_an_awaited_call_to_a_port_that_never_accepts_meets_the_connect_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _through("direct lane", monkeypatch)
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    fillers = []
+    for _ in range(4):
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex(server.getsockname())
+        fillers.append(s)
+    try:
+        client = _async_client(f"http://127.0.0.1:{server.getsockname()[1]}", connect_timeout=0.3)
+        start = time.monotonic()
+        with pytest.raises(calimero.RequestTimeoutError):
+            asyncio.run(client.health())
+        assert time.monotonic() - start < 10
+    finally:
+        for s in fillers:
+            s.close()
+        server.close()

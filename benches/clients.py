@@ -18,6 +18,10 @@ CPU time (``time.process_time()``: all its threads) is its own:
   ``Content-Length`` and not decoded: about what any client must spend
   (the system calls, the kernel's loopback work, the wake-up after the
   node's wait). ``floor/official`` shows how low a ratio can go.
+- ``floor-async`` (the same routes): the floor on asyncio, sequential
+  ``loop.sock_sendall`` / ``loop.sock_recv`` awaits on one event loop:
+  about what any awaited call must spend (the loop's own turns, in
+  Python). ``floor-async/official`` is how low ``async/official`` can go.
 
 Route classes: ``small`` (``GET /admin-api/peers``), ``list``
 (``list_contexts``, a few contexts), ``rpc_small`` (``execute_function``
@@ -83,7 +87,15 @@ OFFICIAL_VENV = ROOT / ".bench-venvs" / "official"
 MEROD_DIR = shared_dir() / "node"
 TESTNODE = ROOT / "target" / "release" / "calimero-testnode"
 ROUTES = ("small", "list", "rpc_small", "rpc_large", "big", "blob", "blob_unchecked")
-CLIENTS = ("ours", "ours-async", "official", "httpx-json", "httpx-orjson", "floor")
+CLIENTS = (
+    "ours",
+    "ours-async",
+    "official",
+    "httpx-json",
+    "httpx-orjson",
+    "floor",
+    "floor-async",
+)
 VALUE_BYTES = 100_000
 BLOB_BYTES = 4 << 20
 
@@ -350,8 +362,8 @@ def table(target: str, data: dict[str, dict[str, list[tuple[float, float]]]]) ->
         "min to max; CPU ratios of `ours` round by round",
         "",
         "| route | " + " | ".join(CLIENTS) + " | ours/official | ours/httpx-json "
-        "| ours/httpx-orjson | async/official | floor/official |",
-        "|---|" + "---|" * (len(CLIENTS) + 5),
+        "| ours/httpx-orjson | async/official | floor/official | floor-async/official |",
+        "|---|" + "---|" * (len(CLIENTS) + 6),
     ]
     for route, by_client in data.items():
         cells = []
@@ -373,6 +385,7 @@ def table(target: str, data: dict[str, dict[str, list[tuple[float, float]]]]) ->
             ratio(ours, by_client.get("httpx-orjson")),
             ratio(by_client.get("ours-async", []), by_client.get("official")),
             ratio(by_client.get("floor", []), by_client.get("official")),
+            ratio(by_client.get("floor-async", []), by_client.get("official")),
         ]
         lines.append(f"| {route} | " + " | ".join(cells) + " |")
     extra = [k for k in ("orjson.loads", "json.loads") if k in data.get("big", {})]

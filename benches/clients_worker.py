@@ -154,24 +154,93 @@ def httpx_calls(setup: dict[str, Any], fast: bool) -> dict[str, Callable[[], Any
     }
 
 
-def floor_calls(setup: dict[str, Any]) -> dict[str, Callable[[], Any]]:
-    """`floor`: what any client must spend, near enough: one keep-alive
-    socket, each request's bytes built once beforehand, the answer read by
-    its `Content-Length` and never decoded. Small routes only (where the
-    node's answer is one short read)."""
-    import socket
+def floor_requests(setup: dict[str, Any]) -> tuple[tuple[str, int], dict[str, bytes]]:
+    """The floor clients' node address and request bytes, route by route."""
     from urllib.parse import urlsplit
 
     where = urlsplit(setup["url"])
     host, port = where.hostname or "127.0.0.1", where.port or 80
-    sock = socket.create_connection((host, port))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def request(method: str, path: str, body: bytes = b"") -> bytes:
         head = f"{method} {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
         if body:
             head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         return (head + "\r\n").encode() + body
+
+    rpc = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "execute",
+        "params": {"contextId": setup["context_id"], "method": "get", "argsJson": {"key": "k"}},
+    }
+    return (host, port), {
+        "small": request("GET", "/admin-api/peers"),
+        "list": request("GET", "/admin-api/contexts"),
+        "rpc_small": request("POST", "/jsonrpc", json.dumps(rpc).encode()),
+    }
+
+
+def answer_size(head: bytes) -> int:
+    """A floor client's answer length (it reads answers by length only)."""
+    status = head.split(b" ", 2)[1]
+    if status != b"200":
+        raise RuntimeError(f"HTTP {status.decode()}")
+    lines = head.lower().split(b"\r\n")
+    sizes = [int(v.split(b":")[1]) for v in lines if v.startswith(b"content-length")]
+    if not sizes:
+        raise RuntimeError("the floor client reads answers by Content-Length only")
+    return sizes[0]
+
+
+def floor_async_calls(setup: dict[str, Any]) -> dict[str, Callable[[int], Any]]:
+    """`floor-async`: the `floor` client on asyncio (the socket
+    non-blocking, `loop.sock_sendall` and `loop.sock_recv`, sequential
+    awaits on one event loop): what any awaited call must spend."""
+    import socket
+
+    address, requests = floor_requests(setup)
+    sock = socket.create_connection(address)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setblocking(False)
+    loop = asyncio.new_event_loop()
+
+    async def once(raw: bytes) -> bytes:
+        await loop.sock_sendall(sock, raw)
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = await loop.sock_recv(sock, 65536)
+            if not chunk:
+                raise ConnectionError("the node closed the connection")
+            buf += chunk
+        head, rest = buf.split(b"\r\n\r\n", 1)
+        size = answer_size(head)
+        while len(rest) < size:
+            chunk = await loop.sock_recv(sock, 65536)
+            if not chunk:
+                raise ConnectionError("the node closed the connection")
+            rest += chunk
+        return rest
+
+    def batch(raw: bytes) -> Callable[[int], Any]:
+        async def run(n: int) -> None:
+            for _ in range(n):
+                await once(raw)
+
+        return lambda n: loop.run_until_complete(run(n))
+
+    return {route: batch(raw) for route, raw in requests.items()}
+
+
+def floor_calls(setup: dict[str, Any]) -> dict[str, Callable[[], Any]]:
+    """`floor`: what any client must spend, near enough: one keep-alive
+    socket, each request's bytes built once beforehand, the answer read by
+    its `Content-Length` and never decoded. Small routes only (where the
+    node's answer is one short read)."""
+    import socket
+
+    address, requests = floor_requests(setup)
+    sock = socket.create_connection(address)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def call(raw: bytes) -> Callable[[], bytes]:
         def run() -> bytes:
@@ -183,14 +252,8 @@ def floor_calls(setup: dict[str, Any]) -> dict[str, Callable[[], Any]]:
                     raise ConnectionError("the node closed the connection")
                 buf += chunk
             head, rest = buf.split(b"\r\n\r\n", 1)
-            status = head.split(b" ", 2)[1]
-            if status != b"200":
-                raise RuntimeError(f"HTTP {status.decode()}")
-            lines = head.lower().split(b"\r\n")
-            sizes = [int(v.split(b":")[1]) for v in lines if v.startswith(b"content-length")]
-            if not sizes:
-                raise RuntimeError("the floor client reads answers by Content-Length only")
-            while len(rest) < sizes[0]:
+            size = answer_size(head)
+            while len(rest) < size:
                 chunk = sock.recv(65536)
                 if not chunk:
                     raise ConnectionError("the node closed the connection")
@@ -199,23 +262,13 @@ def floor_calls(setup: dict[str, Any]) -> dict[str, Callable[[], Any]]:
 
         return run
 
-    rpc = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "execute",
-        "params": {"contextId": setup["context_id"], "method": "get", "argsJson": {"key": "k"}},
-    }
-    return {
-        "small": call(request("GET", "/admin-api/peers")),
-        "list": call(request("GET", "/admin-api/contexts")),
-        "rpc_small": call(request("POST", "/jsonrpc", json.dumps(rpc).encode())),
-    }
+    return {route: call(raw) for route, raw in requests.items()}
 
 
 def main() -> int:
     kind = sys.argv[1]
     setup = json.loads(sys.stdin.readline())
-    batched = kind == "ours-async"
+    batched = kind in ("ours-async", "floor-async")
     if kind == "ours":
         calls: dict[str, Any] = ours_calls(setup)
     elif kind == "ours-async":
@@ -226,6 +279,8 @@ def main() -> int:
         calls = httpx_calls(setup, kind == "httpx-orjson")
     elif kind == "floor":
         calls = floor_calls(setup)
+    elif kind == "floor-async":
+        calls = floor_async_calls(setup)
     else:
         raise SystemExit(f"unknown client {kind}")
     print(json.dumps({"ready": True}), flush=True)

@@ -393,3 +393,20 @@ def test_an_awaited_call_to_a_port_that_never_accepts_meets_the_connect_timeout(
         for s in fillers:
             s.close()
         server.close()
+
+
+def test_an_awaited_call_done_at_once_still_lets_the_loop_run() -> None:
+    """A call whose first poll ends it (here: its connection is closed; on
+    loopback, an answer already there) completes at the loop's next turn:
+    awaiting a call always lets the loop run its other tasks."""
+    client = _async_client("http://127.0.0.1:9")
+    client.close()
+
+    async def main() -> list[int]:
+        ran: list[int] = []
+        asyncio.get_running_loop().call_soon(ran.append, 1)
+        with pytest.raises(RuntimeError, match="closed"):
+            await client.health()
+        return ran
+
+    assert asyncio.run(main()) == [1]

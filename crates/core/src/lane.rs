@@ -24,8 +24,13 @@
 //! takes the lane too ([`crate::blobs`]): its body is read from the socket
 //! straight into the caller's buffer ([`Body::read_into`]).
 //!
+//! An awaited call (`AsyncClient`) takes the lane too, on the event
+//! loop's thread ([`crate::runtime::on_loop`]): the same connections,
+//! requests and answers, the socket then read and written without waiting,
+//! and watched by the loop ([`crate::poller`]) when it would wait.
+//!
 //! Every other request (https, a proxy, a sealed connection, streams,
-//! awaited calls, the auth routes, another origin) goes through reqwest.
+//! the auth routes, another origin) goes through reqwest.
 //! A redirect the lane meets is followed by
 //! [`crate::connection::Connection::execute`] with reqwest's rules (the
 //! new method and body; no token to another origin); the request is

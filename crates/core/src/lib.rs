@@ -19,6 +19,7 @@ pub mod fuzzing;
 pub mod ids;
 pub mod json;
 mod lane;
+pub mod poller;
 pub mod release;
 pub mod request;
 pub mod runtime;

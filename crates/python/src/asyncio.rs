@@ -30,6 +30,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use calimero_client_core::poller::Poller;
 use calimero_client_core::runtime::{on_loop, runtime, Reactor};
 use calimero_client_core::Error;
 use pyo3::prelude::*;
@@ -62,6 +63,17 @@ enum Queued {
 struct Completions {
     queue: Mutex<Vec<Queued>>,
     wake: Wake,
+    /// The loop's watch over the lane sockets of the calls it polls
+    /// ([`LoopTask`]), when it has one (a loop with `add_reader`).
+    lane: OnceLock<LaneWatch>,
+}
+
+/// The loop's [`Poller`] and its one timer, for the earliest deadline.
+struct LaneWatch {
+    poller: Arc<Poller>,
+    event_loop: Py<PyAny>,
+    /// The deadline the timer is set for, and its handle.
+    timer: Mutex<Option<(Instant, Py<PyAny>)>>,
 }
 
 /// How a worker wakes the loop once it has queued a result.
@@ -268,10 +280,28 @@ fn register(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<Completions>> {
             let c = Arc::new(Completions {
                 queue: Mutex::new(Vec::new()),
                 wake: Wake::Socket { tx, rx },
+                lane: OnceLock::new(),
             });
             let drain = Py::new(py, Drain(Arc::clone(&c)))?;
             match event_loop.call_method1(pyo3::intern!(py, "add_reader"), (fd, drain)) {
-                Ok(_) => return Ok(c),
+                Ok(_) => {
+                    // Without a poller, awaited calls run on the runtime.
+                    if let Ok(poller) = Poller::new() {
+                        let ready = Py::new(py, LaneReady(Arc::clone(&c)))?;
+                        let add = (poller.fd(), ready);
+                        if event_loop
+                            .call_method1(pyo3::intern!(py, "add_reader"), add)
+                            .is_ok()
+                        {
+                            let _ = c.lane.set(LaneWatch {
+                                poller: Arc::new(poller),
+                                event_loop: event_loop.clone().unbind(),
+                                timer: Mutex::new(None),
+                            });
+                        }
+                    }
+                    return Ok(c);
+                }
                 Err(e) if e.is_instance_of::<pyo3::exceptions::PyNotImplementedError>(py) => {}
                 Err(e) => return Err(e),
             }
@@ -283,6 +313,7 @@ fn register(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<Completions>> {
             event_loop: event_loop.clone().unbind(),
             drain: OnceLock::new(),
         },
+        lane: OnceLock::new(),
     });
     if let Wake::Threadsafe { drain, .. } = &c.wake {
         // The callback holds the queue and the queue the callback: one
@@ -369,9 +400,11 @@ where
 // A call that can take the direct lane (plain HTTP, no proxy, not sealed)
 // is not handed to the runtime: its future is polled on the loop's thread,
 // first as the call is made (its request goes out then), then whenever its
-// socket is ready (`loop.add_reader`) or its deadline passes
-// (`loop.call_later`). No other thread wakes, and the answer becomes
-// Python objects where it is read. What else the call awaits (a new
+// socket is ready or its deadline passes. The loop watches one epoll
+// instance of ours (`calimero_client_core::poller`; `loop.add_reader` once
+// per loop) where a waiting call's socket is registered, and keeps one
+// timer, for the earliest deadline. No other thread wakes, and the answer
+// becomes Python objects where it is read. What else the call awaits (a new
 // connection, a retry's pause, reqwest) runs on the shared runtime, whose
 // handle is entered while the call is polled, and wakes the call through
 // the loop's completion queue. See `calimero_client_core::runtime::on_loop`.
@@ -383,16 +416,36 @@ struct LoopTask {
     /// The call's future, until it completes (or is cancelled).
     call: Mutex<Option<Call>>,
     future: Py<PyAny>,
-    event_loop: Py<PyAny>,
     queue: Arc<Completions>,
+    /// The loop's thread.
+    thread: std::thread::ThreadId,
+}
+
+thread_local! {
+    /// Whether this thread is polling a call ([`LoopTask::step`]).
+    static STEPPING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 impl std::task::Wake for LoopTask {
-    /// Woken by the runtime (or by the call itself): polled again by the
-    /// loop, through its queue.
+    /// Polled again: right away when woken on the loop's thread between
+    /// polls (its socket is ready, its deadline passed), otherwise through
+    /// the loop's queue (woken by the runtime, or by the call itself).
     fn wake(self: Arc<Self>) {
+        if std::thread::current().id() == self.thread && !STEPPING.with(std::cell::Cell::get) {
+            Python::attach(|py| self.step(py));
+            return;
+        }
         let queue = Arc::clone(&self.queue);
         queue.push(Queued::Woken(self));
+    }
+}
+
+/// Clears the polling flag when a poll ends, panics included.
+struct Stepping;
+
+impl Drop for Stepping {
+    fn drop(&mut self) {
+        STEPPING.with(|s| s.set(false));
     }
 }
 
@@ -400,53 +453,79 @@ impl LoopTask {
     /// Polls the call once, on the loop's thread, and completes its future
     /// when it is done.
     fn step(self: &Arc<Self>, py: Python<'_>) {
+        if let Some(complete) = self.poll() {
+            settle(py, self.future.bind(py).clone(), complete);
+        }
+    }
+
+    /// The first poll, as the call is made: its request goes out. A call
+    /// done already (its answer came at once, or it failed) completes at
+    /// the loop's next turn, so that awaiting it always lets the loop run
+    /// its other tasks.
+    fn start(self: &Arc<Self>, py: Python<'_>) -> PyResult<()> {
+        if let Some(complete) = self.poll() {
+            let future = self.future.bind(py);
+            let later = Settle(Mutex::new(Some(complete)), self.future.clone_ref(py));
+            future
+                .call_method0(pyo3::intern!(py, "get_loop"))?
+                .call_method1(pyo3::intern!(py, "call_soon"), (later,))?;
+        }
+        Ok(())
+    }
+
+    /// Polls the call once; its completion when it is done (its future
+    /// dropped first: its connection, its watches).
+    fn poll(self: &Arc<Self>) -> Option<Complete> {
         let mut slot = match self.call.try_lock() {
             Ok(slot) => slot,
             // Being polled: polled again after.
             Err(std::sync::TryLockError::WouldBlock) => {
                 self.queue.push(Queued::Woken(Arc::clone(self)));
-                return;
+                return None;
             }
-            Err(std::sync::TryLockError::Poisoned(_)) => return,
+            Err(std::sync::TryLockError::Poisoned(_)) => return None,
         };
-        let Some(call) = slot.as_mut() else {
-            return;
-        };
-        let rt = match runtime() {
-            Ok(rt) => rt,
-            Err(e) => {
-                *slot = None;
-                drop(slot);
-                settle(
-                    py,
-                    self.future.bind(py).clone(),
-                    completion::<()>(Ok(Err(e)), |_, ()| unreachable_value()),
-                );
-                return;
+        let call = slot.as_mut()?;
+        let polled = match runtime() {
+            Ok(rt) => {
+                let waker = std::task::Waker::from(Arc::clone(self));
+                let reactor = Rc::new(LoopReactor {
+                    queue: Arc::clone(&self.queue),
+                });
+                let _runtime = rt.enter();
+                STEPPING.with(|s| s.set(true));
+                let _stepping = Stepping;
+                on_loop(reactor, || {
+                    std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        call.as_mut().poll(&mut Context::from_waker(&waker))
+                    }))
+                })
             }
-        };
-        let waker = std::task::Waker::from(Arc::clone(self));
-        let reactor = Rc::new(LoopReactor {
-            task: Arc::clone(self),
-            waker: waker.clone(),
-        });
-        let polled = {
-            let _runtime = rt.enter();
-            on_loop(reactor, || {
-                std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    call.as_mut().poll(&mut Context::from_waker(&waker))
-                }))
-            })
+            Err(e) => Ok(Poll::Ready(completion::<()>(Ok(Err(e)), |_, ()| {
+                unreachable_value()
+            }))),
         };
         let complete = match polled {
-            Ok(Poll::Pending) => return,
+            Ok(Poll::Pending) => return None,
             Ok(Poll::Ready(complete)) => complete,
             Err(panic) => completion::<()>(Err(panic), |_, ()| unreachable_value()),
         };
-        // The call's future (its connection, its watches) goes first.
         *slot = None;
-        drop(slot);
-        settle(py, self.future.bind(py).clone(), complete);
+        Some(complete)
+    }
+}
+
+/// Completes a call's future at the loop's next turn ([`LoopTask::start`]).
+#[pyclass(frozen)]
+struct Settle(Mutex<Option<Complete>>, Py<PyAny>);
+
+#[pymethods]
+impl Settle {
+    fn __call__(&self, py: Python<'_>) {
+        let complete = self.0.lock().ok().and_then(|mut c| c.take());
+        if let Some(complete) = complete {
+            settle(py, self.1.bind(py).clone(), complete);
+        }
     }
 }
 
@@ -455,11 +534,9 @@ fn unreachable_value() -> PyResult<Py<PyAny>> {
     Err(pyo3::exceptions::PyRuntimeError::new_err("no value"))
 }
 
-/// The loop, as the call's reactor while it is polled.
+/// The loop, as the reactor of the call it polls.
 struct LoopReactor {
-    task: Arc<LoopTask>,
-    /// The task's own waker: a watch for it polls the task directly.
-    waker: std::task::Waker,
+    queue: Arc<Completions>,
 }
 
 impl Reactor for LoopReactor {
@@ -470,99 +547,81 @@ impl Reactor for LoopReactor {
         deadline: Instant,
         waker: &std::task::Waker,
     ) -> Result<Box<dyn std::any::Any + Send>, Error> {
-        Python::attach(|py| -> PyResult<Box<dyn std::any::Any + Send>> {
-            let callback = if waker.will_wake(&self.waker) {
-                Py::new(py, Step(Arc::clone(&self.task)))?.into_any()
-            } else {
-                Py::new(py, WakeBy(waker.clone()))?.into_any()
-            };
-            let event_loop = self.task.event_loop.bind(py);
-            let add = if write {
-                pyo3::intern!(py, "add_writer")
-            } else {
-                pyo3::intern!(py, "add_reader")
-            };
-            event_loop.call_method1(add, (fd, &callback))?;
-            let mut watching = Watching {
-                event_loop: self.task.event_loop.clone_ref(py),
-                fd,
-                write,
-                timer: None,
-            };
-            let delay = deadline.saturating_duration_since(Instant::now());
-            let timer = event_loop.call_method1(
-                pyo3::intern!(py, "call_later"),
-                (delay.as_secs_f64(), callback),
-            )?;
-            watching.timer = Some(timer.unbind());
-            Ok(Box::new(watching))
-        })
-        .map_err(|e| {
-            Error::Internal(format!(
-                "the event loop could not watch the connection: {e}"
-            ))
-        })
+        let failed =
+            |e: String| Error::Internal(format!("the event loop cannot watch the connection: {e}"));
+        let lane = self
+            .queue
+            .lane
+            .get()
+            .ok_or_else(|| failed("no poller".into()))?;
+        let watched = lane
+            .poller
+            .watch(fd, write, deadline, waker)
+            .map_err(|e| failed(e.to_string()))?;
+        Python::attach(|py| self.queue.set_timer(py, deadline))
+            .map_err(|e| failed(e.to_string()))?;
+        Ok(Box::new(watched))
     }
 }
 
-/// A socket the loop watches for a call, and its deadline's timer: both
-/// undone when dropped.
-struct Watching {
-    event_loop: Py<PyAny>,
-    fd: i32,
-    write: bool,
-    timer: Option<Py<PyAny>>,
-}
-
-impl Drop for Watching {
-    fn drop(&mut self) {
-        let _ = shutdown::gate(|| {
-            Python::attach(|py| {
-                let remove = if self.write {
-                    pyo3::intern!(py, "remove_writer")
-                } else {
-                    pyo3::intern!(py, "remove_reader")
-                };
-                let event_loop = self.event_loop.bind(py);
-                if let Err(e) = event_loop.call_method1(remove, (self.fd,)) {
-                    // A closed loop has nothing left to watch.
-                    if !event_loop
-                        .call_method0(pyo3::intern!(py, "is_closed"))
-                        .and_then(|c| c.is_truthy())
-                        .unwrap_or(false)
-                    {
-                        e.write_unraisable(py, Some(event_loop));
-                    }
-                }
-                if let Some(timer) = self.timer.take() {
-                    let _ = timer.bind(py).call_method0(pyo3::intern!(py, "cancel"));
-                }
-            })
-        });
+impl Completions {
+    /// Sets the loop's lane timer for `deadline` unless it is set for an
+    /// earlier one.
+    fn set_timer(self: &Arc<Self>, py: Python<'_>, deadline: Instant) -> PyResult<()> {
+        let Some(lane) = self.lane.get() else {
+            return Ok(());
+        };
+        let mut timer = lane.timer.lock().unwrap_or_else(|e| e.into_inner());
+        if matches!(&*timer, Some((at, _)) if *at <= deadline) {
+            return Ok(());
+        }
+        if let Some((_, handle)) = timer.take() {
+            handle.bind(py).call_method0(pyo3::intern!(py, "cancel"))?;
+        }
+        let delay = deadline.saturating_duration_since(Instant::now());
+        let handle = lane.event_loop.bind(py).call_method1(
+            pyo3::intern!(py, "call_later"),
+            (delay.as_secs_f64(), LaneExpired(Arc::clone(self))),
+        )?;
+        *timer = Some((deadline, handle.unbind()));
+        Ok(())
     }
 }
 
-/// Polls a call: the loop's callback when its socket is ready or its
-/// deadline passes.
+/// The loop's callback when a watched lane socket is ready.
 #[pyclass(frozen)]
-struct Step(Arc<LoopTask>);
+struct LaneReady(Arc<Completions>);
 
 #[pymethods]
-impl Step {
-    fn __call__(&self, py: Python<'_>) {
-        self.0.step(py);
-    }
-}
-
-/// Wakes a waker other than the call's own (a future inside the call that
-/// has its own).
-#[pyclass(frozen)]
-struct WakeBy(std::task::Waker);
-
-#[pymethods]
-impl WakeBy {
+impl LaneReady {
     fn __call__(&self) {
-        self.0.wake_by_ref();
+        if let Some(lane) = self.0.lane.get() {
+            lane.poller
+                .ready()
+                .into_iter()
+                .for_each(std::task::Waker::wake);
+        }
+    }
+}
+
+/// The loop's timer callback: wakes the calls whose deadline passed, and
+/// sets the timer for the next.
+#[pyclass(frozen)]
+struct LaneExpired(Arc<Completions>);
+
+#[pymethods]
+impl LaneExpired {
+    fn __call__(&self, py: Python<'_>) -> PyResult<()> {
+        let Some(lane) = self.0.lane.get() else {
+            return Ok(());
+        };
+        *lane.timer.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let (woken, next) = lane.poller.expired(Instant::now());
+        if let Some(next) = next {
+            self.0.set_timer(py, next)?;
+        }
+        woken.into_iter().for_each(std::task::Waker::wake);
+        Ok(())
     }
 }
 
@@ -609,11 +668,7 @@ where
     shutdown::refuse_new_work()?;
     let event_loop = running_loop(py)?;
     let queue = completions(&event_loop)?;
-    #[cfg(unix)]
-    let watches = matches!(queue.wake, Wake::Socket { .. });
-    #[cfg(not(unix))]
-    let watches = false;
-    if !watches {
+    if queue.lane.get().is_none() {
         return into_awaitable(py, fut, convert);
     }
     let future = event_loop.call_method0(pyo3::intern!(py, "create_future"))?;
@@ -621,11 +676,10 @@ where
     let task = Arc::new(LoopTask {
         call: Mutex::new(Some(call)),
         future: future.clone().unbind(),
-        event_loop: event_loop.unbind(),
         queue,
+        thread: std::thread::current().id(),
     });
-    // The first poll sends the request.
-    task.step(py);
+    task.start(py)?;
     if !future
         .call_method0(pyo3::intern!(py, "done"))?
         .is_truthy()?

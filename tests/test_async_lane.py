@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import http.server
 import json
+import os
 import socket
 import threading
 import time
@@ -410,3 +411,24 @@ def test_an_awaited_call_done_at_once_still_lets_the_loop_run() -> None:
         return ran
 
     assert asyncio.run(main()) == [1]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts /proc/self/fd")
+def test_event_loops_closed_one_after_another_leave_no_descriptors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each loop gets its own wake-up socket pair and epoll instance; a
+    loop closed with its deadline timer still pending (every call waited
+    once) must free them."""
+    _through("direct lane", monkeypatch)
+    handler = type("Ports", (_Ports,), {"ports": []})
+    with _serving(handler) as url:
+        client = _async_client(url)
+        asyncio.run(client.health())
+        before = len(os.listdir("/proc/self/fd"))
+        for _ in range(40):
+            assert asyncio.run(client.health()) == ALIVE
+        grown = len(os.listdir("/proc/self/fd")) - before
+        # Three per loop were kept before (120 here); the last loop's stay
+        # with its thread.
+        assert grown <= 6, grown

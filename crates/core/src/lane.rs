@@ -169,6 +169,15 @@ impl Pool {
         } else {
             MAX_IDLE
         };
+        // The oldest first: those idle too long go (a loop's gathered calls
+        // may leave many that no later call takes).
+        while self
+            .idle
+            .first()
+            .is_some_and(|(_, since)| since.elapsed() >= IDLE)
+        {
+            self.idle.remove(0);
+        }
         while self.idle.len() >= most {
             self.idle.remove(0);
         }
@@ -1415,5 +1424,27 @@ mod tests {
         pool.put(Stream::new(closed));
         assert!(pool.take().is_some(), "the open one, under the closed one");
         assert!(pool.take().is_none());
+    }
+
+    #[test]
+    fn connections_idle_too_long_go_when_another_is_kept() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut pool = Pool::new();
+        let mut accepted = Vec::new();
+        let mut stream = || {
+            let tcp = TcpStream::connect(addr).unwrap();
+            accepted.push(listener.accept().unwrap().0);
+            Stream::new(tcp)
+        };
+        let Some(long_ago) = Instant::now().checked_sub(IDLE + Duration::from_secs(1)) else {
+            return;
+        };
+        pool.idle.push((stream(), long_ago));
+        pool.idle.push((stream(), long_ago));
+        pool.idle.push((stream(), Instant::now()));
+        pool.put(stream());
+        assert_eq!(pool.idle.len(), 2, "the two idle too long are gone");
+        assert!(pool.idle.iter().all(|(_, since)| since.elapsed() < IDLE));
     }
 }

@@ -440,12 +440,13 @@ impl std::task::Wake for LoopTask {
     }
 }
 
-/// Clears the polling flag when a poll ends, panics included.
-struct Stepping;
+/// Puts the polling flag back as it was when a poll ends, panics
+/// included (a poll may run Python code that makes another call).
+struct Stepping(bool);
 
 impl Drop for Stepping {
     fn drop(&mut self) {
-        STEPPING.with(|s| s.set(false));
+        STEPPING.with(|s| s.set(self.0));
     }
 }
 
@@ -493,8 +494,7 @@ impl LoopTask {
                     queue: Arc::clone(&self.queue),
                 });
                 let _runtime = rt.enter();
-                STEPPING.with(|s| s.set(true));
-                let _stepping = Stepping;
+                let _stepping = Stepping(STEPPING.with(|s| s.replace(true)));
                 on_loop(reactor, || {
                     std::panic::catch_unwind(AssertUnwindSafe(|| {
                         call.as_mut().poll(&mut Context::from_waker(&waker))
@@ -567,23 +567,39 @@ impl Reactor for LoopReactor {
 impl Completions {
     /// Sets the loop's lane timer for `deadline` unless it is set for an
     /// earlier one.
+    /// The timer's lock is never held while asyncio runs (its Python code
+    /// could start another call on this thread), and the timer set before
+    /// is cancelled only once the new one is there.
     fn set_timer(self: &Arc<Self>, py: Python<'_>, deadline: Instant) -> PyResult<()> {
         let Some(lane) = self.lane.get() else {
             return Ok(());
         };
-        let mut timer = lane.timer.lock().unwrap_or_else(|e| e.into_inner());
-        if matches!(&*timer, Some((at, _)) if *at <= deadline) {
+        let sooner = |timer: &Option<(Instant, Py<PyAny>)>| matches!(timer, Some((at, _)) if *at <= deadline);
+        if sooner(&lane.timer.lock().unwrap_or_else(|e| e.into_inner())) {
             return Ok(());
         }
-        if let Some((_, handle)) = timer.take() {
-            handle.bind(py).call_method0(pyo3::intern!(py, "cancel"))?;
-        }
         let delay = deadline.saturating_duration_since(Instant::now());
-        let handle = lane.event_loop.bind(py).call_method1(
-            pyo3::intern!(py, "call_later"),
-            (delay.as_secs_f64(), LaneExpired(Arc::clone(self))),
-        )?;
-        *timer = Some((deadline, handle.unbind()));
+        // The timer holds the queue weakly: a loop closed with its timer
+        // pending frees the queue (and its descriptors) all the same.
+        let handle = lane
+            .event_loop
+            .bind(py)
+            .call_method1(
+                pyo3::intern!(py, "call_later"),
+                (delay.as_secs_f64(), LaneExpired(Arc::downgrade(self))),
+            )?
+            .unbind();
+        let stale = {
+            let mut timer = lane.timer.lock().unwrap_or_else(|e| e.into_inner());
+            if sooner(&timer) {
+                Some(handle)
+            } else {
+                timer.replace((deadline, handle)).map(|(_, old)| old)
+            }
+        };
+        if let Some(stale) = stale {
+            stale.bind(py).call_method0(pyo3::intern!(py, "cancel"))?;
+        }
         Ok(())
     }
 }
@@ -607,21 +623,26 @@ impl LaneReady {
 /// The loop's timer callback: wakes the calls whose deadline passed, and
 /// sets the timer for the next.
 #[pyclass(frozen)]
-struct LaneExpired(Arc<Completions>);
+struct LaneExpired(std::sync::Weak<Completions>);
 
 #[pymethods]
 impl LaneExpired {
     fn __call__(&self, py: Python<'_>) -> PyResult<()> {
-        let Some(lane) = self.0.lane.get() else {
+        let Some(queue) = self.0.upgrade() else {
+            return Ok(());
+        };
+        let Some(lane) = queue.lane.get() else {
             return Ok(());
         };
         *lane.timer.lock().unwrap_or_else(|e| e.into_inner()) = None;
         let (woken, next) = lane.poller.expired(Instant::now());
-        if let Some(next) = next {
-            self.0.set_timer(py, next)?;
-        }
+        // Woken first: the calls taken from the watch must run, whatever
+        // happens to the timer.
         woken.into_iter().for_each(std::task::Waker::wake);
-        Ok(())
+        match next {
+            Some(next) => queue.set_timer(py, next),
+            None => Ok(()),
+        }
     }
 }
 

@@ -40,7 +40,9 @@ Rounds are interleaved (every client, then the next round), each a batch of
 calls; the table gives medians over rounds, the CPU spread (min to max) and
 the ratios of ours to the others, taken round by round (medians). For
 ``big`` on the canned responder, ``orjson.loads`` and ``json.loads`` of the
-same bytes are timed in the same rounds (CPU of this process).
+same bytes are timed in the same rounds (CPU of this process), and
+``marshal.loads`` of the decoded objects (CPython's fastest loader: what
+building those objects costs, whatever the decoder).
 
 --write puts the tables in benches/RESULTS.md (between the
 ``<!-- clients.py -->`` markers) with the command.
@@ -60,7 +62,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHES = ROOT / "benches"
@@ -320,6 +322,19 @@ def measure(
     """route -> client -> [(wall, cpu) per call, one per round]."""
     workers = [Worker(kind, pythons[kind], setup) for kind in CLIENTS if kind in pythons]
     out: dict[str, dict[str, list[tuple[float, float]]]] = {r: {} for r in routes}
+    decoders: list[tuple[str, Callable[[Any], Any], Any]] = []
+    if big_body is not None:
+        import marshal
+
+        import orjson
+
+        # marshal.loads rebuilds the same objects from CPython's own binary
+        # form, its fastest loader: the cost of the objects alone.
+        decoders = [
+            ("orjson.loads", orjson.loads, big_body),
+            ("json.loads", json.loads, big_body),
+            ("marshal.loads", marshal.loads, marshal.dumps(json.loads(big_body))),
+        ]
     try:
         for route in routes:
             for w in workers:
@@ -333,11 +348,9 @@ def measure(
                     if sample is not None:
                         out[route].setdefault(w.kind, []).append(sample)
                 if route == "big" and big_body is not None:
-                    import orjson
-
-                    for name, loads in (("orjson.loads", orjson.loads), ("json.loads", json.loads)):
+                    for name, loads, data in decoders:
                         wall, cpu = time.perf_counter(), time.process_time()
-                        loads(big_body)
+                        loads(data)
                         took = (time.perf_counter() - wall, time.process_time() - cpu)
                         out[route].setdefault(name, []).append(took)
     finally:
@@ -388,18 +401,27 @@ def table(target: str, data: dict[str, dict[str, list[tuple[float, float]]]]) ->
             ratio(by_client.get("floor-async", []), by_client.get("official")),
         ]
         lines.append(f"| {route} | " + " | ".join(cells) + " |")
-    extra = [k for k in ("orjson.loads", "json.loads") if k in data.get("big", {})]
+    extra = [k for k in ("orjson.loads", "json.loads", "marshal.loads") if k in data.get("big", {})]
     if extra:
         lines.append("")
         ours = data["big"].get("ours", [])
         for k in extra:
             s = data["big"][k]
-            lines.append(
-                f"- `big` bytes through `{k}` alone (no I/O): "
+            what = (
+                "the same objects rebuilt by `marshal.loads` (CPython's fastest loader)"
+                if k == "marshal.loads"
+                else f"`big` bytes through `{k}`"
+            )
+            line = (
+                f"- {what} alone (no I/O): "
                 f"{fmt(statistics.median(x[1] for x in s), 'big')} ms CPU "
                 f"({fmt(min(x[1] for x in s), 'big')}-{fmt(max(x[1] for x in s), 'big')}); "
                 f"the whole `ours` call over it: {ratio(ours, s)}"
             )
+            if k == "marshal.loads":
+                whole = ratio(s, data["big"].get("httpx-orjson"))
+                line += f"; it over `httpx-orjson`'s whole call: {whole}"
+            lines.append(line)
     return "\n".join(lines)
 
 

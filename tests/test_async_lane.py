@@ -10,46 +10,21 @@ redirect followed, a connection the node closed while idle replaced."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import http.server
 import json
 import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 import calimero
 from conftest import answer_json
+from localservers import PATHS, ClosingServer, full_listen_queue, serving, through
 
 ALIVE = {"data": {"status": "alive"}}
-PATHS = ["direct lane", "reqwest"]
-
-
-def _through(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Awaited calls to loopback by the loop's direct lane, or (with a
-    proxy variable, and NO_PROXY naming loopback) through reqwest on the
-    shared runtime."""
-    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    if path == "reqwest":
-        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
-        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-
-
-@contextlib.contextmanager
-def _serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _async_client(url: str, **options: Any) -> calimero.AsyncClient:
@@ -78,9 +53,9 @@ def test_an_awaited_call_uses_the_loop_threads_own_connection(
     """On the lane, an awaited call takes the keep-alive connection a
     blocking call on the same thread left (the thread's own pool); through
     reqwest it takes the runtime's pool, a connection of its own."""
-    _through(path, monkeypatch)
+    through(path, monkeypatch)
     handler = type("Ports", (_Ports,), {"ports": []})
-    with _serving(handler) as url:
+    with serving(handler) as url:
         conn = calimero.create_connection(url, max_retries=0, node_version="0.11.0-rc.25")
         blocking = calimero.create_client(conn)
         awaited = calimero.create_async_client(conn)
@@ -123,10 +98,10 @@ class _Barrier(http.server.BaseHTTPRequestHandler):
 def test_gathered_awaited_calls_are_in_flight_together(
     path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _through(path, monkeypatch)
+    through(path, monkeypatch)
     calls = 12
     handler = type("Barrier", (_Barrier,), {"barrier": threading.Barrier(calls)})
-    with _serving(handler) as url:
+    with serving(handler) as url:
         client = _async_client(url, timeout=30)
 
         async def main() -> list[Any]:
@@ -187,7 +162,7 @@ async def _ticking(until: asyncio.Future[Any]) -> int:
 def test_an_awaited_call_without_an_answer_times_out_while_the_loop_runs(
     path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _through(path, monkeypatch)
+    through(path, monkeypatch)
     server = _Silent()
     try:
         client = _async_client(server.url, timeout=0.5)
@@ -215,7 +190,7 @@ def test_an_awaited_call_without_an_answer_times_out_while_the_loop_runs(
 def test_cancelling_an_awaited_call_closes_its_request(
     path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _through(path, monkeypatch)
+    through(path, monkeypatch)
     server = _Silent()
     try:
         client = _async_client(server.url, timeout=60)
@@ -265,8 +240,8 @@ class _Trickle(http.server.BaseHTTPRequestHandler):
 def test_a_slow_answer_is_read_whole_while_the_loop_runs(
     path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _through(path, monkeypatch)
-    with _serving(_Trickle) as url:
+    through(path, monkeypatch)
+    with serving(_Trickle) as url:
         client = _async_client(url, timeout=30)
 
         async def main() -> tuple[Any, int]:
@@ -303,59 +278,20 @@ class _Redirect(http.server.BaseHTTPRequestHandler):
 def test_an_awaited_call_follows_a_redirect_once(
     path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _through(path, monkeypatch)
+    through(path, monkeypatch)
     handler = type("Redirect", (_Redirect,), {"seen": []})
-    with _serving(handler) as url:
+    with serving(handler) as url:
         client = _async_client(url)
         assert asyncio.run(client.health()) == ALIVE
         assert handler.seen == ["/admin-api/health", "/there"]
-
-
-class _CloseAfterAnswer:
-    """Answers each connection's first request (keep-alive announced),
-    then closes it a moment later."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.connections = 0
-        self.closed = threading.Semaphore(0)
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            with conn:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-                body = b'{"data":{"status":"alive"}}'
-                conn.sendall(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                    + f"Content-Length: {len(body)}\r\n\r\n".encode()
-                    + body
-                )
-                time.sleep(0.2)
-                conn.shutdown(socket.SHUT_RDWR)
-            self.closed.release()
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 @pytest.mark.parametrize("path", PATHS)
 def test_an_awaited_call_replaces_a_connection_the_node_closed_while_idle(
     path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _through(path, monkeypatch)
-    server = _CloseAfterAnswer()
+    through(path, monkeypatch)
+    server = ClosingServer()
     try:
         client = _async_client(server.url)
 
@@ -374,26 +310,13 @@ def test_an_awaited_call_replaces_a_connection_the_node_closed_while_idle(
 def test_an_awaited_call_to_a_port_that_never_accepts_meets_the_connect_timeout(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _through("direct lane", monkeypatch)
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(0)
-    fillers = []
-    for _ in range(4):
-        s = socket.socket()
-        s.setblocking(False)
-        s.connect_ex(server.getsockname())
-        fillers.append(s)
-    try:
-        client = _async_client(f"http://127.0.0.1:{server.getsockname()[1]}", connect_timeout=0.3)
+    through("direct lane", monkeypatch)
+    with full_listen_queue() as url:
+        client = _async_client(url, connect_timeout=0.3)
         start = time.monotonic()
         with pytest.raises(calimero.RequestTimeoutError):
             asyncio.run(client.health())
         assert time.monotonic() - start < 10
-    finally:
-        for s in fillers:
-            s.close()
-        server.close()
 
 
 def test_an_awaited_call_done_at_once_still_lets_the_loop_run() -> None:
@@ -420,9 +343,9 @@ def test_event_loops_closed_one_after_another_leave_no_descriptors(
     """Each loop gets its own wake-up socket pair and epoll instance; a
     loop closed with its deadline timer still pending (every call waited
     once) must free them."""
-    _through("direct lane", monkeypatch)
+    through("direct lane", monkeypatch)
     handler = type("Ports", (_Ports,), {"ports": []})
-    with _serving(handler) as url:
+    with serving(handler) as url:
         client = _async_client(url)
         asyncio.run(client.health())
         before = len(os.listdir("/proc/self/fd"))

@@ -8,11 +8,8 @@ download checked and its stall detected."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import http.server
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,30 +18,18 @@ import pytest
 
 import calimero
 from conftest import answer_json
+from localservers import PATHS, ClosingServer, full_listen_queue, serving, through
 from testnode import TestNode
 
 HEALTH = "/admin-api/health"
 ALIVE = {"data": {"status": "alive"}}
 
 
-def _through(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Sends blocking calls to loopback by the direct lane, or (with a
-    proxy variable, and NO_PROXY naming loopback) through reqwest."""
-    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    if path == "reqwest":
-        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
-        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-
-
-PATHS = ["direct lane", "reqwest"]
-
-
 @pytest.mark.parametrize("path", PATHS)
 def test_a_redirect_is_followed_and_the_request_sent_once(
     node: TestNode, path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _through(path, monkeypatch)
+    through(path, monkeypatch)
     client = calimero.create_client(calimero.create_connection(node.url, max_retries=0))
     node.fault("/admin-api/peers", "status", status=307, headers={"location": HEALTH})
     assert client.connection.get("/admin-api/peers") == ALIVE
@@ -80,18 +65,6 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@contextlib.contextmanager
-def _serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
-    """Runs `handler` on a loopback port for the block; yields its URL."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def _recorder(name: str) -> type[_Recorder]:
     return type(name, (_Recorder,), {"seen": [], "authorization": []})
 
@@ -100,7 +73,7 @@ def _recorder(name: str) -> type[_Recorder]:
 def proxy() -> Iterator[tuple[str, list[str]]]:
     """A forward proxy that answers for every host itself."""
     handler = _recorder("Proxy")
-    with _serving(handler) as url:
+    with serving(handler) as url:
         yield url, handler.seen
 
 
@@ -108,7 +81,7 @@ def proxy() -> Iterator[tuple[str, list[str]]]:
 def elsewhere() -> Iterator[tuple[str, type[_Recorder]]]:
     """Another origin (another port) that answers every request."""
     handler = _recorder("Elsewhere")
-    with _serving(handler) as url:
+    with serving(handler) as url:
         yield url, handler
 
 
@@ -119,7 +92,7 @@ def test_a_token_is_not_sent_to_another_origin_a_redirect_names(
     path: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _through(path, monkeypatch)
+    through(path, monkeypatch)
     other, seen = elsewhere
     conn = calimero.create_connection(node.url, access_token="secret-token", max_retries=0)
     client = calimero.create_client(conn)
@@ -167,66 +140,12 @@ def test_without_a_proxy_the_host_is_reached_directly(
     assert seen == []
 
 
-class _ClosingServer:
-    """Answers one request per connection, keep-alive announced, and
-    closes it a moment later."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.connections = 0
-        self.requests: list[bytes] = []
-        self.closed = threading.Semaphore(0)
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            with conn:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-                if not data:
-                    continue
-                head, _, rest = data.partition(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                while len(rest) < length:
-                    rest += conn.recv(65536)
-                self.requests.append(head.split(b"\r\n")[0])
-                body = b'{"data":{"status":"alive"}}'
-                conn.sendall(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                    b"Connection: keep-alive\r\n"
-                    + f"Content-Length: {len(body)}\r\n\r\n".encode()
-                    + body
-                )
-                # Closed once the client has read the answer and its call
-                # has returned: it only learns of it at its next request.
-                time.sleep(0.2)
-                conn.shutdown(socket.SHUT_RDWR)
-            self.closed.release()
-
-    def close(self) -> None:
-        self.sock.close()
-
-
 @pytest.mark.parametrize("path", PATHS)
 def test_a_connection_the_node_closed_while_idle_is_replaced(
     path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _through(path, monkeypatch)
-    server = _ClosingServer()
+    through(path, monkeypatch)
+    server = ClosingServer()
     try:
         # No retries: only the lane's own resend of an unsent request can
         # save the second call.
@@ -249,28 +168,15 @@ def test_a_connection_the_node_closed_while_idle_is_replaced(
 
 @pytest.fixture
 def unanswered_url() -> Iterator[str]:
-    """A port whose listen queue is full: connecting to it hangs (the
-    kernel drops further SYNs) until the client gives up."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(0)
-    fillers = []
-    for _ in range(4):
-        s = socket.socket()
-        s.setblocking(False)
-        s.connect_ex(server.getsockname())
-        fillers.append(s)
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    for s in fillers:
-        s.close()
-    server.close()
+    with full_listen_queue() as url:
+        yield url
 
 
 @pytest.mark.parametrize("path", PATHS)
 def test_the_connect_timeout_bounds_a_connection_that_never_opens(
     path: str, unanswered_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _through(path, monkeypatch)
+    through(path, monkeypatch)
     conn = calimero.create_connection(unanswered_url, connect_timeout=0.3, max_retries=0)
     client = calimero.create_client(conn)
     start = time.monotonic()
@@ -303,8 +209,8 @@ class _SlowRedirects(http.server.BaseHTTPRequestHandler):
 def test_the_request_timeout_covers_a_chain_of_redirects(
     path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _through(path, monkeypatch)
-    with _serving(_SlowRedirects) as url:
+    through(path, monkeypatch)
+    with serving(_SlowRedirects) as url:
         client = calimero.create_client(calimero.create_connection(url, max_retries=0))
         # Each hop alone is within the timeout; the two together are not.
         assert client.with_options(timeout=5).connection.get("/a") == ALIVE
@@ -374,9 +280,9 @@ def _blob_server(**kind: bool) -> tuple[type[_Blob], list[int]]:
 def test_a_downloaded_blob_is_whole_and_its_connection_serves_the_next_call(
     path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _through(path, monkeypatch)
+    through(path, monkeypatch)
     handler, connections = _blob_server()
-    with _serving(handler) as url:
+    with serving(handler) as url:
         client = _stand_in_client(url)
         assert client.download_blob(BLOB_ID) == CONTENT
         assert client.download_blob(BLOB_ID, verify=False) == CONTENT
@@ -388,9 +294,9 @@ def test_a_downloaded_blob_is_whole_and_its_connection_serves_the_next_call(
 def test_a_download_that_differs_from_its_hash_is_refused(
     path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _through(path, monkeypatch)
+    through(path, monkeypatch)
     handler, _ = _blob_server(corrupt=True)
-    with _serving(handler) as url:
+    with serving(handler) as url:
         client = _stand_in_client(url)
         with pytest.raises(calimero.MalformedResponseError, match="SHA-256"):
             client.download_blob(BLOB_ID)
@@ -399,9 +305,9 @@ def test_a_download_that_differs_from_its_hash_is_refused(
 
 @pytest.mark.parametrize("path", PATHS)
 def test_a_download_that_stops_coming_times_out(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    _through(path, monkeypatch)
+    through(path, monkeypatch)
     handler, _ = _blob_server(stall=True)
-    with _serving(handler) as url:
+    with serving(handler) as url:
         client = _stand_in_client(url, timeout=0.3)
         start = time.monotonic()
         with pytest.raises(calimero.RequestTimeoutError, match="no data moved for 0.3 s"):
@@ -435,8 +341,8 @@ def test_an_answer_the_node_sends_before_reading_the_whole_body_is_the_error(
     # More than the sockets' buffers hold: the write breaks when the node
     # closes. The lane then reads the node's answer (reqwest reports the
     # broken pipe).
-    _through("direct lane", monkeypatch)
-    with _serving(_TooLarge) as url:
+    through("direct lane", monkeypatch)
+    with serving(_TooLarge) as url:
         client = _stand_in_client(url)
         with pytest.raises(calimero.ClientError, match="HTTP 413 .*too big"):
             client.connection.request("POST", "/admin-api/contexts", {"a": "x" * (16 << 20)})
@@ -451,7 +357,7 @@ def test_a_slow_download_that_keeps_moving_is_not_cut_off(
 ) -> None:
     # 0.8 s in all, at most 0.1 s between parts: the timeout (0.3 s) is
     # for a download without data, not for the whole download.
-    _through(path, monkeypatch)
+    through(path, monkeypatch)
     handler, _ = _blob_server(trickle=True)
-    with _serving(handler) as url:
+    with serving(handler) as url:
         assert _stand_in_client(url, timeout=0.3).download_blob(BLOB_ID) == CONTENT

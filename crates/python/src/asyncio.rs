@@ -212,20 +212,39 @@ impl Drain {
     }
 }
 
-/// Aborts the call's task when its future is cancelled (a done callback).
+/// Ends a call when its future is cancelled (a done callback).
 #[pyclass(frozen)]
-struct AbortOnCancel(tokio::task::AbortHandle);
+struct OnCancel(Cancel);
+
+/// How a cancelled call ends.
+enum Cancel {
+    /// A task of the runtime: aborted (its future dropped there).
+    Abort(tokio::task::AbortHandle),
+    /// A call the loop polls: its future dropped here (its watches undone,
+    /// its connection closed).
+    Drop(Arc<LoopTask>),
+}
 
 #[pymethods]
-impl AbortOnCancel {
+impl OnCancel {
     fn __call__(&self, future: &Bound<'_, PyAny>) {
         let py = future.py();
-        if future
+        if !future
             .call_method0(pyo3::intern!(py, "cancelled"))
             .and_then(|c| c.is_truthy())
             .unwrap_or(false)
         {
-            self.0.abort();
+            return;
+        }
+        match &self.0 {
+            Cancel::Abort(task) => task.abort(),
+            Cancel::Drop(task) => {
+                let call = match task.call.try_lock() {
+                    Ok(mut slot) => slot.take(),
+                    Err(_) => None,
+                };
+                drop(call);
+            }
         }
     }
 }
@@ -390,7 +409,7 @@ where
     });
     future.call_method1(
         pyo3::intern!(py, "add_done_callback"),
-        (AbortOnCancel(task.abort_handle()),),
+        (OnCancel(Cancel::Abort(task.abort_handle())),),
     )?;
     Ok(future)
 }
@@ -646,29 +665,6 @@ impl LaneExpired {
     }
 }
 
-/// Drops a call's future when its awaitable is cancelled (a done
-/// callback): its watches are undone and its connection closed.
-#[pyclass(frozen)]
-struct DropOnCancel(Arc<LoopTask>);
-
-#[pymethods]
-impl DropOnCancel {
-    fn __call__(&self, future: &Bound<'_, PyAny>) {
-        let py = future.py();
-        if future
-            .call_method0(pyo3::intern!(py, "cancelled"))
-            .and_then(|c| c.is_truthy())
-            .unwrap_or(false)
-        {
-            let call = match self.0.call.try_lock() {
-                Ok(mut slot) => slot.take(),
-                Err(_) => None,
-            };
-            drop(call);
-        }
-    }
-}
-
 /// An asyncio awaitable for a call: polled by the running loop on its own
 /// thread when `direct` (the call can take the direct lane) and the loop
 /// can watch sockets; otherwise run on the shared runtime
@@ -707,7 +703,7 @@ where
     {
         future.call_method1(
             pyo3::intern!(py, "add_done_callback"),
-            (DropOnCancel(task),),
+            (OnCancel(Cancel::Drop(task)),),
         )?;
     }
     Ok(future)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -209,6 +211,101 @@ def test_cancelling_an_upload_stops_it(
         assert seen[-1] < size
 
     asyncio.run(main())
+
+
+def test_transfers_reuse_a_warm_thread_and_run_side_by_side_when_gathered(
+    conn: calimero.ConnectionInfo,
+) -> None:
+    data = b"x" * 300_000
+    barrier = threading.Barrier(3, timeout=WAIT)
+
+    def thread_of(seen: list[threading.Thread]) -> Callable[[int, int | None], None]:
+        return lambda done, total: seen.append(threading.current_thread())
+
+    def meet(done: int, total: int | None) -> None:
+        if done == 0:  # the first tick, before any byte is sent
+            barrier.wait()
+
+    async def main() -> None:
+        client = calimero.create_async_client(conn)
+        first: list[threading.Thread] = []
+        second: list[threading.Thread] = []
+        await client.upload_blob(data, progress=thread_of(first))
+        await client.upload_blob(data, progress=thread_of(second))
+        # One call after another: the same thread (its connections warm),
+        # the SDK's own, not the loop's default executor.
+        assert {t.name for t in first} == {"calimero-transfer"}
+        assert set(first) == set(second)
+        # Three at once: three threads, or the barrier would time out.
+        await asyncio.gather(*(client.upload_blob(data, progress=meet) for _ in range(3)))
+
+    asyncio.run(main())
+
+
+def test_a_transfer_that_outlives_its_loop_ends_quietly() -> None:
+    from calimero._client import _Workers
+
+    workers = _Workers()
+    started, release = threading.Event(), threading.Event()
+    failures: list[threading.ExceptHookArgs] = []
+
+    holder: list[threading.Thread] = []
+
+    def hold() -> None:
+        holder.append(threading.current_thread())
+        started.set()
+        release.wait(WAIT)
+
+    async def begin() -> None:
+        task = asyncio.ensure_future(workers.run(asyncio.get_running_loop(), hold))
+        await asyncio.to_thread(started.wait, WAIT)
+        task.cancel()
+
+    async def again() -> threading.Thread:
+        return await workers.run(asyncio.get_running_loop(), threading.current_thread)
+
+    hook = threading.excepthook
+    threading.excepthook = failures.append
+    try:
+        asyncio.run(begin())  # the loop closes with the call still running
+        release.set()
+        # Its answer finds the loop closed; the thread goes idle and, the
+        # newest idle one, takes a next call (one that died never would).
+        deadline = time.monotonic() + WAIT
+        while asyncio.run(again()) is not holder[0]:
+            assert time.monotonic() < deadline, "the thread never took another call"
+            time.sleep(0.01)
+    finally:
+        threading.excepthook = hook
+    assert failures == []
+
+
+def test_idle_transfer_threads_end_and_errors_reach_the_awaiting_task() -> None:
+    from calimero._client import _Workers
+
+    workers = _Workers()
+    workers.IDLE = 0.05
+
+    def boom(kind: type[BaseException]) -> None:
+        raise kind("boom")
+
+    async def main() -> tuple[threading.Thread, threading.Thread]:
+        loop = asyncio.get_running_loop()
+        one = await workers.run(loop, threading.current_thread)
+        with pytest.raises(ValueError, match="boom"):
+            await workers.run(loop, boom, ValueError)
+        # A future cannot hold a StopIteration: it arrives as RuntimeError.
+        with pytest.raises(RuntimeError, match="StopIteration"):
+            await workers.run(loop, boom, StopIteration)
+        deadline = time.monotonic() + WAIT
+        while one.is_alive() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        two = await workers.run(loop, threading.current_thread)
+        return one, two
+
+    one, two = asyncio.run(main())
+    assert not one.is_alive()  # idle past IDLE: ended
+    assert two is not one  # and the next call started another
 
 
 def test_clients_and_connections_are_context_managers(node: TestNode) -> None:

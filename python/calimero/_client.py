@@ -448,8 +448,7 @@ class AsyncClient(_BaseClient):
                     user(done, total)
 
             values[slot] = progress
-        invoke = self._invoke
-        work = loop.run_in_executor(None, lambda: invoke(index, tuple(values)))
+        work = _WORKERS.run(loop, self._invoke, index, tuple(values))
         try:
             result = await work
         except asyncio.CancelledError:
@@ -498,6 +497,87 @@ class AsyncClient(_BaseClient):
         return _next_from(answer)
 
 
+class _Workers:
+    """The threads that run ``AsyncClient``'s blob transfers (blocking calls
+    that stream through Python objects), each call's answer set on its
+    event loop's future from there.
+
+    Not the loop's default executor: a ``ThreadPoolExecutor`` call costs
+    more than a third of an unchecked 4 MiB download's CPU on top of it
+    (its locked futures, chained twice), and it hands consecutive calls to
+    different threads, each with its own idle connections to the node. An
+    idle thread here is reused newest first (its connections and runtime
+    are warm); a new one starts only when all are busy; an idle thread ends
+    after ``IDLE`` seconds. The threads are daemons, like the shared
+    runtime's: the interpreter's exit does not wait for a transfer whose
+    awaiting task is gone (the core drops it at exit, ``shutdown.rs``)."""
+
+    IDLE = 60.0
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._idle: list[Any] = []  # the idle threads' queues, newest last
+
+    def run(self, loop: Any, fn: Callable[..., Any], *args: Any) -> Any:
+        """A future of ``loop``, set to ``fn(*args)``'s value or exception."""
+        future = loop.create_future()
+        with self._lock:
+            inbox = self._idle.pop() if self._idle else None
+        if inbox is None:
+            import queue
+            import threading
+
+            inbox = queue.SimpleQueue()
+            threading.Thread(
+                target=self._serve, args=(inbox,), name="calimero-transfer", daemon=True
+            ).start()
+        inbox.put((loop, future, fn, args))
+        return future
+
+    def _serve(self, inbox: Any) -> None:
+        import queue
+
+        while True:
+            try:
+                loop, future, fn, args = inbox.get(timeout=self.IDLE)
+            except queue.Empty:
+                with self._lock:
+                    if inbox in self._idle:
+                        self._idle.remove(inbox)
+                        return
+                continue  # taken by a call just now: its work is on the way
+            try:
+                value, error = fn(*args), None
+            except BaseException as e:  # handed to the awaiting task
+                value, error = None, e
+            del fn, args
+            with self._lock:
+                self._idle.append(inbox)
+            try:
+                loop.call_soon_threadsafe(_settle, future, value, error)
+            except RuntimeError:
+                pass  # the loop is closed: no task awaits the answer
+            del loop, future, value, error
+
+
+def _settle(future: Any, value: Any, error: BaseException | None) -> None:
+    """Sets a worker's answer on its future, unless the task awaiting it
+    was cancelled."""
+    if future.cancelled():
+        return
+    if error is None:
+        future.set_result(value)
+    elif isinstance(error, StopIteration):  # a future cannot hold one
+        future.set_exception(RuntimeError(f"the transfer raised {error!r}"))
+    else:
+        future.set_exception(error)
+
+
+_WORKERS = _Workers()
+
+
 class AsyncBlobChunks:
     """``AsyncClient.iter_blob``'s answer: the blob's bytes as an async
     iterator of chunks (``async for chunk in chunks``), read in a worker
@@ -517,7 +597,7 @@ class AsyncBlobChunks:
     async def __anext__(self) -> bytes:
         import asyncio
 
-        chunk = await asyncio.get_running_loop().run_in_executor(None, next, self._chunks, None)
+        chunk = await _WORKERS.run(asyncio.get_running_loop(), next, self._chunks, None)
         if chunk is None:
             raise StopAsyncIteration
         return chunk

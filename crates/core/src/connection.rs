@@ -734,9 +734,12 @@ impl Connection {
 
     /// Whether this connection's calls can take the direct lane when an
     /// event loop polls them ([`crate::runtime::on_loop`]): plain HTTP,
-    /// not sealed, no proxy in the environment.
+    /// not sealed, no proxy in the environment (as this thread's lane read
+    /// it when it was made, not read again per call).
     pub fn lane_reachable(&self) -> bool {
-        self.inner.base.scheme() == "http" && !self.is_sealed() && crate::lane::Pool::new().usable()
+        self.inner.base.scheme() == "http"
+            && !self.is_sealed()
+            && self.with_lane(|lane| lane.usable()).unwrap_or(false)
     }
 
     /// Runs `f` on this thread's direct lane to the node (its entry made

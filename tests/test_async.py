@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -262,22 +264,54 @@ def test_a_transfer_that_outlives_its_loop_ends_quietly() -> None:
         task.cancel()
 
     async def again() -> threading.Thread:
-        return await workers.run(asyncio.get_running_loop(), threading.current_thread)
+        call = workers.run(asyncio.get_running_loop(), threading.current_thread)
+        return await asyncio.wait_for(call, WAIT)
 
     hook = threading.excepthook
     threading.excepthook = failures.append
     try:
         asyncio.run(begin())  # the loop closes with the call still running
         release.set()
-        # Its answer finds the loop closed; the thread goes idle and, the
-        # newest idle one, takes a next call (one that died never would).
         deadline = time.monotonic() + WAIT
-        while asyncio.run(again()) is not holder[0]:
-            assert time.monotonic() < deadline, "the thread never took another call"
+        while not workers._idle:  # back among the idle ones
+            assert time.monotonic() < deadline, "the thread never went idle"
             time.sleep(0.01)
+        # Its answer found the loop closed; the thread takes the next call
+        # (one that died never would).
+        assert asyncio.run(again()) is holder[0]
     finally:
         threading.excepthook = hook
     assert failures == []
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_a_forked_child_runs_transfers_on_threads_of_its_own(
+    conn: calimero.ConnectionInfo,
+) -> None:
+    async def upload() -> bool:
+        client = calimero.create_async_client(conn)
+        return bool((await client.upload_blob(b"f" * 1000))["data"]["blob_id"])
+
+    assert asyncio.run(upload())  # the parent has an idle transfer thread
+    pid = os.fork()
+    if pid == 0:  # the child: that thread is not there
+        code = 1
+        try:
+            code = 0 if asyncio.run(upload()) else 3
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung")
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert asyncio.run(upload())  # the parent's thread still serves it
 
 
 def test_idle_transfer_threads_end_and_errors_reach_the_awaiting_task() -> None:

@@ -515,6 +515,13 @@ class _Workers:
     IDLE = 60.0
 
     def __init__(self) -> None:
+        self._forget()
+        if hasattr(os, "register_at_fork"):
+            # A forked child has none of its parent's threads: their queues
+            # would take its calls and never answer.
+            os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
         import threading
 
         self._lock = threading.Lock()

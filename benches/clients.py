@@ -13,7 +13,7 @@ CPU time (``time.process_time()``: all its threads) is its own:
   (``.bench-venvs/official``, made on first use; never the project's);
 - ``httpx-json`` and ``httpx-orjson``: httpx with ``json`` or ``orjson``
   (benches/requirements.txt), what a user would write by hand.
-- ``floor`` (``small``, ``list`` and ``rpc_small`` only): one keep-alive
+- ``floor`` (``small``, ``list``, ``rpc_small`` and ``rpc_large``): one keep-alive
   socket, the request bytes built once, the answer read by its
   ``Content-Length`` and not decoded: about what any client must spend
   (the system calls, the kernel's loopback work, the wake-up after the

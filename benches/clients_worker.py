@@ -167,16 +167,20 @@ def floor_requests(setup: dict[str, Any]) -> tuple[tuple[str, int], dict[str, by
             head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         return (head + "\r\n").encode() + body
 
-    rpc = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "execute",
-        "params": {"contextId": setup["context_id"], "method": "get", "argsJson": {"key": "k"}},
-    }
+    def rpc(method: str, args: dict[str, Any]) -> bytes:
+        body = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "execute",
+            "params": {"contextId": setup["context_id"], "method": method, "argsJson": args},
+        }
+        return request("POST", "/jsonrpc", json.dumps(body).encode())
+
     return (host, port), {
         "small": request("GET", "/admin-api/peers"),
         "list": request("GET", "/admin-api/contexts"),
-        "rpc_small": request("POST", "/jsonrpc", json.dumps(rpc).encode()),
+        "rpc_small": rpc("get", {"key": "k"}),
+        "rpc_large": rpc("set", {"key": "big", "value": "v" * setup["value_bytes"]}),
     }
 
 
@@ -234,8 +238,8 @@ def floor_async_calls(setup: dict[str, Any]) -> dict[str, Callable[[int], Any]]:
 def floor_calls(setup: dict[str, Any]) -> dict[str, Callable[[], Any]]:
     """`floor`: what any client must spend, near enough: one keep-alive
     socket, each request's bytes built once beforehand, the answer read by
-    its `Content-Length` and never decoded. Small routes only (where the
-    node's answer is one short read)."""
+    its `Content-Length` and never decoded. The routes whose answer is
+    short (`rpc_large`'s request is large, its answer is not)."""
     import socket
 
     address, requests = floor_requests(setup)

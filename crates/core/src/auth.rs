@@ -314,7 +314,7 @@ impl AuthState {
             credentials: Mutex::new(credentials),
             prompt,
             cache_path,
-            flight: Mutex::new((std::process::id(), Arc::new(tokio::sync::Mutex::new(())))),
+            flight: Mutex::new((crate::runtime::pid(), Arc::new(tokio::sync::Mutex::new(())))),
             device,
         })
     }
@@ -358,7 +358,7 @@ impl AuthState {
             .flight
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let pid = std::process::id();
+        let pid = crate::runtime::pid();
         if slot.0 != pid {
             *slot = (pid, Arc::new(tokio::sync::Mutex::new(())));
         }

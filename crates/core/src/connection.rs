@@ -248,7 +248,7 @@ impl Connection {
                 base,
                 api_url,
                 node_name,
-                http: Mutex::new((std::process::id(), Some(http))),
+                http: Mutex::new((crate::runtime::pid(), Some(http))),
                 config,
                 auth,
                 rpc_id: AtomicU64::new(1),
@@ -319,7 +319,7 @@ impl Connection {
     /// [`crate::runtime::block_on_local`]: this thread's own pool).
     fn http(&self) -> Result<reqwest::Client, Error> {
         let mut slot = self.lock_http()?;
-        let pid = std::process::id();
+        let pid = crate::runtime::pid();
         match &slot.1 {
             None => Err(closed()),
             Some(_) if crate::runtime::in_local() => {

@@ -6,7 +6,8 @@
 //! the child starts its own (the parent's is left untouched, never dropped,
 //! since dropping it would wait for threads the child does not have).
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, Once, OnceLock};
 
 use tokio::runtime::Runtime;
 
@@ -14,9 +15,38 @@ use crate::error::Error;
 
 static RUNTIME: Mutex<Option<(u32, &'static Runtime)>> = Mutex::new(None);
 
+/// This process's id, kept: `getpid` is a system call (glibc does not
+/// cache it), and every call checks it, up to eight times, to tell a
+/// forked child from its parent. 0 until read; a fork clears it in the
+/// child ([`forget_pid`]), so the child reads its own.
+static PID: AtomicU32 = AtomicU32::new(0);
+static AT_FORK: Once = Once::new();
+
+/// This process's id (`std::process::id`, read once per process).
+pub fn pid() -> u32 {
+    let known = PID.load(Ordering::Relaxed);
+    if known != 0 {
+        return known;
+    }
+    AT_FORK.call_once(|| {
+        // SAFETY: registers a handler that only stores to an atomic, which
+        // is async-signal-safe, as a forked child's handlers must be.
+        let _ = unsafe { libc::pthread_atfork(None, None, Some(forget_pid)) };
+    });
+    let pid = std::process::id();
+    PID.store(pid, Ordering::Relaxed);
+    pid
+}
+
+/// In a forked child, before `fork` returns there: its id is not its
+/// parent's.
+extern "C" fn forget_pid() {
+    PID.store(0, Ordering::Relaxed);
+}
+
 /// The shared runtime of this process, started on first use.
 pub fn runtime() -> Result<&'static Runtime, Error> {
-    let pid = std::process::id();
+    let pid = pid();
     let mut slot = RUNTIME
         .lock()
         .map_err(|_| Error::Internal("the runtime lock is poisoned".into()))?;
@@ -108,7 +138,7 @@ impl Drop for InLocal {
 }
 
 fn local_runtime() -> Result<Rc<Runtime>, Error> {
-    let pid = std::process::id();
+    let pid = pid();
     LOCAL.with(|slot| {
         let mut slot = slot.borrow_mut();
         if let Some((owner, rt)) = slot.as_ref() {
@@ -183,7 +213,7 @@ fn with_local<T: Any + Send + Sync, R>(
         let mut clients = clients
             .try_borrow_mut()
             .map_err(|_| Error::Internal("this thread's HTTP pool is in use".into()))?;
-        let pid = std::process::id();
+        let pid = pid();
         if clients.0 != pid {
             // A parent's entries, in a forked child: its pooled sockets
             // and runtime are not ours, and are never dropped here.
@@ -280,7 +310,7 @@ pub(crate) fn drop_local_client<T: Any + Send + Sync>(owner: &Arc<T>) {
     let key = Arc::as_ptr(owner) as *const () as usize;
     let _ = CLIENTS.try_with(|clients| {
         if let Ok(mut clients) = clients.try_borrow_mut() {
-            if clients.0 != std::process::id() {
+            if clients.0 != pid() {
                 return;
             }
             clients.1.retain(|c| c.key != key);
@@ -295,5 +325,27 @@ mod tests {
         for (cpus, workers) in [(1, 1), (2, 1), (3, 1), (4, 2), (8, 4), (64, 4)] {
             assert_eq!(super::shared_workers(cpus), workers, "{cpus} cores");
         }
+    }
+
+    #[test]
+    fn a_forked_child_reads_its_own_pid() {
+        let parent = super::pid();
+        assert_eq!(parent, std::process::id());
+        // SAFETY: the child only reads atomics, makes system calls and
+        // leaves with `_exit` (no allocation, no lock of the parent's).
+        let child = unsafe { libc::fork() };
+        assert!(child >= 0, "fork failed");
+        if child == 0 {
+            let ok = super::pid() == std::process::id() && super::pid() != parent;
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        // SAFETY: waits for the child just forked.
+        assert_eq!(unsafe { libc::waitpid(child, &mut status, 0) }, child);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "{status}"
+        );
+        assert_eq!(super::pid(), parent); // the parent's is unchanged
     }
 }

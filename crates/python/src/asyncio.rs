@@ -260,7 +260,7 @@ thread_local! {
 /// made and registered with the loop on first use.
 fn completions(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<Completions>> {
     let py = event_loop.py();
-    let pid = std::process::id();
+    let pid = calimero_client_core::runtime::pid();
     let cached = LOOP.with(|slot| {
         slot.borrow().as_ref().and_then(|(owner, l, c)| {
             (*owner == pid && l.bind(py).is(event_loop)).then(|| Arc::clone(c))

@@ -130,7 +130,7 @@ impl Channel {
         Channel {
             key_source: config.key.clone(),
             state: Mutex::new((
-                std::process::id(),
+                crate::runtime::pid(),
                 Arc::new(tokio::sync::Mutex::new(State { key, session: None })),
             )),
             key: Mutex::new(key),
@@ -140,7 +140,7 @@ impl Channel {
     /// This process's state (a fresh one, keeping the key, after a fork).
     fn state(&self) -> Arc<tokio::sync::Mutex<State>> {
         let mut slot = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let pid = std::process::id();
+        let pid = crate::runtime::pid();
         if slot.0 != pid {
             let state = State {
                 key: self.transport_key(),

@@ -7,10 +7,12 @@ import asyncio
 import inspect
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
 
@@ -216,8 +218,10 @@ def test_cancelling_an_upload_stops_it(
 
 
 def test_transfers_reuse_a_warm_thread_and_run_side_by_side_when_gathered(
-    conn: calimero.ConnectionInfo,
+    conn: calimero.ConnectionInfo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Threads of its own: none left idle by other tests to take a call.
+    monkeypatch.setattr(calimero._client, "_WORKERS", calimero._client._Workers())
     data = b"x" * 300_000
     barrier = threading.Barrier(3, timeout=WAIT)
 
@@ -325,21 +329,103 @@ def test_idle_transfer_threads_end_and_errors_reach_the_awaiting_task() -> None:
 
     async def main() -> tuple[threading.Thread, threading.Thread]:
         loop = asyncio.get_running_loop()
-        one = await workers.run(loop, threading.current_thread)
+
+        def call(fn: Callable[..., Any], *args: Any) -> Any:
+            return asyncio.wait_for(workers.run(loop, fn, *args), WAIT)
+
+        one = await call(threading.current_thread)
         with pytest.raises(ValueError, match="boom"):
-            await workers.run(loop, boom, ValueError)
+            await call(boom, ValueError)
         # A future cannot hold a StopIteration: it arrives as RuntimeError.
         with pytest.raises(RuntimeError, match="StopIteration"):
-            await workers.run(loop, boom, StopIteration)
+            await call(boom, StopIteration)
         deadline = time.monotonic() + WAIT
         while one.is_alive() and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
-        two = await workers.run(loop, threading.current_thread)
+        two = await call(threading.current_thread)
         return one, two
 
     one, two = asyncio.run(main())
     assert not one.is_alive()  # idle past IDLE: ended
     assert two is not one  # and the next call started another
+
+
+def test_transfers_beyond_the_cap_wait_and_a_cancelled_one_never_runs() -> None:
+    from calimero._client import _Workers
+
+    workers = _Workers()
+    workers.MOST = 2
+    go = threading.Event()
+    ran: list[tuple[int, threading.Thread]] = []
+
+    def work(i: int) -> int:
+        ran.append((i, threading.current_thread()))
+        go.wait(WAIT)
+        return i
+
+    async def main() -> list[int]:
+        loop = asyncio.get_running_loop()
+        calls = [workers.run(loop, work, i) for i in range(4)]
+        skipped = workers.run(loop, work, 99)
+        skipped.cancel()  # its task gave up before a thread was free
+        deadline = time.monotonic() + WAIT
+        while len(ran) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        assert sorted(i for i, _ in ran) == [0, 1]  # two threads, two calls
+        go.set()
+        return list(await asyncio.wait_for(asyncio.gather(*calls), WAIT))
+
+    assert asyncio.run(main()) == [0, 1, 2, 3]
+    assert sorted(i for i, _ in ran) == [0, 1, 2, 3]  # 99 never ran
+    assert len({t for _, t in ran}) == 2
+
+
+#: A program whose transfer is still running when its loop ends: the
+#: interpreter's exit waits for it, and no transfer thread is left.
+EXIT_WHILE_TRANSFERRING = """
+import asyncio, atexit, sys, threading, time
+import calimero
+
+ticks = []
+
+def progress(done, total):
+    ticks.append(done)
+    time.sleep(0.05)
+
+async def main():
+    client = calimero.create_async_client(calimero.create_connection(sys.argv[1]))
+    task = asyncio.ensure_future(client.upload_blob(sys.argv[2], progress=progress))
+    while not ticks:
+        await asyncio.sleep(0.01)
+    # asyncio.run cancels the task; its thread is busy with the transfer
+
+def report():
+    alive = [t for t in threading.enumerate() if t.name == "calimero-transfer"]
+    print("alive", len(alive), "ticks", len(ticks), flush=True)
+
+atexit.register(report)  # runs after the interpreter joined its threads
+asyncio.run(main())
+"""
+
+
+def test_the_interpreters_exit_waits_for_a_running_transfer(node: TestNode, tmp_path: Path) -> None:
+    path = tmp_path / "big.bin"
+    with open(path, "wb") as f:
+        f.truncate(64 * 1024 * 1024)
+    script = tmp_path / "exit.py"
+    script.write_text(EXIT_WHILE_TRANSFERRING)
+    done = subprocess.run(
+        [sys.executable, str(script), node.url, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=WAIT * 3,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Fatal" not in done.stderr
+    # The busy thread ended (its transfer stopped at its next tick), and
+    # so did any idle one, before the interpreter went on.
+    assert done.stdout.startswith("alive 0 "), done.stdout
 
 
 def test_clients_and_connections_are_context_managers(node: TestNode) -> None:

@@ -507,66 +507,132 @@ class _Workers:
     (its locked futures, chained twice), and it hands consecutive calls to
     different threads, each with its own idle connections to the node. An
     idle thread here is reused newest first (its connections and runtime
-    are warm); a new one starts only when all are busy; an idle thread ends
-    after ``IDLE`` seconds. The threads are daemons, like the shared
-    runtime's: the interpreter's exit does not wait for a transfer whose
-    awaiting task is gone (the core drops it at exit, ``shutdown.rs``)."""
+    are warm); a new one starts only when all are busy, up to ``MOST`` (the
+    default executor's number), and later calls wait, in order, for the
+    next thread to finish; an idle thread ends after ``IDLE`` seconds. A
+    call whose awaiting task was cancelled before it started never runs.
+
+    As with the default executor, the interpreter's exit waits for the
+    transfers running then (a cancelled one stops at its next chunk), and
+    idle threads end at once (``threading._register_atexit``, which
+    ``concurrent.futures`` uses too; where it is missing the threads are
+    daemons)."""
 
     IDLE = 60.0
+    MOST = min(32, (os.cpu_count() or 1) + 4)
 
     def __init__(self) -> None:
+        import threading
+
         self._forget()
         if hasattr(os, "register_at_fork"):
             # A forked child has none of its parent's threads: their queues
             # would take its calls and never answer.
             os.register_at_fork(after_in_child=self._forget)
+        at_exit = getattr(threading, "_register_atexit", None)
+        self._daemon = at_exit is None
+        if at_exit is not None:
+            try:
+                at_exit(self._close)
+            except RuntimeError:  # made while the interpreter shuts down
+                self._daemon = True
 
     def _forget(self) -> None:
+        import collections
         import threading
 
         self._lock = threading.Lock()
         self._idle: list[Any] = []  # the idle threads' queues, newest last
+        self._pending: Any = collections.deque()  # calls waiting for a thread
+        self._threads = 0
+        self._closing = False
+
+    def _close(self) -> None:
+        """At the interpreter's exit: idle threads end now, busy ones after
+        their call; calls not started are dropped (no loop will take their
+        answers)."""
+        with self._lock:
+            self._closing = True
+            idle, self._idle = self._idle, []
+            self._pending.clear()
+        for inbox in idle:
+            inbox.put(None)
 
     def run(self, loop: Any, fn: Callable[..., Any], *args: Any) -> Any:
         """A future of ``loop``, set to ``fn(*args)``'s value or exception."""
         future = loop.create_future()
+        call = (loop, future, fn, args)
         with self._lock:
-            inbox = self._idle.pop() if self._idle else None
+            if self._closing:
+                raise RuntimeError("cannot start a blob transfer after interpreter shutdown")
+            if self._idle:
+                inbox = self._idle.pop()
+            elif self._threads >= self.MOST:
+                self._pending.append(call)
+                return future
+            else:
+                inbox = None
+                self._threads += 1
         if inbox is None:
             import queue
             import threading
 
             inbox = queue.SimpleQueue()
-            threading.Thread(
-                target=self._serve, args=(inbox,), name="calimero-transfer", daemon=True
-            ).start()
-        inbox.put((loop, future, fn, args))
+            try:
+                threading.Thread(
+                    target=self._serve, args=(inbox,), name="calimero-transfer", daemon=self._daemon
+                ).start()
+            except BaseException:
+                with self._lock:
+                    self._threads -= 1
+                raise
+        inbox.put(call)
         return future
 
     def _serve(self, inbox: Any) -> None:
         import queue
 
-        while True:
-            try:
-                loop, future, fn, args = inbox.get(timeout=self.IDLE)
-            except queue.Empty:
-                with self._lock:
-                    if inbox in self._idle:
-                        self._idle.remove(inbox)
+        call = None
+        try:
+            while True:
+                if call is None:
+                    try:
+                        call = inbox.get(timeout=self.IDLE)
+                    except queue.Empty:
+                        with self._lock:
+                            if inbox in self._idle:
+                                self._idle.remove(inbox)
+                                return
+                        continue  # taken by a call just now: its work is on the way
+                    if call is None:  # the interpreter's exit
                         return
-                continue  # taken by a call just now: its work is on the way
-            try:
-                value, error = fn(*args), None
-            except BaseException as e:  # handed to the awaiting task
-                value, error = None, e
-            del fn, args
+                loop, future, fn, args = call
+                call = None
+                started = not future.cancelled()
+                value = error = None
+                if started:
+                    try:
+                        value = fn(*args)
+                    except BaseException as e:  # handed to the awaiting task
+                        error = e
+                del fn, args
+                with self._lock:
+                    if self._pending:
+                        call = self._pending.popleft()
+                    elif not self._closing:
+                        self._idle.append(inbox)
+                    ending = self._closing and call is None
+                if started:
+                    try:
+                        loop.call_soon_threadsafe(_settle, future, value, error)
+                    except BaseException:  # the loop is closed: no task awaits it
+                        pass
+                del loop, future, value, error
+                if ending:
+                    return
+        finally:
             with self._lock:
-                self._idle.append(inbox)
-            try:
-                loop.call_soon_threadsafe(_settle, future, value, error)
-            except RuntimeError:
-                pass  # the loop is closed: no task awaits the answer
-            del loop, future, value, error
+                self._threads -= 1
 
 
 def _settle(future: Any, value: Any, error: BaseException | None) -> None:

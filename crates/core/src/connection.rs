@@ -736,9 +736,12 @@ impl Connection {
     /// event loop polls them ([`crate::runtime::on_loop`]): plain HTTP,
     /// not sealed, no proxy in the environment (as this thread's lane read
     /// it when it was made, not read again per call).
+    /// A closed connection's is not (its call fails on the runtime, as
+    /// before), and no lane is made for it.
     pub fn lane_reachable(&self) -> bool {
         self.inner.base.scheme() == "http"
             && !self.is_sealed()
+            && !self.is_closed()
             && self.with_lane(|lane| lane.usable()).unwrap_or(false)
     }
 

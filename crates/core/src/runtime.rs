@@ -6,8 +6,8 @@
 //! the child starts its own (the parent's is left untouched, never dropped,
 //! since dropping it would wait for threads the child does not have).
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, Once, OnceLock};
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use tokio::runtime::Runtime;
 
@@ -18,28 +18,59 @@ static RUNTIME: Mutex<Option<(u32, &'static Runtime)>> = Mutex::new(None);
 /// This process's id, kept: `getpid` is a system call (glibc does not
 /// cache it), and every call checks it, up to eight times, to tell a
 /// forked child from its parent. 0 until read; a fork clears it in the
-/// child ([`forget_pid`]), so the child reads its own.
+/// child ([`forget_pid`]), so the child reads its own. A child made by a
+/// path that skips `pthread_atfork` handlers (a raw `clone`, glibc's
+/// `_Fork`) would keep its parent's; `os.fork`, `pty.fork` and
+/// multiprocessing all run them, and `subprocess` children exec at once.
 static PID: AtomicU32 = AtomicU32::new(0);
-static AT_FORK: Once = Once::new();
 
-/// This process's id (`std::process::id`, read once per process).
+/// Whether [`forget_pid`] is registered: [`UNREGISTERED`], then
+/// [`REGISTERING`] while one thread registers it (never waited for: a
+/// child forked meanwhile would wait forever), then [`REGISTERED`]; or
+/// [`FAILED`]. The id is kept only once registered.
+static AT_FORK: AtomicU8 = AtomicU8::new(UNREGISTERED);
+const UNREGISTERED: u8 = 0;
+const REGISTERING: u8 = 1;
+const REGISTERED: u8 = 2;
+const FAILED: u8 = 3;
+
+/// This process's id (`std::process::id`, read once per process where
+/// the fork handler could be registered, else every time).
 pub fn pid() -> u32 {
     let known = PID.load(Ordering::Relaxed);
     if known != 0 {
         return known;
     }
-    AT_FORK.call_once(|| {
-        // SAFETY: registers a handler that only stores to an atomic, which
-        // is async-signal-safe, as a forked child's handlers must be.
-        let _ = unsafe { libc::pthread_atfork(None, None, Some(forget_pid)) };
-    });
     let pid = std::process::id();
-    PID.store(pid, Ordering::Relaxed);
+    #[cfg(unix)]
+    {
+        if AT_FORK
+            .compare_exchange(
+                UNREGISTERED,
+                REGISTERING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+        {
+            // SAFETY: registers a handler that only stores to an atomic,
+            // which is async-signal-safe, as a forked child's must be.
+            let registered = unsafe { libc::pthread_atfork(None, None, Some(forget_pid)) } == 0;
+            AT_FORK.store(
+                if registered { REGISTERED } else { FAILED },
+                Ordering::Release,
+            );
+        }
+        if AT_FORK.load(Ordering::Acquire) == REGISTERED {
+            PID.store(pid, Ordering::Relaxed);
+        }
+    }
     pid
 }
 
 /// In a forked child, before `fork` returns there: its id is not its
 /// parent's.
+#[cfg(unix)]
 extern "C" fn forget_pid() {
     PID.store(0, Ordering::Relaxed);
 }
@@ -327,6 +358,7 @@ mod tests {
         }
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_forked_child_reads_its_own_pid() {
         let parent = super::pid();

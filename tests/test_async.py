@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -17,6 +16,7 @@ from typing import Any, Callable
 import pytest
 
 import calimero
+from forking import passes_in_a_forked_child
 from testnode import TestNode
 
 #: Generous: only a broken feature waits this long.
@@ -297,24 +297,8 @@ def test_a_forked_child_runs_transfers_on_threads_of_its_own(
         return bool((await client.upload_blob(b"f" * 1000))["data"]["blob_id"])
 
     assert asyncio.run(upload())  # the parent has an idle transfer thread
-    pid = os.fork()
-    if pid == 0:  # the child: that thread is not there
-        code = 1
-        try:
-            code = 0 if asyncio.run(upload()) else 3
-        finally:
-            os._exit(code)
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.05)
-    else:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        pytest.fail("the forked child hung")
-    assert os.waitstatus_to_exitcode(status) == 0
+    # In the child, that thread is not there.
+    assert passes_in_a_forked_child(lambda: asyncio.run(upload()), WAIT)
     assert asyncio.run(upload())  # the parent's thread still serves it
 
 

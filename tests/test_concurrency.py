@@ -12,6 +12,7 @@ import time
 import pytest
 
 import calimero
+from forking import passes_in_a_forked_child
 from testnode import TestNode
 
 #: Generous: only a broken feature waits this long.
@@ -112,24 +113,8 @@ def test_many_threads_share_one_client(client: calimero.Client, context_id: str)
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
 def test_a_forked_child_can_call(client: calimero.Client) -> None:
     assert client.health() == {"data": {"status": "alive"}}  # runtime and pool in use
-    pid = os.fork()
-    if pid == 0:  # the child: its own runtime and pool, never the parent's
-        code = 1
-        try:
-            code = 0 if client.health() == {"data": {"status": "alive"}} else 3
-        finally:
-            os._exit(code)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.05)
-    else:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        pytest.fail("the forked child hung")
-    assert os.waitstatus_to_exitcode(status) == 0
+    # The child: its own runtime and pool, never the parent's.
+    assert passes_in_a_forked_child(lambda: client.health() == {"data": {"status": "alive"}})
     assert client.health() == {"data": {"status": "alive"}}  # the parent is unaffected
 
 

@@ -16,8 +16,6 @@ import concurrent.futures
 import json
 import os
 import pickle
-import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ import pytest
 
 import calimero
 from conftest import AUTH_PASSWORD, AUTH_USER, make_wasm
+from forking import passes_in_a_forked_child
 from testnode import TestNode
 
 DATA = Path(__file__).parent / "data" / "tee"
@@ -333,24 +332,7 @@ def test_a_forked_child_opens_a_session_of_its_own(
     AES-GCM nonces under its key: the child opens its own."""
     client = calimero.create_client(sealed)
     client.list_contexts()
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        try:
-            code = 0 if client.list_contexts() == {"data": {"contexts": []}} else 3
-        finally:
-            os._exit(code)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.05)
-    else:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        pytest.fail("the forked child hung")
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert passes_in_a_forked_child(lambda: client.list_contexts() == {"data": {"contexts": []}})
     client.list_contexts()  # the parent goes on in its session
     status_now = sealed_status(sealed_node)
     assert status_now["handshakes"] == 2
